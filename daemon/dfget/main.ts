@@ -1,0 +1,120 @@
+/** dfget's composition root: parse flags, build the engine, download, report one clear line. */
+import { readFileSync } from 'node:fs';
+import { DfError } from '../../api/index.ts';
+import { createEngine, type DownloadEvent } from '../../engine/index.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { parseDfgetArgs, USAGE, type DfgetArgs } from './args.ts';
+import { ProgressBar } from './progress.ts';
+
+export interface DfgetIo {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C / SIGTERM. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_INTERRUPTED = 130;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function dfgetMain(argv: readonly string[], io: DfgetIo): Promise<number> {
+  let command;
+  try {
+    command = parseDfgetArgs(argv, io.env);
+  } catch (error) {
+    io.stderr.write(`dfget: error: ${(error as Error).message}\n(see dfget --help)\n`);
+    return EXIT_FAILURE;
+  }
+  if (command.type === 'help') {
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (command.type === 'version') {
+    io.stdout.write(`dfget ${version()}\n`);
+    return EXIT_OK;
+  }
+  const log = createLogger(command.args.logLevel, (line) => io.stderr.write(line));
+  return download(command.args, io, log);
+}
+
+async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
+  const engine = createEngine({
+    storageDir: args.storageDir,
+    concurrentPieceCount: args.concurrentPieceCount,
+    pieceTimeoutMs: args.pieceTimeoutMs,
+  });
+  const timeout = AbortSignal.timeout(args.timeoutMs);
+  const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;
+  const bar = args.progress && io.stderr.isTTY ? new ProgressBar(io.stderr) : undefined;
+  const onEvent = (event: DownloadEvent) => {
+    switch (event.type) {
+      case 'bytes':
+        bar?.add(event.count);
+        break;
+      case 'started':
+        bar?.start(event.contentLength, event.resumedBytes);
+        log.info('download started', { ...event });
+        if (event.resumedBytes > 0) log.info('resuming', { resumedBytes: event.resumedBytes });
+        if (!event.rangeSupported) log.warn('origin ignores Range: downloading the whole file in one stream');
+        break;
+      case 'piece':
+        log.debug('piece finished', { ...event.piece });
+        break;
+      case 'retry':
+        log.warn('piece failed, retrying', { piece: event.pieceNumber, attempt: event.attempt, delayMs: event.delayMs, error: event.error });
+        break;
+      case 'verifying':
+      case 'finished':
+        log.debug(event.type, { ...event });
+        break;
+    }
+  };
+  try {
+    const result = await engine.download({
+      url: args.url,
+      headers: args.headers,
+      tag: args.tag,
+      application: args.application,
+      filteredQueryParams: args.filteredQueryParams,
+      pieceLength: args.pieceLength,
+      digest: args.digest,
+      outputPath: args.output,
+      overwrite: args.overwrite,
+      signal,
+      onEvent,
+    });
+    bar?.stop(true);
+    log.info('download finished', { ...result });
+    return EXIT_OK;
+  } catch (error) {
+    bar?.stop(false);
+    if (timeout.aborted) {
+      io.stderr.write(`dfget: error: timed out after ${args.timeoutMs / 1000}s; run again to resume from the stored pieces\n`);
+      return EXIT_FAILURE;
+    }
+    if (io.signal?.aborted) {
+      io.stderr.write('dfget: interrupted; run the same command again to resume\n');
+      return EXIT_INTERRUPTED;
+    }
+    log.debug('download failed', { error, stack: (error as Error)?.stack });
+    io.stderr.write(`dfget: error: ${describe(error)}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    await engine.close();
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof DfError) return error.message;
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}

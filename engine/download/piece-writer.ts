@@ -1,0 +1,146 @@
+/**
+ * Moves bytes from a source body into the task file: batched positional writes (memory per
+ * piece stays at one batch), a running crc32 per piece, exact lengths.
+ */
+import { crc32Digest, type PieceRange } from '../../api/index.ts';
+import { addon } from '../../addon/index.ts';
+import { SourceProtocolError } from '../errors.ts';
+import type { PieceRecord, StoredTask } from '../store/task.ts';
+
+export interface WriteContext {
+  readonly task: StoredTask;
+  readonly writeBatchBytes: number;
+  readonly onBytes: (count: number) => void;
+}
+
+/** Batches chunks and writes them at consecutive positions. */
+class BatchWriter {
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
+  #position: number;
+  readonly #task: StoredTask;
+  readonly #limit: number;
+
+  constructor(task: StoredTask, position: number, limit: number) {
+    this.#task = task;
+    this.#position = position;
+    this.#limit = limit;
+  }
+
+  async add(chunk: Uint8Array): Promise<void> {
+    this.#batch.push(chunk);
+    this.#batchBytes += chunk.byteLength;
+    if (this.#batchBytes >= this.#limit) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#batchBytes === 0) return;
+    const batch = this.#batch;
+    const bytes = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    await this.#task.write(batch, this.#position);
+    this.#position += bytes;
+  }
+}
+
+/** Writes one piece's body; resolves its record once every byte is on disk. */
+export async function writePiece(
+  context: WriteContext,
+  range: PieceRange,
+  body: AsyncIterable<Uint8Array>,
+  source: string,
+): Promise<PieceRecord> {
+  const started = performance.now();
+  const writer = new BatchWriter(context.task, range.offset, context.writeBatchBytes);
+  let crc = 0;
+  let received = 0;
+  try {
+    for await (const chunk of body) {
+      if (received + chunk.byteLength > range.length) {
+        throw new SourceProtocolError(`piece ${range.number}: origin sent more than the ${range.length} bytes asked for`);
+      }
+      crc = addon.crc32(chunk, crc);
+      received += chunk.byteLength;
+      context.onBytes(chunk.byteLength);
+      await writer.add(chunk);
+    }
+    await writer.flush();
+  } catch (error) {
+    context.onBytes(-received);
+    throw error;
+  }
+  if (received !== range.length) {
+    context.onBytes(-received);
+    throw new SourceProtocolError(`piece ${range.number}: origin sent ${received} of ${range.length} bytes`);
+  }
+  return {
+    number: range.number,
+    offset: range.offset,
+    length: range.length,
+    digest: crc32Digest(crc),
+    costMs: Math.round(performance.now() - started),
+    source,
+  };
+}
+
+/**
+ * For origins that ignore Range: reads the whole body in order, finishing pieces as their last
+ * byte passes. Pieces already stored are skipped over (their bytes are read but not written).
+ */
+export async function writeWholeBody(
+  context: WriteContext,
+  body: AsyncIterable<Uint8Array>,
+  onPiece: (record: PieceRecord) => Promise<void>,
+): Promise<void> {
+  const { task } = context;
+  let number = 0;
+  let offsetInPiece = 0;
+  let crc = 0;
+  let started = performance.now();
+  let received = 0;
+  // Bytes of the current piece reported as progress but not yet finished: taken back on failure.
+  let pending = 0;
+  let writer = new BatchWriter(task, 0, context.writeBatchBytes);
+  try {
+    for await (const data of body) {
+      let chunk = data;
+      while (chunk.byteLength > 0) {
+        if (number >= task.pieceCount) throw new SourceProtocolError(`origin sent more than the ${task.contentLength} bytes it announced`);
+        const range = task.rangeOf(number);
+        const take = Math.min(chunk.byteLength, range.length - offsetInPiece);
+        const part = chunk.subarray(0, take);
+        chunk = chunk.subarray(take);
+        received += take;
+        const keep = !task.hasPiece(number);
+        if (keep) {
+          context.onBytes(take);
+          pending += take;
+          crc = addon.crc32(part, crc);
+          await writer.add(part);
+        }
+        offsetInPiece += take;
+        if (offsetInPiece === range.length) {
+          await writer.flush();
+          if (keep) {
+            const costMs = Math.round(performance.now() - started);
+            await onPiece({ number, offset: range.offset, length: range.length, digest: crc32Digest(crc), costMs, source: 'origin' });
+          }
+          number++;
+          pending = 0;
+          offsetInPiece = 0;
+          crc = 0;
+          started = performance.now();
+          writer = new BatchWriter(task, number < task.pieceCount ? task.rangeOf(number).offset : 0, context.writeBatchBytes);
+        }
+      }
+    }
+  } catch (error) {
+    context.onBytes(-pending);
+    throw error;
+  }
+  if (number !== task.pieceCount) {
+    context.onBytes(-pending);
+    throw new SourceProtocolError(`origin sent ${received} of the ${task.contentLength} bytes it announced`);
+  }
+}

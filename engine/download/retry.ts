@@ -1,0 +1,31 @@
+/** Retry with exponential backoff and jitter, as a wrapper around any attempt. */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface RetryOptions {
+  /** Attempts after the first. */
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  signal?: AbortSignal | undefined;
+  isRetryable: (error: unknown) => boolean;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+  // Half fixed, half random: retries of many pieces do not hit the origin in lock-step.
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+}
+
+export async function withRetry<T>(attempt: (attemptNumber: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (n >= options.retries || !options.isRetryable(error) || options.signal?.aborted) throw error;
+      const delay = backoffDelay(n, options.baseDelayMs, options.maxDelayMs);
+      options.onRetry?.(error, n + 1, delay);
+      await sleep(delay, undefined, { signal: options.signal });
+    }
+  }
+}

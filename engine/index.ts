@@ -1,0 +1,14 @@
+/** The piece engine: content store, hashing pool, source backends, download pipeline. */
+export * from './errors.ts';
+export { ENGINE_DEFAULTS, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
+export { createEngine, defaultSources, type Engine } from './engine.ts';
+export type { DownloadRequest, DownloadResult } from './download/downloader.ts';
+export type { DownloadEvent, DownloadEventListener } from './download/events.ts';
+export { backoffDelay, withRetry } from './download/retry.ts';
+export { ContentStore, type OpenTaskInput } from './store/content-store.ts';
+export type { PieceRecord, StoredTask, TaskMetadata } from './store/task.ts';
+export { checkOutputPath, exportFile } from './store/export.ts';
+export { IoPool, type StreamingHash } from './pool/io-pool.ts';
+export { SourceRegistry, type ByteRange, type ReadRequest, type Source, type SourceRequest, type SourceStat } from './source/source.ts';
+export { HttpSource } from './source/http-source.ts';
+export { FileSource } from './source/file-source.ts';

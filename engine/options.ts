@@ -1,0 +1,61 @@
+/** Engine options: one frozen defaults object, merged with `??` so 0 stays a valid value. */
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError } from '../api/index.ts';
+
+export interface EngineOptions {
+  /** Root of the content store: `<storageDir>/content/tasks/...`, `<storageDir>/metadata/tasks/...`. */
+  storageDir: string;
+  /** Pieces fetched at once per task (Dragonfly's download.concurrentPieceCount). */
+  concurrentPieceCount?: number;
+  /** A piece request that moves no bytes for this long fails and is retried. */
+  pieceTimeoutMs?: number;
+  /** Further attempts per piece after the first. */
+  pieceRetries?: number;
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Bytes gathered from the network before one positional write. */
+  writeBatchBytes?: number;
+  /** Threads of the hashing pool. */
+  ioThreads?: number;
+  maxRedirects?: number;
+  /** How long a redirect target is reused for later pieces (Dragonfly: 10 min). */
+  redirectCacheTtlMs?: number;
+}
+
+export type ResolvedEngineOptions = Readonly<Required<EngineOptions>>;
+
+export const ENGINE_DEFAULTS = Object.freeze({
+  concurrentPieceCount: 8,
+  pieceTimeoutMs: 360_000,
+  pieceRetries: 3,
+  retryBaseDelayMs: 200,
+  retryMaxDelayMs: 5_000,
+  writeBatchBytes: 1024 * 1024,
+  ioThreads: Math.max(2, availableParallelism()),
+  maxRedirects: 10,
+  redirectCacheTtlMs: 600_000,
+});
+
+function positiveInteger(name: string, value: number, min = 1): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  if (!options.storageDir) throw new InvalidArgumentError('storageDir is required');
+  const d = ENGINE_DEFAULTS;
+  return Object.freeze({
+    storageDir: options.storageDir,
+    concurrentPieceCount: positiveInteger('concurrentPieceCount', options.concurrentPieceCount ?? d.concurrentPieceCount),
+    pieceTimeoutMs: positiveInteger('pieceTimeoutMs', options.pieceTimeoutMs ?? d.pieceTimeoutMs),
+    pieceRetries: positiveInteger('pieceRetries', options.pieceRetries ?? d.pieceRetries, 0),
+    retryBaseDelayMs: positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs ?? d.retryBaseDelayMs, 0),
+    retryMaxDelayMs: positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs ?? d.retryMaxDelayMs, 0),
+    writeBatchBytes: positiveInteger('writeBatchBytes', options.writeBatchBytes ?? d.writeBatchBytes),
+    ioThreads: positiveInteger('ioThreads', options.ioThreads ?? d.ioThreads),
+    maxRedirects: positiveInteger('maxRedirects', options.maxRedirects ?? d.maxRedirects, 0),
+    redirectCacheTtlMs: positiveInteger('redirectCacheTtlMs', options.redirectCacheTtlMs ?? d.redirectCacheTtlMs, 0),
+  });
+}

@@ -1,0 +1,29 @@
+/** Typed messages between the main thread and the I/O workers. */
+import type { MessagePort } from 'node:worker_threads';
+import type { HashAlgorithm } from '../../addon/index.ts';
+
+export type RangeAlgorithm = HashAlgorithm | 'crc32';
+
+/** Hash one byte range of a file; pieces of one file hash in parallel on several threads. */
+export interface HashRangeTask {
+  readonly type: 'hashRange';
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly algorithm: RangeAlgorithm;
+}
+
+/**
+ * Hash a whole file in order while it is still being written: the main thread posts each range
+ * on `port` as soon as every byte before it is on disk, then `{ type: 'end' }`.
+ */
+export interface HashStreamTask {
+  readonly type: 'hashStream';
+  readonly path: string;
+  readonly algorithm: HashAlgorithm;
+  readonly port: MessagePort;
+}
+
+export type IoTask = HashRangeTask | HashStreamTask;
+
+export type HashStreamMessage = { readonly type: 'range'; readonly offset: number; readonly length: number } | { readonly type: 'end' };

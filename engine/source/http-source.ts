@@ -1,0 +1,200 @@
+/**
+ * `http`/`https` origins through undici: stat with `Range: bytes=0-0` (presigned URLs are bound
+ * to GET, so no HEAD first), pieces with Range + If-Range, redirects followed by hand so
+ * credentials never leave for another host, and every failure mapped to an engine error.
+ */
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import {
+  InvalidContentLengthError,
+  SourceChangedError,
+  SourceProtocolError,
+  SourceStatusError,
+  SourceTimeoutError,
+  SourceUnreachableError,
+} from '../errors.ts';
+import type { ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers that identify the user: dropped when a redirect leads to another origin. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+
+export interface HttpSourceOptions {
+  maxRedirects: number;
+  redirectCacheTtlMs: number;
+  /** For tests and proxies; default: a keep-alive Agent of our own. */
+  dispatcher?: Dispatcher;
+}
+
+interface Answer {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+}
+
+export class HttpSource implements Source {
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #options: HttpSourceOptions;
+  /** Original URL -> where it redirected, so later pieces skip the hop (Dragonfly caches 307s 10 min). */
+  readonly #redirects = new Map<string, { target: string; expiresAt: number }>();
+
+  constructor(options: HttpSourceOptions) {
+    this.#options = options;
+    this.#ownsDispatcher = !options.dispatcher;
+    this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
+  }
+
+  async stat(request: SourceRequest): Promise<SourceStat> {
+    let answer = await this.#request(request, { range: 'bytes=0-0' });
+    if (answer.statusCode === 416) {
+      // Empty content, or an origin that refuses this range: ask for all of it (and read none).
+      answer.body.destroy();
+      answer = await this.#request(request, {});
+    }
+    try {
+      if (answer.statusCode >= 400) throw new SourceStatusError(answer.url, answer.statusCode, answer.headers);
+      const validator = validatorOf(answer.headers);
+      if (answer.statusCode === 206) {
+        const total = /^bytes\s+\d+-\d+\/(\d+)$/i.exec(answer.headers['content-range'] ?? '')?.[1];
+        if (total === undefined) throw new SourceProtocolError(`origin answered 206 without a usable Content-Range for ${answer.url}`);
+        return { contentLength: Number(total), rangeSupported: true, validator };
+      }
+      if (answer.statusCode !== 200) throw new SourceStatusError(answer.url, answer.statusCode, answer.headers);
+      let length = lengthOf(answer.headers);
+      if (length === undefined) length = await this.#lengthFromHead(request);
+      if (length === undefined) throw new InvalidContentLengthError(request.url);
+      return { contentLength: length, rangeSupported: false, validator };
+    } finally {
+      answer.body.destroy();
+    }
+  }
+
+  async read(request: ReadRequest): Promise<AsyncIterable<Uint8Array>> {
+    const range = request.range;
+    const headers: Record<string, string> = {};
+    if (range) {
+      headers.range = `bytes=${range.start}-${range.start + range.length - 1}`;
+      if (request.validator) headers['if-range'] = request.validator;
+    }
+    const answer = await this.#request(request, headers);
+    const expected = range ? 206 : 200;
+    if (answer.statusCode !== expected) {
+      answer.body.destroy();
+      if (answer.statusCode >= 400) throw new SourceStatusError(answer.url, answer.statusCode, answer.headers);
+      if (range && answer.statusCode === 200 && request.validator) {
+        throw new SourceChangedError(request.url, `If-Range "${request.validator}" no longer matches`);
+      }
+      throw new SourceProtocolError(`origin answered ${answer.statusCode} to a ${range ? 'range' : 'full'} request for ${answer.url}`);
+    }
+    if (range) {
+      const match = /^bytes\s+(\d+)-(\d+)\//i.exec(answer.headers['content-range'] ?? '');
+      if (!match || Number(match[1]) !== range.start || Number(match[2]) !== range.start + range.length - 1) {
+        answer.body.destroy();
+        throw new SourceProtocolError(
+          `origin sent range "${answer.headers['content-range'] ?? ''}" for a request of bytes ${range.start}-${range.start + range.length - 1}`,
+        );
+      }
+    }
+    return mapBodyErrors(answer, request.timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  async #lengthFromHead(request: SourceRequest): Promise<number | undefined> {
+    const answer = await this.#request(request, {}, 'HEAD');
+    answer.body.destroy();
+    return answer.statusCode < 400 ? lengthOf(answer.headers) : undefined;
+  }
+
+  /** One request, following redirects by hand. */
+  async #request(request: SourceRequest, extra: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Answer> {
+    const cached = this.#redirects.get(request.url);
+    let url = cached && cached.expiresAt > Date.now() ? cached.target : request.url;
+    let headers = { ...lowerCaseKeys(request.headers ?? {}), ...extra };
+    for (let hop = 0; ; hop++) {
+      const answer = await this.#send(url, method, headers, request);
+      if (!REDIRECT_STATUSES.has(answer.statusCode) || !answer.headers.location) return answer;
+      answer.body.destroy();
+      if (hop >= this.#options.maxRedirects) {
+        throw new SourceProtocolError(`more than ${this.#options.maxRedirects} redirects from ${request.url}`);
+      }
+      const next = new URL(answer.headers.location, url).href;
+      if (new URL(next).origin !== new URL(url).origin) {
+        headers = Object.fromEntries(Object.entries(headers).filter(([key]) => !CREDENTIAL_HEADERS.includes(key)));
+      }
+      url = next;
+      this.#redirects.set(request.url, { target: url, expiresAt: Date.now() + this.#options.redirectCacheTtlMs });
+    }
+  }
+
+  async #send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>, request: SourceRequest): Promise<Answer> {
+    try {
+      const parsed = new URL(url);
+      const response = await this.#dispatcher.request({
+        origin: parsed.origin,
+        path: `${parsed.pathname}${parsed.search}`,
+        method,
+        headers,
+        signal: request.signal,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+      });
+      return { statusCode: response.statusCode, headers: flatHeaders(response.headers), body: response.body, url };
+    } catch (error) {
+      throw mapError(error, url, request.timeoutMs);
+    }
+  }
+}
+
+async function* mapBodyErrors(answer: Answer, timeoutMs: number): AsyncIterable<Uint8Array> {
+  try {
+    yield* answer.body;
+  } catch (error) {
+    throw mapError(error, answer.url, timeoutMs);
+  }
+}
+
+function mapError(error: unknown, url: string, timeoutMs: number): unknown {
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new SourceTimeoutError(url, timeoutMs, error);
+  }
+  if ((error as Error)?.name === 'AbortError') return error;
+  if (error instanceof undiciErrors.SocketError || (error as Error)?.message === 'other side closed') {
+    return new SourceProtocolError(`connection to ${url} broke: ${(error as Error).message}`, { cause: error });
+  }
+  if (error instanceof undiciErrors.RequestContentLengthMismatchError || error instanceof undiciErrors.ResponseContentLengthMismatchError) {
+    return new SourceProtocolError(`origin ${url} sent a body of the wrong length`, { cause: error });
+  }
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT)$/.test(code)) {
+    return new SourceUnreachableError(url, error);
+  }
+  return error;
+}
+
+function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]));
+}
+
+function lengthOf(headers: Record<string, string>): number | undefined {
+  const value = headers['content-length'];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** If-Range needs a strong validator: a weak ETag would make every range request answer 200. */
+function validatorOf(headers: Record<string, string>): string | undefined {
+  const etag = headers.etag;
+  if (etag && !etag.startsWith('W/')) return etag;
+  return headers['last-modified'];
+}

@@ -1,0 +1,63 @@
+/**
+ * Putting a finished, verified task file at the user's output path. The final name only ever
+ * appears complete: we link or rename, and copy only to a temporary name in the output directory.
+ */
+import { constants } from 'node:fs';
+import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { OutputError } from '../errors.ts';
+
+export interface ExportOptions {
+  overwrite: boolean;
+  /** Move the task file (the store forgets it) rather than link it (the store keeps serving it). */
+  move: boolean;
+}
+
+/** Fails early, before any byte is fetched, when the output cannot take a result. */
+export async function checkOutputPath(output: string, overwrite: boolean): Promise<void> {
+  const parent = dirname(output);
+  const parentInfo = await stat(parent).catch(() => undefined);
+  if (!parentInfo?.isDirectory()) throw new OutputError(`parent directory ${parent} does not exist`);
+  const existing = await stat(output).catch(() => undefined);
+  if (existing?.isDirectory()) throw new OutputError(`output ${output} is a directory`);
+  if (existing && !overwrite) throw new OutputError(`output ${output} already exists (use --overwrite to replace it)`);
+}
+
+export async function exportFile(source: string, output: string, options: ExportOptions): Promise<'link' | 'rename' | 'copy'> {
+  await checkOutputPath(output, options.overwrite);
+  const temp = join(dirname(output), `.${basename(output)}.dfget-${randomBytes(4).toString('hex')}`);
+  let how: 'link' | 'rename' | 'copy';
+  try {
+    if (options.move) {
+      await rename(source, temp);
+      how = 'rename';
+    } else {
+      await link(source, temp);
+      how = 'link';
+    }
+  } catch (error) {
+    if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    await copyFile(source, temp, constants.COPYFILE_FICLONE);
+    if (options.move) await rm(source, { force: true });
+    how = 'copy';
+  }
+  try {
+    if (options.overwrite) {
+      await rename(temp, output);
+    } else {
+      // link() fails on an existing name, where rename() would silently replace a file created meanwhile.
+      await link(temp, output);
+      await rm(temp, { force: true });
+    }
+  } catch (error) {
+    // A moved task file goes back where it was, so a retry still has it.
+    if (options.move && how === 'rename') await rename(temp, source).catch(() => rm(temp, { force: true }));
+    else await rm(temp, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new OutputError(`output ${output} already exists (use --overwrite to replace it)`, { cause: error });
+    }
+    throw error;
+  }
+  return how;
+}
