@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { fromNative } from './errors.ts';
+import { flushWrites, socketFd, stopError, watchTransfer, type Stop } from './socket.ts';
+import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher } from './types.ts';
+
+/** What addon/src/glue.rs exports. Argument checks happen on the Rust side. */
+export interface Binding {
+  crc32(data: Uint8Array, initial?: number): number;
+  hasherCreate(algorithm: string): object;
+  hasherUpdate(handle: object, data: Uint8Array): void;
+  hasherDigest(handle: object): string;
+  hasherUpdateFromFile(handle: object, fd: number, offset: number, length: number): void;
+  hashFileRange(fd: number, offset: number, length: number, algorithm: string): Promise<string>;
+  hashFileRangeSync(fd: number, offset: number, length: number, algorithm: string): string;
+  writeAt(fd: number, data: Uint8Array, position: number): Promise<number>;
+  allocate(fd: number, offset: number, length: number): Promise<boolean>;
+  sendFile(socketFd: number, fileFd: number, offset: number, length: number, abortFlag: Int32Array, idleTimeoutMs: number): Promise<number>;
+}
+
+/** File names `napi build --platform` gives the .node for this machine, most likely first. */
+function candidateFiles(): string[] {
+  const { platform, arch } = process;
+  if (platform === 'linux') return [`linux-${arch}-gnu`, `linux-${arch}-musl`].map((p) => `df_addon.${p}.node`);
+  if (platform === 'win32') return [`df_addon.win32-${arch}-msvc.node`];
+  return [`df_addon.${platform}-${arch}.node`];
+}
+
+/** Loads the built .node next to this file; throws with the paths tried when there is none. */
+export function loadBinding(): Binding {
+  const paths = candidateFiles().map((name) => fileURLToPath(new URL(`./${name}`, import.meta.url)));
+  const found = paths.find((p) => existsSync(p));
+  if (found === undefined) {
+    throw new Error(`native addon not built (looked for ${paths.join(', ')}); run \`npm run build:addon\``);
+  }
+  return createRequire(import.meta.url)(found) as Binding;
+}
+
+function sync<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+async function settled<T>(call: () => Promise<T>, cause?: () => unknown): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw fromNative(err, cause?.());
+  }
+}
+
+class NativeHasher implements Hasher {
+  readonly #binding: Binding;
+  readonly #handle: object;
+
+  constructor(binding: Binding, handle: object) {
+    this.#binding = binding;
+    this.#handle = handle;
+  }
+
+  update(data: Uint8Array): void {
+    sync(() => this.#binding.hasherUpdate(this.#handle, data));
+  }
+
+  digestHex(): string {
+    return sync(() => this.#binding.hasherDigest(this.#handle));
+  }
+
+  static handleOf(hasher: Hasher): object | undefined {
+    return #handle in hasher ? hasher.#handle : undefined;
+  }
+}
+
+/** The native Addon. `fallback` serves what sendfile cannot (TLS sockets) and foreign hashers. */
+export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
+  async function sendFile(socket: Socket, fileFd: number, offset: number, length: number, signal?: AbortSignal): Promise<number> {
+    if (socketFd(socket) === undefined && !socket.destroyed) {
+      return fallback.sendFile(socket, fileFd, offset, length, signal);
+    }
+    // Shared memory, so the sending thread sees a stop between two sendfile calls.
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    let stop: Stop | undefined;
+    const unwatch = watchTransfer(socket, signal, (s) => {
+      stop = s;
+      Atomics.store(flag, 0, s.kind === 'aborted' ? ABORT_SIGNAL : ABORT_SOCKET_CLOSED);
+    });
+    try {
+      if (stop) throw stopError(stop, 0, length);
+      await flushWrites(socket).catch((err: unknown) => Promise.reject(stop ? stopError(stop, 0, length) : err));
+      const fd = socketFd(socket);
+      if (stop || fd === undefined) throw stopError(stop ?? { kind: 'closed', cause: undefined }, 0, length);
+      // Writes by anyone else during the transfer would interleave with file bytes; hold them.
+      socket.cork();
+      try {
+        const idle = ADDON_DEFAULTS.sendFileIdleTimeoutMs;
+        return await settled(() => binding.sendFile(fd, fileFd, offset, length, flag, idle), () => stop?.cause);
+      } finally {
+        socket.uncork();
+      }
+    } finally {
+      unwatch();
+    }
+  }
+
+  return Object.freeze({
+    kind: 'native' as const,
+    crc32: (data: Uint8Array, initial?: number): number => sync(() => binding.crc32(data, initial)),
+    createHasher: (algorithm: HashAlgorithm): Hasher =>
+      new NativeHasher(binding, sync(() => binding.hasherCreate(algorithm))),
+    hashFileRange: (fd: number, offset: number, length: number, algorithm: HashAlgorithm | 'crc32'): Promise<string> =>
+      settled(() => binding.hashFileRange(fd, offset, length, algorithm)),
+    hashFileRangeSync: (fd: number, offset: number, length: number, algorithm: HashAlgorithm | 'crc32'): string =>
+      sync(() => binding.hashFileRangeSync(fd, offset, length, algorithm)),
+    updateHasherFromFile(hasher: Hasher, fd: number, offset: number, length: number): void {
+      const handle = NativeHasher.handleOf(hasher);
+      if (handle === undefined) fallback.updateHasherFromFile(hasher, fd, offset, length);
+      else sync(() => binding.hasherUpdateFromFile(handle, fd, offset, length));
+    },
+    writeAt: (fd: number, data: Uint8Array, position: number): Promise<number> =>
+      settled(() => binding.writeAt(fd, data, position)),
+    allocate: (fd: number, offset: number, length: number): Promise<boolean> =>
+      settled(() => binding.allocate(fd, offset, length)),
+    sendFile,
+  });
+}
