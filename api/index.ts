@@ -4,3 +4,4 @@ export * from './pieces.ts';
 export * from './digest.ts';
 export * from './ids.ts';
 export * from './units.ts';
+export * from './proto.ts';
