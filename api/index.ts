@@ -5,3 +5,4 @@ export * from './digest.ts';
 export * from './ids.ts';
 export * from './units.ts';
 export * from './proto.ts';
+export * from './config.ts';
