@@ -134,7 +134,9 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   if (values.digest !== undefined) flag('digest', () => parseDigest(values.digest!));
   const logLevel = values['log-level'] ?? DFGET_DEFAULTS.logLevel;
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be error, warn, info or debug, got "${logLevel}"`);
-  const count = Number(values['concurrent-piece-count'] ?? DFGET_DEFAULTS.concurrentPieceCount);
+  const countText = values['concurrent-piece-count'] ?? String(DFGET_DEFAULTS.concurrentPieceCount);
+  // Number() alone would take '0x10', '1e2' or ' 8 '.
+  const count = /^\d+$/.test(countText) ? Number(countText) : Number.NaN;
   if (!Number.isSafeInteger(count) || count < 1 || count > 1024) {
     throw new UsageError(`--concurrent-piece-count must be an integer from 1 to 1024, got "${values['concurrent-piece-count']}"`);
   }

@@ -67,7 +67,10 @@ export class Downloader {
     if (request.outputPath) await checkOutputPath(request.outputPath, request.overwrite ?? false);
     const source = this.#deps.sources.for(request.url);
     const sourceRequest = { url: request.url, headers: request.headers, signal: request.signal, timeoutMs: options.pieceTimeoutMs };
-    const stat = await withRetry(() => source.stat(sourceRequest), this.#retryOptions(request.signal));
+    const stat = await withRetry(() => source.stat(sourceRequest), this.#retryOptions(request.signal)).catch((error: unknown) => {
+      // undici rejects with the signal's reason: an abort reads the same here as during the pieces.
+      throw request.signal?.aborted ? new AbortedError(request.signal.reason) : error;
+    });
     const taskId = taskIdOf({
       url: request.url,
       tag: request.tag,

@@ -1,7 +1,6 @@
 /** A thin class over piscina: the main thread only moves bytes, workers hash them. */
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HashAlgorithm } from '../../addon/index.ts';
 import type { HashStreamMessage, IoTask, RangeAlgorithm } from './messages.ts';
 
 export interface StreamingHash {
@@ -34,7 +33,7 @@ export class IoPool {
   }
 
   /** Hashes a file in order while it is written, on one worker, overlapping the download. */
-  hashStream(path: string, algorithm: HashAlgorithm): StreamingHash {
+  hashStream(path: string, algorithm: RangeAlgorithm): StreamingHash {
     const { port1, port2 } = new MessageChannel();
     const abort = new AbortController();
     const result = this.#piscina.run({ type: 'hashStream', path, algorithm, port: port2 }, { transferList: [port2], signal: abort.signal });

@@ -1,7 +1,7 @@
 /** Runs in piscina's worker threads: the hashing that must stay off the main thread. */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { addon } from '../../addon/index.ts';
-import type { HashRangeTask, HashStreamMessage, HashStreamTask, IoTask } from './messages.ts';
+import type { HashRangeTask, HashStreamMessage, HashStreamTask, IoTask, RangeAlgorithm } from './messages.ts';
 
 export default function run(task: IoTask): string | Promise<string> {
   switch (task.type) {
@@ -23,7 +23,7 @@ function hashRange(task: HashRangeTask): string {
 
 function hashStream(task: HashStreamTask): Promise<string> {
   const fd = openSync(task.path, 'r');
-  const hasher = addon.createHasher(task.algorithm);
+  const hasher = streamHasher(task.algorithm);
   let expectedOffset = 0;
   return new Promise<string>((resolve, reject) => {
     const finish = (error: Error | undefined, digest?: string) => {
@@ -35,18 +35,47 @@ function hashStream(task: HashStreamTask): Promise<string> {
     task.port.on('message', (message: HashStreamMessage) => {
       try {
         if (message.type === 'end') {
-          finish(undefined, hasher.digestHex());
+          finish(undefined, hasher.digest());
           return;
         }
         // Ranges must arrive in order and without gaps, or the digest would be of other content.
         if (message.offset !== expectedOffset) {
           throw new Error(`hashStream: range at ${message.offset} arrived, expected ${expectedOffset}`);
         }
-        addon.updateHasherFromFile(hasher, fd, message.offset, message.length);
+        hasher.update(fd, message.offset, message.length);
         expectedOffset += message.length;
       } catch (error) {
         finish(error as Error);
       }
     });
   });
+}
+
+interface StreamHasher {
+  update(fd: number, offset: number, length: number): void;
+  digest(): string;
+}
+
+function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
+  if (algorithm !== 'crc32') {
+    const hasher = addon.createHasher(algorithm);
+    return {
+      update: (fd, offset, length) => addon.updateHasherFromFile(hasher, fd, offset, length),
+      digest: () => hasher.digestHex(),
+    };
+  }
+  // The addon's hashers are sha* only; a whole-file crc32 continues from chunk to chunk instead.
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  let crc = 0;
+  return {
+    update: (fd, offset, length) => {
+      for (let done = 0; done < length; ) {
+        const read = readSync(fd, buffer, 0, Math.min(buffer.length, length - done), offset + done);
+        if (read === 0) throw new Error(`hashStream: file ends at ${offset + done}, before ${offset + length}`);
+        crc = addon.crc32(buffer.subarray(0, read), crc);
+        done += read;
+      }
+    },
+    digest: () => String(crc),
+  };
 }

@@ -20,7 +20,7 @@ export interface HashRangeTask {
 export interface HashStreamTask {
   readonly type: 'hashStream';
   readonly path: string;
-  readonly algorithm: HashAlgorithm;
+  readonly algorithm: RangeAlgorithm;
   readonly port: MessagePort;
 }
 

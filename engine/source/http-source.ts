@@ -37,7 +37,7 @@ export class HttpSource implements Source {
   readonly #ownsDispatcher: boolean;
   readonly #options: HttpSourceOptions;
   /** Original URL -> where it redirected, so later pieces skip the hop (Dragonfly caches 307s 10 min). */
-  readonly #redirects = new Map<string, { target: string; expiresAt: number }>();
+  readonly #redirects = new Map<string, { target: string; expiresAt: number; dropCredentials: boolean }>();
 
   constructor(options: HttpSourceOptions) {
     this.#options = options;
@@ -49,7 +49,7 @@ export class HttpSource implements Source {
     let answer = await this.#request(request, { range: 'bytes=0-0' });
     if (answer.statusCode === 416) {
       // Empty content, or an origin that refuses this range: ask for all of it (and read none).
-      answer.body.destroy();
+      discard(answer.body);
       answer = await this.#request(request, {});
     }
     try {
@@ -66,7 +66,7 @@ export class HttpSource implements Source {
       if (length === undefined) throw new InvalidContentLengthError(request.url);
       return { contentLength: length, rangeSupported: false, validator };
     } finally {
-      answer.body.destroy();
+      discard(answer.body);
     }
   }
 
@@ -80,7 +80,7 @@ export class HttpSource implements Source {
     const answer = await this.#request(request, headers);
     const expected = range ? 206 : 200;
     if (answer.statusCode !== expected) {
-      answer.body.destroy();
+      discard(answer.body);
       if (answer.statusCode >= 400) throw new SourceStatusError(answer.url, answer.statusCode, answer.headers);
       if (range && answer.statusCode === 200 && request.validator) {
         throw new SourceChangedError(request.url, `If-Range "${request.validator}" no longer matches`);
@@ -90,7 +90,7 @@ export class HttpSource implements Source {
     if (range) {
       const match = /^bytes\s+(\d+)-(\d+)\//i.exec(answer.headers['content-range'] ?? '');
       if (!match || Number(match[1]) !== range.start || Number(match[2]) !== range.start + range.length - 1) {
-        answer.body.destroy();
+        discard(answer.body);
         throw new SourceProtocolError(
           `origin sent range "${answer.headers['content-range'] ?? ''}" for a request of bytes ${range.start}-${range.start + range.length - 1}`,
         );
@@ -105,28 +105,33 @@ export class HttpSource implements Source {
 
   async #lengthFromHead(request: SourceRequest): Promise<number | undefined> {
     const answer = await this.#request(request, {}, 'HEAD');
-    answer.body.destroy();
+    discard(answer.body);
     return answer.statusCode < 400 ? lengthOf(answer.headers) : undefined;
   }
 
   /** One request, following redirects by hand. */
   async #request(request: SourceRequest, extra: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Answer> {
     const cached = this.#redirects.get(request.url);
-    let url = cached && cached.expiresAt > Date.now() ? cached.target : request.url;
+    const useCached = cached !== undefined && cached.expiresAt > Date.now();
+    let url = useCached ? cached.target : request.url;
     let headers = { ...lowerCaseKeys(request.headers ?? {}), ...extra };
+    // Skipping the hops must not skip what they did: credentials stay behind on the first origin.
+    let dropCredentials = useCached && cached.dropCredentials;
+    if (dropCredentials) headers = withoutCredentials(headers);
     for (let hop = 0; ; hop++) {
       const answer = await this.#send(url, method, headers, request);
       if (!REDIRECT_STATUSES.has(answer.statusCode) || !answer.headers.location) return answer;
-      answer.body.destroy();
+      discard(answer.body);
       if (hop >= this.#options.maxRedirects) {
         throw new SourceProtocolError(`more than ${this.#options.maxRedirects} redirects from ${request.url}`);
       }
       const next = new URL(answer.headers.location, url).href;
       if (new URL(next).origin !== new URL(url).origin) {
-        headers = Object.fromEntries(Object.entries(headers).filter(([key]) => !CREDENTIAL_HEADERS.includes(key)));
+        headers = withoutCredentials(headers);
+        dropCredentials = true;
       }
       url = next;
-      this.#redirects.set(request.url, { target: url, expiresAt: Date.now() + this.#options.redirectCacheTtlMs });
+      this.#redirects.set(request.url, { target: url, expiresAt: Date.now() + this.#options.redirectCacheTtlMs, dropCredentials });
     }
   }
 
@@ -149,11 +154,25 @@ export class HttpSource implements Source {
   }
 }
 
+/**
+ * Lets go of a body we will not read. undici reports a destroyed, unread body as an 'error' event
+ * a tick later, which nobody would hear (the process would crash); dump() reads a small rest so
+ * the connection is kept alive, and destroys a large one quietly.
+ */
+function discard(body: Answer['body']): void {
+  void body.dump();
+}
+
 async function* mapBodyErrors(answer: Answer, timeoutMs: number): AsyncIterable<Uint8Array> {
   try {
     yield* answer.body;
   } catch (error) {
-    throw mapError(error, answer.url, timeoutMs);
+    const mapped = mapError(error, answer.url, timeoutMs);
+    // The origin answered, so it was reached: a connection lost mid-body is a broken answer.
+    if (mapped instanceof SourceUnreachableError) {
+      throw new SourceProtocolError(`connection to ${answer.url} broke mid-body: ${(error as Error).message}`, { cause: error });
+    }
+    throw mapped;
   }
 }
 
@@ -181,6 +200,10 @@ function flatHeaders(headers: Record<string, string | string[] | undefined>): Re
     if (value !== undefined) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([key]) => !CREDENTIAL_HEADERS.includes(key)));
 }
 
 function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
