@@ -12,3 +12,5 @@ export { IoPool, type StreamingHash } from './pool/io-pool.ts';
 export { SourceRegistry, type ByteRange, type ReadRequest, type Source, type SourceRequest, type SourceStat } from './source/source.ts';
 export { HttpSource } from './source/http-source.ts';
 export { FileSource } from './source/file-source.ts';
+export { originOnly, type PieceSession, type PieceStrategy } from './download/session.ts';
+export { queueOf, type PieceBody, type PieceJob } from './download/piece-loop.ts';

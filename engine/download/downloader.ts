@@ -1,7 +1,7 @@
 /**
- * Downloads a task from its origin, in pieces: stat, open (or resume) the task in the store,
- * re-check resumed pieces, fetch the missing ones with bounded concurrency, hash the whole file
- * in order while it arrives, and only then put it at the output path.
+ * Downloads a task in pieces: stat the origin, open (or resume) the task in the store, re-check
+ * resumed pieces, let a strategy fetch the missing ones (by default from the origin), hash the
+ * whole file in order while it arrives, and only then put it at the output path.
  */
 import { parseDigest, pieceLengthOf, taskIdOf, type Digest } from '../../api/index.ts';
 import { AbortedError, isRetryable, StorageError, TaskDigestMismatchError } from '../errors.ts';
@@ -12,8 +12,8 @@ import type { ContentStore } from '../store/content-store.ts';
 import { checkOutputPath, exportFile } from '../store/export.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
 import type { DownloadEvent, DownloadEventListener } from './events.ts';
-import { writePiece, writeWholeBody, type WriteContext } from './piece-writer.ts';
 import { withRetry } from './retry.ts';
+import { createPieceSession, originOnly, type PieceStrategy } from './session.ts';
 
 export interface DownloadRequest {
   url: string;
@@ -31,6 +31,8 @@ export interface DownloadRequest {
   keepInStore?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onEvent?: DownloadEventListener | undefined;
+  /** Where missing pieces come from; default: the origin. */
+  strategy?: PieceStrategy | undefined;
 }
 
 export interface DownloadResult {
@@ -138,13 +140,18 @@ export class Downloader {
         emit({ type: 'piece', piece: record });
         feed();
       };
-      const context: WriteContext = {
+      const session = createPieceSession({
         task,
-        writeBatchBytes: this.#deps.options.writeBatchBytes,
-        onBytes: (count) => emit({ type: 'bytes', count }),
-      };
-      if (stat.rangeSupported) await this.#fetchPieces(task, stat, request, context, onPiece, emit);
-      else await this.#fetchWholeBody(task, request, context, onPiece);
+        stat,
+        source: this.#deps.sources.for(request.url),
+        url: request.url,
+        headers: request.headers,
+        signal: request.signal,
+        options: this.#deps.options,
+        onPiece,
+        emit,
+      });
+      await (request.strategy ?? originOnly)(session);
       if (request.signal?.aborted) throw new AbortedError(request.signal.reason);
       if (!task.complete) throw new StorageError(`task ${task.id} ended with ${task.missingPieces().length} pieces missing`);
       if (!hashing || !expected) return undefined;
@@ -172,74 +179,6 @@ export class Downloader {
       }
     };
     return { hash, feed };
-  }
-
-  async #fetchPieces(
-    task: StoredTask,
-    stat: SourceStat,
-    request: DownloadRequest,
-    context: WriteContext,
-    onPiece: (record: PieceRecord) => Promise<void>,
-    emit: (event: DownloadEvent) => void,
-  ): Promise<void> {
-    const { options, sources } = this.#deps;
-    const source = sources.for(request.url);
-    const queue = task.missingPieces();
-    // One failure stops the other workers; the first error is the one reported.
-    const stop = new AbortController();
-    const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
-    const worker = async () => {
-      for (let number = queue.shift(); number !== undefined; number = queue.shift()) {
-        if (signal.aborted) return;
-        const range = task.rangeOf(number);
-        const record = await withRetry(
-          async () => {
-            const body = await source.read({
-              url: request.url,
-              headers: request.headers,
-              signal,
-              timeoutMs: options.pieceTimeoutMs,
-              range: { start: range.offset, length: range.length },
-              validator: stat.validator,
-            });
-            return writePiece(context, range, body, 'origin');
-          },
-          {
-            ...this.#retryOptions(signal),
-            onRetry: (error, attempt, delayMs) => emit({ type: 'retry', pieceNumber: number!, attempt, delayMs, error }),
-          },
-        );
-        await onPiece(record);
-      }
-    };
-    const workers = Array.from({ length: Math.min(options.concurrentPieceCount, queue.length) }, () =>
-      worker().catch((error: unknown) => {
-        stop.abort(error);
-        throw error;
-      }),
-    );
-    const results = await Promise.allSettled(workers);
-    const failure = results.find((result) => result.status === 'rejected');
-    if (failure) throw (stop.signal.reason as unknown) ?? (failure as PromiseRejectedResult).reason;
-  }
-
-  async #fetchWholeBody(
-    task: StoredTask,
-    request: DownloadRequest,
-    context: WriteContext,
-    onPiece: (record: PieceRecord) => Promise<void>,
-  ): Promise<void> {
-    if (task.complete) return;
-    const source = this.#deps.sources.for(request.url);
-    await withRetry(async () => {
-      const body = await source.read({
-        url: request.url,
-        headers: request.headers,
-        signal: request.signal,
-        timeoutMs: this.#deps.options.pieceTimeoutMs,
-      });
-      await writeWholeBody(context, body, onPiece);
-    }, this.#retryOptions(request.signal));
   }
 
   /** Pieces from an earlier run are re-checked against their journaled crc32, in parallel on the pool. */

@@ -4,7 +4,7 @@
  */
 import { crc32Digest, type PieceRange } from '../../api/index.ts';
 import { addon } from '../../addon/index.ts';
-import { SourceProtocolError } from '../errors.ts';
+import { PieceDigestMismatchError, SourceProtocolError } from '../errors.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
 
 export interface WriteContext {
@@ -44,12 +44,16 @@ class BatchWriter {
   }
 }
 
-/** Writes one piece's body; resolves its record once every byte is on disk. */
+/**
+ * Writes one piece's body; resolves its record once every byte is on disk. With `expectedDigest`
+ * (a parent's piece) a mismatch fails the piece, which is then not recorded and never served.
+ */
 export async function writePiece(
   context: WriteContext,
   range: PieceRange,
   body: AsyncIterable<Uint8Array>,
   source: string,
+  expectedDigest?: string,
 ): Promise<PieceRecord> {
   const started = performance.now();
   const writer = new BatchWriter(context.task, range.offset, context.writeBatchBytes);
@@ -58,7 +62,7 @@ export async function writePiece(
   try {
     for await (const chunk of body) {
       if (received + chunk.byteLength > range.length) {
-        throw new SourceProtocolError(`piece ${range.number}: origin sent more than the ${range.length} bytes asked for`);
+        throw new SourceProtocolError(`piece ${range.number}: ${source} sent more than the ${range.length} bytes asked for`);
       }
       crc = addon.crc32(chunk, crc);
       received += chunk.byteLength;
@@ -72,13 +76,18 @@ export async function writePiece(
   }
   if (received !== range.length) {
     context.onBytes(-received);
-    throw new SourceProtocolError(`piece ${range.number}: origin sent ${received} of ${range.length} bytes`);
+    throw new SourceProtocolError(`piece ${range.number}: ${source} sent ${received} of ${range.length} bytes`);
+  }
+  const digest = crc32Digest(crc);
+  if (expectedDigest !== undefined && expectedDigest !== digest) {
+    context.onBytes(-received);
+    throw new PieceDigestMismatchError(range.number, expectedDigest, digest);
   }
   return {
     number: range.number,
     offset: range.offset,
     length: range.length,
-    digest: crc32Digest(crc),
+    digest,
     costMs: Math.round(performance.now() - started),
     source,
   };
