@@ -1,0 +1,103 @@
+/**
+ * A private nginx serving one directory on loopback, as in RECIPES.md: `daemon off`, pid, logs and
+ * every temp path inside a temp dir, `sendfile on`. Nothing system-wide is touched.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBackground } from './spawn.ts';
+
+const READY_TIMEOUT_MS = 10_000;
+const START_ATTEMPTS = 3;
+
+export interface Origin {
+  /** `http://127.0.0.1:<port>/` */
+  readonly baseUrl: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** A port free right now on 127.0.0.1 (the OS picks; nginx binds it a moment later). */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('could not get a free loopback port');
+  return address.port;
+}
+
+function config(dir: string, root: string, port: number): string {
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 30s;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+  }
+}
+`;
+}
+
+/** Resolves the HEAD status of url, or undefined when nothing answers yet. */
+function headStatus(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'HEAD', timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/**
+ * Starts nginx serving `root` and waits until `probePath` answers 200. `dir` holds its config,
+ * pid, logs and temp files. When running as root its worker drops to `nobody`, so `root` and its
+ * parents must be world-traversable: the caller's temp dirs are made 0755.
+ */
+export async function startNginx(binary: string, dir: string, root: string, probePath: string, signal: AbortSignal): Promise<Origin> {
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  chmodSync(dir, 0o755);
+  let lastError = '';
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    const port = await freeLoopbackPort();
+    const confPath = join(dir, 'nginx.conf');
+    writeFileSync(confPath, config(dir, root, port));
+    const server = startBackground('nginx', binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath]);
+    const baseUrl = `http://127.0.0.1:${port}/`;
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    let exited = false;
+    server.child.once('exit', () => (exited = true));
+    while (!exited && performance.now() < deadline && !signal.aborted) {
+      const status = await headStatus(new URL(probePath, baseUrl).href);
+      if (status === 200) return { baseUrl, pid: server.child.pid!, stop: server.stop };
+      if (status !== undefined) lastError = `HEAD ${probePath} answered ${status}`;
+      await sleep(50);
+    }
+    lastError = exited ? `nginx exited: ${server.stderr().trim()}` : lastError || 'nginx did not answer in time';
+    await server.stop();
+    signal.throwIfAborted();
+  }
+  throw new Error(`could not start nginx after ${START_ATTEMPTS} attempts: ${lastError}`);
+}

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: micro benchmarks (digests, pool hashing) then the macro download comparison,
+ * in one process tree, bounded in time; everything started is killed and removed at the end, on
+ * error and on Ctrl-C. Prints tables and writes bench/results/<timestamp>.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { loadAddon } from '../addon/index.ts';
+import { parseBenchArgs, BENCH_USAGE, type BenchArgs } from './lib/args.ts';
+import { installInterruptHandlers, runCleanup } from './lib/cleanup.ts';
+import { fixed, formatTable, loud } from './lib/format.ts';
+import { skippedSection, type SectionReport } from './lib/report.ts';
+import { benchDownloads } from './macro/download.ts';
+import { benchDigests } from './micro/digests.ts';
+import { benchPoolHash } from './micro/pool-hash.ts';
+
+/** The whole run's bound; a 1 GiB, 3-run bench takes a few minutes on 2 cores. */
+const DEADLINE_MS = 20 * 60_000;
+
+function print(section: SectionReport): void {
+  console.log(`\n== ${section.title}`);
+  if (section.skipped) {
+    console.log(loud(`SKIPPED: ${section.skipped}`));
+    return;
+  }
+  console.log(formatTable(section.header, section.rows));
+  for (const note of section.notes) console.log(note.startsWith('SKIPPED') ? loud(note) : `  ${note}`);
+  for (const t of section.targets) {
+    console.log(`  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${fixed(t.value)} (want ${t.comparison} ${t.target})`);
+  }
+}
+
+/** Runs one part; an error there is reported and the part counted as failed, the others still run. */
+async function attempt(title: string, run: () => Promise<SectionReport>, signal: AbortSignal): Promise<SectionReport> {
+  try {
+    return await run();
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    const message = error instanceof Error ? error.message : String(error);
+    return { ...skippedSection(title, `FAILED: ${message}`), data: { failed: message } };
+  }
+}
+
+async function main(args: BenchArgs, signal: AbortSignal): Promise<number> {
+  const sections: SectionReport[] = [];
+  const started = new Date();
+  const loadBefore = loadavg()[0]!;
+  console.log(`bench: ${started.toISOString()}, ${availableParallelism()} cpus (${cpus()[0]?.model ?? '?'}), node ${process.version}, addon ${loadAddon().kind}, load ${fixed(loadBefore)}`);
+  if (loadBefore > availableParallelism() / 2) console.log(loud(`machine already busy (1-min load ${fixed(loadBefore)}): figures will be noisy`));
+  if (args.only !== 'macro') {
+    console.error('bench: micro digests...');
+    sections.push(await attempt('micro: digests', () => benchDigests(signal), signal));
+    print(sections.at(-1)!);
+    console.error('bench: micro pool hashing...');
+    sections.push(await attempt('micro: pool hashing', () => benchPoolHash(args.sizeBytes, args.runs, signal), signal));
+    print(sections.at(-1)!);
+  }
+  if (args.only !== 'micro') {
+    console.error('bench: macro downloads...');
+    sections.push(await attempt('macro: downloads', () => benchDownloads(args.sizeBytes, args.runs, signal), signal));
+    print(sections.at(-1)!);
+  }
+  const targets = sections.flatMap((s) => s.targets);
+  const missed = targets.filter((t) => !t.met);
+  console.log(`\nbench: load average ${fixed(loadBefore)} before, ${fixed(loadavg()[0])} after`);
+  console.log(`bench: ${targets.length - missed.length}/${targets.length} targets met${missed.length ? `; MISSED: ${missed.map((t) => t.name).join('; ')}` : ''}`);
+  mkdirSync(args.outDir, { recursive: true });
+  const file = join(args.outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const record = {
+    startedAt: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version, addon: loadAddon().kind },
+    loadAverage: { before: loadBefore, after: loadavg()[0] },
+    args,
+    sections: sections.map(({ title, skipped, targets: checks, data }) => ({ title, skipped, targets: checks, data })),
+  };
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`bench: results written to ${file}`);
+  const skipped = sections.filter((s) => s.skipped);
+  for (const s of skipped) console.error(loud(`${s.title}: ${s.skipped}`));
+  return sections.length > 0 && skipped.length === sections.length ? 1 : 0;
+}
+
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`bench: ${(error as Error).message}\n\n${BENCH_USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(BENCH_USAGE);
+  process.exit(0);
+}
+const controller = new AbortController();
+const uninstall = installInterruptHandlers(controller, DEADLINE_MS);
+try {
+  process.exitCode = await main(args, controller.signal);
+} catch (error) {
+  console.error(`bench: ${controller.signal.aborted ? 'stopped' : 'failed'}: ${(error as Error)?.message ?? error}`);
+  process.exitCode = controller.signal.aborted ? 130 : 1;
+} finally {
+  await runCleanup();
+  uninstall();
+}
