@@ -6,3 +6,6 @@ export * from './ids.ts';
 export * from './units.ts';
 export * from './proto.ts';
 export * from './config.ts';
+export type * from './wire.ts';
+export * from './grpc-status.ts';
+export * from './metrics.ts';

@@ -1,0 +1,27 @@
+/** scheduler.v2 wire types (generated in api/gen), for other folders to import through api/index.ts. */
+export type { AnnounceHostRequest, AnnounceHostRequest__Output } from '../gen/scheduler/v2/AnnounceHostRequest.ts';
+export type { AnnouncePeerRequest, AnnouncePeerRequest__Output } from '../gen/scheduler/v2/AnnouncePeerRequest.ts';
+export type { AnnouncePeerResponse, AnnouncePeerResponse__Output } from '../gen/scheduler/v2/AnnouncePeerResponse.ts';
+export type { DownloadPeerBackToSourceFailedRequest, DownloadPeerBackToSourceFailedRequest__Output } from '../gen/scheduler/v2/DownloadPeerBackToSourceFailedRequest.ts';
+export type { DownloadPeerBackToSourceFinishedRequest, DownloadPeerBackToSourceFinishedRequest__Output } from '../gen/scheduler/v2/DownloadPeerBackToSourceFinishedRequest.ts';
+export type { DownloadPeerBackToSourceStartedRequest, DownloadPeerBackToSourceStartedRequest__Output } from '../gen/scheduler/v2/DownloadPeerBackToSourceStartedRequest.ts';
+export type { DownloadPeerFailedRequest, DownloadPeerFailedRequest__Output } from '../gen/scheduler/v2/DownloadPeerFailedRequest.ts';
+export type { DownloadPeerFinishedRequest, DownloadPeerFinishedRequest__Output } from '../gen/scheduler/v2/DownloadPeerFinishedRequest.ts';
+export type { DownloadPeerStartedRequest, DownloadPeerStartedRequest__Output } from '../gen/scheduler/v2/DownloadPeerStartedRequest.ts';
+export type { DownloadPieceBackToSourceFailedRequest, DownloadPieceBackToSourceFailedRequest__Output } from '../gen/scheduler/v2/DownloadPieceBackToSourceFailedRequest.ts';
+export type { DownloadPieceBackToSourceFinishedRequest, DownloadPieceBackToSourceFinishedRequest__Output } from '../gen/scheduler/v2/DownloadPieceBackToSourceFinishedRequest.ts';
+export type { DownloadPieceFailedRequest, DownloadPieceFailedRequest__Output } from '../gen/scheduler/v2/DownloadPieceFailedRequest.ts';
+export type { DownloadPieceFinishedRequest, DownloadPieceFinishedRequest__Output } from '../gen/scheduler/v2/DownloadPieceFinishedRequest.ts';
+export type { EmptyTaskResponse, EmptyTaskResponse__Output } from '../gen/scheduler/v2/EmptyTaskResponse.ts';
+export type { LeaveHostRequest, LeaveHostRequest__Output } from '../gen/scheduler/v2/LeaveHostRequest.ts';
+export type { LeavePeerRequest, LeavePeerRequest__Output } from '../gen/scheduler/v2/LeavePeerRequest.ts';
+export type { ListHostsRequest, ListHostsRequest__Output } from '../gen/scheduler/v2/ListHostsRequest.ts';
+export type { ListHostsResponse, ListHostsResponse__Output } from '../gen/scheduler/v2/ListHostsResponse.ts';
+export type { NeedBackToSourceResponse, NeedBackToSourceResponse__Output } from '../gen/scheduler/v2/NeedBackToSourceResponse.ts';
+export type { NormalTaskResponse, NormalTaskResponse__Output } from '../gen/scheduler/v2/NormalTaskResponse.ts';
+export type { RegisterPeerRequest, RegisterPeerRequest__Output } from '../gen/scheduler/v2/RegisterPeerRequest.ts';
+export type { ReschedulePeerRequest, ReschedulePeerRequest__Output } from '../gen/scheduler/v2/ReschedulePeerRequest.ts';
+export type { SchedulerClient, SchedulerHandlers, SchedulerDefinition } from '../gen/scheduler/v2/Scheduler.ts';
+export type { StatPeerRequest, StatPeerRequest__Output } from '../gen/scheduler/v2/StatPeerRequest.ts';
+export type { StatTaskRequest, StatTaskRequest__Output } from '../gen/scheduler/v2/StatTaskRequest.ts';
+export type { ProtoGrpcType } from '../gen/scheduler.ts';

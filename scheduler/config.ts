@@ -1,0 +1,79 @@
+/**
+ * scheduler.yaml: Dragonfly's keys and defaults (`scheduler/config/constants.go`), resolved by api's
+ * schema-driven resolver: unknown keys and bad values fail with their path.
+ */
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, field, resolveConfig, type Resolved } from '../api/index.ts';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
+export const SCHEDULER_CONFIG_SCHEMA = {
+  server: field.object({
+    listenIP: field.string('0.0.0.0', { doc: 'address the gRPC server binds' }),
+    port: field.int(8002, { min: 0, max: 65535, doc: '0 picks a free port' }),
+    advertiseIP: field.optionalString({ doc: 'address announced to others; defaults to listenIP' }),
+    advertisePort: field.int(8002, { min: 0, max: 65535 }),
+  }),
+  scheduler: field.object({
+    algorithm: field.string('default', { allowed: ['default'] }),
+    backToSourceCount: field.int(200, { min: 0, max: 1_000_000, doc: 'peers of one task allowed to download from the origin' }),
+    retryBackToSourceLimit: field.int(4, { min: 0, max: 1000 }),
+    retryLimit: field.int(5, { min: 1, max: 1000 }),
+    retryInterval: field.duration('500ms'),
+    filterParentLimit: field.int(15, { min: 1, max: 1000 }),
+    candidateParentLimit: field.int(3, { min: 1, max: 20 }),
+    gc: field.object({
+      pieceDownloadTimeout: field.duration('30m'),
+      peerGCInterval: field.duration('10s'),
+      peerTTL: field.duration('24h'),
+      taskGCInterval: field.duration('30m'),
+      hostGCInterval: field.duration('5m'),
+      hostTTL: field.duration('1h'),
+    }),
+  }),
+  seedPeer: field.object({
+    enable: field.bool(true, 'trigger seed peers to download a task first'),
+  }),
+  metrics: field.object({
+    enable: field.bool(true, 'serve /metrics and /healthy'),
+    addr: field.string(':8000', { pattern: /^[^\s]*:\d{1,5}$/, doc: 'host:port; ":8000" listens on every address' }),
+  }),
+  log: field.object({
+    level: field.string('info', { allowed: LOG_LEVELS }),
+  }),
+};
+
+export type SchedulerConfig = Resolved<typeof SCHEDULER_CONFIG_SCHEMA>;
+
+const GC_INTERVAL_KEYS = ['peerGCInterval', 'taskGCInterval', 'hostGCInterval'] as const;
+
+/** Defaults filled, units converted, unknown keys and bad values rejected with their path. */
+export function resolveSchedulerConfig(raw: unknown): SchedulerConfig {
+  const config = resolveConfig(SCHEDULER_CONFIG_SCHEMA, raw);
+  for (const key of GC_INTERVAL_KEYS) {
+    // A zero interval would spin the GC timer.
+    if (config.scheduler.gc[key] <= 0) throw new ConfigError(`scheduler.gc.${key}`, 'must be longer than 0');
+  }
+  if (config.scheduler.retryInterval <= 0) throw new ConfigError('scheduler.retryInterval', 'must be longer than 0');
+  return config;
+}
+
+/** scheduler.yaml text to a resolved config; YAML syntax errors name the line. */
+export function parseSchedulerConfig(text: string): SchedulerConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError('', `not valid YAML: ${(error as Error).message}`);
+  }
+  return resolveSchedulerConfig(raw);
+}
+
+/** Splits `host:port` / `:port` / `[::1]:port`; an empty host means every address. */
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  if (!match) throw new ConfigError('metrics.addr', `"${addr}" is not host:port`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new ConfigError('metrics.addr', `port ${port} is out of range`);
+  return { host: match[1] ?? match[2] ?? '', port };
+}

@@ -1,0 +1,133 @@
+/**
+ * Composition root: builds the scheduler from a resolved config and starts it. One AbortController
+ * (the caller's signal) stops it; `close` runs the ordered shutdown: stop GC, stop accepting and
+ * finish gRPC calls, stop scheduling and seed calls, close seed channels, close the metrics server.
+ */
+import type { SchedulerConfig } from './config.ts';
+import { splitHostPort } from './config.ts';
+import { GarbageCollector } from './gc.ts';
+import { createLogger, type Logger, type LogLevel } from './log.ts';
+import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
+import { Resources } from './resource/resources.ts';
+import { Scheduling } from './scheduling/scheduler.ts';
+import { startGrpcServer } from './service/grpc-server.ts';
+import { HostService } from './service/host-service.ts';
+import { PeerService } from './service/peer-service.ts';
+import { loadProtos } from './service/protos.ts';
+import { createGrpcSeedDownloader, type SeedDownloader } from './service/seed-peer.ts';
+
+/** How long calls in flight get to finish at shutdown before they are cut. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface RunningScheduler {
+  /** The bound gRPC port (useful with `server.port: 0`). */
+  readonly port: number;
+  /** The bound metrics port, when metrics are enabled. */
+  readonly metricsPort: number | undefined;
+  readonly resources: Resources;
+  readonly metrics: SchedulerMetrics;
+  /** Ordered shutdown; safe to call more than once. */
+  close(): Promise<void>;
+  /** Resolves when the scheduler has closed (by `close` or the signal). */
+  readonly closed: Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  readonly signal?: AbortSignal;
+  /** Replaces the gRPC seed client (tests of the service layer). */
+  readonly seeds?: SeedDownloader;
+  readonly now?: () => number;
+}
+
+export async function startScheduler(config: SchedulerConfig, options: StartOptions = {}): Promise<RunningScheduler> {
+  // The schema allows only LOG_LEVELS here.
+  const log = options.log ?? createLogger(config.log.level as LogLevel);
+  const now = options.now ?? Date.now;
+  const protos = loadProtos();
+  const resources = new Resources();
+  const metrics = createSchedulerMetrics(resources);
+  const s = config.scheduler;
+  const scheduling = new Scheduling(
+    {
+      retryLimit: s.retryLimit,
+      retryBackToSourceLimit: s.retryBackToSourceLimit,
+      retryIntervalMs: s.retryInterval,
+      filterParentLimit: s.filterParentLimit,
+      candidateParentLimit: s.candidateParentLimit,
+      now,
+    },
+    log.child({ component: 'scheduling' }),
+  );
+  const seeds = options.seeds ?? createGrpcSeedDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
+  const peers = new PeerService({
+    resources,
+    scheduling,
+    metrics,
+    log: log.child({ component: 'announce-peer' }),
+    seeds,
+    seedPeerEnabled: config.seedPeer.enable,
+    backToSourceCount: s.backToSourceCount,
+    now,
+  });
+  const hosts = new HostService({ resources, metrics, log: log.child({ component: 'hosts' }), peers, now });
+  const gc = new GarbageCollector({
+    resources,
+    metrics,
+    log: log.child({ component: 'gc' }),
+    now,
+    onPeerLeave: (peer) => peers.detach(peer),
+    options: {
+      pieceDownloadTimeoutMs: s.gc.pieceDownloadTimeout,
+      peerGCIntervalMs: s.gc.peerGCInterval,
+      peerTTLMs: s.gc.peerTTL,
+      taskGCIntervalMs: s.gc.taskGCInterval,
+      hostGCIntervalMs: s.gc.hostGCInterval,
+      hostTTLMs: s.gc.hostTTL,
+    },
+  });
+
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics.enable) {
+    const { host, port } = splitHostPort(config.metrics.addr);
+    metricsServer = await startMetricsServer(host, port, metrics.registry);
+  }
+  let grpcServer;
+  try {
+    grpcServer = await startGrpcServer({ protos, listenIP: config.server.listenIP, port: config.server.port, hosts, peers, log });
+  } catch (error) {
+    await metricsServer?.close();
+    throw error;
+  }
+  gc.start();
+  log.info('scheduler started', {
+    grpc: `${config.server.listenIP}:${grpcServer.port}`,
+    advertise: `${config.server.advertiseIP ?? config.server.listenIP}:${config.server.advertisePort}`,
+    metrics: metricsServer ? config.metrics.addr.replace(/:\d+$/, `:${metricsServer.port}`) : 'disabled',
+    seedPeer: config.seedPeer.enable,
+  });
+
+  let closing: Promise<void> | undefined;
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.info('scheduler stopping');
+      gc.stop();
+      // Scheduling loops end first so that streams waiting on them can be finished by the server.
+      peers.close();
+      await grpcServer.close(SHUTDOWN_GRACE_MS);
+      seeds.close();
+      await metricsServer?.close();
+      log.info('scheduler stopped');
+      markClosed();
+    })();
+    return closing;
+  };
+  if (options.signal) {
+    if (options.signal.aborted) void close();
+    else options.signal.addEventListener('abort', () => void close(), { once: true });
+  }
+  return { port: grpcServer.port, metricsPort: metricsServer?.port, resources, metrics, close, closed };
+}

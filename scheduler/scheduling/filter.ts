@@ -1,0 +1,57 @@
+/**
+ * Which peers of a task may be a peer's parents (Dragonfly's `filterCandidateParents`): a random
+ * sample of `filterParentLimit` peers of the task, minus those any rule rejects.
+ */
+import { PeerState } from '../resource/fsm.ts';
+import type { Peer } from '../resource/peer.ts';
+import { isBadParent } from './evaluator.ts';
+
+export type RejectReason = 'blocklisted' | 'disableShared' | 'sameHost' | 'notInDag' | 'notServing' | 'badParent' | 'cycle';
+
+/**
+ * Why `candidate` cannot be a parent of `child`, or undefined when it can. Rules in Dragonfly's
+ * order. `notServing`: a normal peer that has no finished piece and is neither downloading from the
+ * origin nor done has nothing to offer yet; a seed peer is kept with no piece while it downloads
+ * from the origin, because SyncPieces streams its pieces as they finish.
+ */
+export function rejectReason(candidate: Peer, child: Peer, blocklist: ReadonlySet<string>): RejectReason | undefined {
+  if (blocklist.has(candidate.id) || candidate.id === child.id) return 'blocklisted';
+  if (candidate.host.info.disableShared) return 'disableShared';
+  if (candidate.host.id === child.host.id) return 'sameHost';
+  const task = child.task;
+  if (!task.dag.has(candidate.id)) return 'notInDag';
+  const state = candidate.state;
+  if (
+    candidate.host.type === 'normal' &&
+    candidate.finishedPieces.count === 0 &&
+    state !== PeerState.BackToSource &&
+    state !== PeerState.Succeeded
+  ) {
+    return 'notServing';
+  }
+  if (isBadParent(state, candidate.pieceCosts.stats())) return 'badParent';
+  if (!task.canAddPeerEdge(candidate.id, child.id)) return 'cycle';
+  return undefined;
+}
+
+export interface FilterResult {
+  readonly parents: Peer[];
+  readonly rejected: { readonly id: string; readonly reason: RejectReason }[];
+}
+
+/** Samples up to `limit` peers of the child's task and keeps those no rule rejects. */
+export function filterCandidateParents(
+  child: Peer,
+  blocklist: ReadonlySet<string>,
+  limit: number,
+  random: () => number = Math.random,
+): FilterResult {
+  const parents: Peer[] = [];
+  const rejected: { id: string; reason: RejectReason }[] = [];
+  for (const candidate of child.task.dag.randomValues(limit, random)) {
+    const reason = rejectReason(candidate, child, blocklist);
+    if (reason === undefined) parents.push(candidate);
+    else rejected.push({ id: candidate.id, reason });
+  }
+  return { parents, rejected };
+}
