@@ -3,8 +3,10 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { fromNative } from './errors.ts';
-import { flushWrites, socketFd, stopError, watchTransfer, type Stop } from './socket.ts';
-import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher } from './types.ts';
+import { flushWrites, readEnded, socketFd, stopError, takeOverReading, watchTransfer, type Stop } from './socket.ts';
+import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher, type Received } from './types.ts';
+import { checkReceive } from './validate.ts';
+import { peerClosed } from './receive.ts';
 
 /** What addon/src/glue.rs exports. Argument checks happen on the Rust side. */
 export interface Binding {
@@ -18,6 +20,15 @@ export interface Binding {
   writeAt(fd: number, data: Uint8Array, position: number): Promise<number>;
   allocate(fd: number, offset: number, length: number): Promise<boolean>;
   sendFile(socketFd: number, fileFd: number, offset: number, length: number, abortFlag: Int32Array, idleTimeoutMs: number): Promise<number>;
+  receiveToFile(
+    socketFd: number,
+    fileFd: number,
+    position: number,
+    length: number,
+    prefix: Uint8Array,
+    abortFlag: Int32Array,
+    idleTimeoutMs: number,
+  ): Promise<Received>;
 }
 
 /** File names `napi build --platform` gives the .node for this machine, most likely first. */
@@ -107,6 +118,48 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
     }
   }
 
+  async function receiveToFile(
+    socket: Socket,
+    fileFd: number,
+    position: number,
+    length: number,
+    prefix?: Uint8Array,
+    signal?: AbortSignal,
+    idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
+  ): Promise<Received> {
+    const head = checkReceive(socket, fileFd, position, length, prefix, idleTimeoutMs);
+    if (socketFd(socket) === undefined && !socket.destroyed) {
+      return fallback.receiveToFile(socket, fileFd, position, length, head, signal, idleTimeoutMs);
+    }
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    let stop: Stop | undefined;
+    const unwatch = watchTransfer(socket, signal, (s) => {
+      stop = s;
+      Atomics.store(flag, 0, s.kind === 'aborted' ? ABORT_SIGNAL : ABORT_SOCKET_CLOSED);
+    });
+    try {
+      if (stop?.kind === 'aborted') throw stopError(stop, 0, length, 'receiveToFile');
+      const buffered = socket.destroyed ? [] : takeOverReading(socket);
+      const first = buffered.length === 0 ? head : Buffer.concat([head, ...buffered]);
+      // Node may have read past the body's end; those bytes are not ours to write.
+      const start = first.byteLength > length ? first.subarray(0, length) : first;
+      if (start.byteLength === length) {
+        // Everything is here already: no thread, and a closed socket does not matter.
+        await settled(() => binding.writeAt(fileFd, start, position));
+        return { bytes: length, crc32: binding.crc32(start) };
+      }
+      const fd = socketFd(socket);
+      if (stop || fd === undefined) throw stopError(stop ?? { kind: 'closed', cause: undefined }, 0, length, 'receiveToFile');
+      // Node already read the end of the stream: nothing more will come, and Node is about to
+      // destroy the socket (allowHalfOpen false), which must not turn into a racing 'closed' stop.
+      if (readEnded(socket)) throw peerClosed(start.byteLength, length);
+      return await settled(() => binding.receiveToFile(fd, fileFd, position, length, start, flag, idleTimeoutMs), () => stop?.cause);
+    } finally {
+      unwatch();
+      socket.destroy();
+    }
+  }
+
   return Object.freeze({
     kind: 'native' as const,
     crc32: (data: Uint8Array, initial?: number): number => sync(() => binding.crc32(data, initial)),
@@ -126,5 +179,6 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
     allocate: (fd: number, offset: number, length: number): Promise<boolean> =>
       settled(() => binding.allocate(fd, offset, length)),
     sendFile,
+    receiveToFile,
   });
 }

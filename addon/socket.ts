@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { AddonError } from './errors.ts';
 
 /** Why a transfer stopped before its last byte, as seen from JS. */
@@ -34,14 +35,14 @@ export function watchTransfer(socket: Socket, signal: AbortSignal | undefined, o
   };
 }
 
-export function stopError(stop: Stop, sent: number, length: number): AddonError {
+export function stopError(stop: Stop, done: number, length: number, op = 'sendFile'): AddonError {
   if (stop.kind === 'aborted') {
-    return new AddonError('DF_ERR_ADDON_ABORTED', `sendFile: aborted after ${sent} of ${length} bytes`, {
+    return new AddonError('DF_ERR_ADDON_ABORTED', `${op}: aborted after ${done} of ${length} bytes`, {
       cause: stop.cause,
     });
   }
   const errno = (stop.cause as { code?: unknown } | undefined)?.code;
-  return new AddonError('DF_ERR_ADDON_PEER_CLOSED', `sendFile: socket closed after ${sent} of ${length} bytes`, {
+  return new AddonError('DF_ERR_ADDON_PEER_CLOSED', `${op}: socket closed after ${done} of ${length} bytes`, {
     cause: stop.cause,
     errno: typeof errno === 'string' ? errno : undefined,
   });
@@ -69,4 +70,50 @@ export function flushWrites(socket: Socket): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.write(EMPTY, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+interface ReadingHandle {
+  reading?: boolean;
+  readStop?: () => number;
+}
+
+/**
+ * Stops JS (libuv) from reading the socket, so another thread can read its fd without a byte going
+ * to both, and returns what Node had read but nobody consumed yet (those bytes come first).
+ * How it is guaranteed, in Node's own terms (lib/net.js):
+ * - Everything that can start reading again is disarmed on this socket, which JS never reads again
+ *   (it is destroyed after): the stream's `_read()` (called to refill its buffer) becomes a no-op,
+ *   and `read()` / `resume()` become the plain stream methods, without the `readStart()` that
+ *   net.Socket adds to them for sockets with `onread`. This also covers a `read(0)` or `resume()`
+ *   that the stream already scheduled for a later tick.
+ * - `_handle.readStop()` takes the fd out of libuv's poll set. libuv reads only inside its loop, on
+ *   this thread, and this function does not yield to it: from here on no read runs or will run.
+ *   `_handle.reading = false` keeps Node's bookkeeping true, as its own pause() does.
+ * - Bytes read before that wait in the readable buffer: `read()` drains them here.
+ */
+export function takeOverReading(socket: Socket): Buffer[] {
+  const methods = socket as unknown as { _read(size: number): void; read(size?: number): unknown; resume(): Socket };
+  methods._read = () => {};
+  methods.read = (size?: number) => Duplex.prototype.read.call(socket, size);
+  methods.resume = () => Duplex.prototype.resume.call(socket) as Socket;
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: ReadingHandle | null })._handle;
+  if (handle?.reading === true && typeof handle.readStop === 'function') {
+    handle.reading = false;
+    const err = handle.readStop();
+    if (err !== 0) throw new AddonError('DF_ERR_ADDON_IO', `receiveToFile: readStop failed with ${err}`);
+  }
+  const buffered: Buffer[] = [];
+  // No encoding is set (checked by the caller), so every chunk is a Buffer.
+  while (socket.readableLength > 0) {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk === null) break;
+    buffered.push(chunk);
+  }
+  return buffered;
+}
+
+/** True once Node has read the end of the stream from the kernel (pushed EOF), consumed or not. */
+export function readEnded(socket: Socket): boolean {
+  return (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }

@@ -8,6 +8,12 @@ export interface Hasher {
   digestHex(): string;
 }
 
+/** What receiveToFile wrote: the byte count (always the requested length) and their CRC-32 (IEEE). */
+export interface Received {
+  bytes: number;
+  crc32: number;
+}
+
 export interface Addon {
   /** 'native' when the .node loaded, 'fallback' otherwise (or DF_NO_ADDON=1). */
   readonly kind: 'native' | 'fallback';
@@ -29,6 +35,22 @@ export interface Addon {
    *  Native: libc sendfile on socket's fd on a dedicated thread (never libuv's pool), EAGAIN -> poll(POLLOUT).
    *  Fallback: positional reads + socket.write with back-pressure. Rejects on EPIPE/ECONNRESET or abort. */
   sendFile(socket: Socket, fileFd: number, offset: number, length: number, signal?: AbortSignal): Promise<number>;
+  /** Moves exactly `length` bytes from a connected plain-TCP socket into fileFd at `position`, with
+   *  their CRC-32. `prefix` (body bytes the caller already read from the socket) comes first and
+   *  counts toward `length`. Takes the socket over: JS stops reading it, and it is destroyed when
+   *  the call settles (bytes after `length` are never read). Native: read + pwrite on a dedicated
+   *  thread, EAGAIN -> poll(POLLIN). Fallback: 'data' events + positional writes with back-pressure.
+   *  Rejects DF_ERR_ADDON_PEER_CLOSED (end of stream or reset before `length`; the message says how
+   *  many bytes came), DF_ERR_ADDON_TIMEOUT (nothing for `idleTimeoutMs`), DF_ERR_ADDON_ABORTED. */
+  receiveToFile(
+    socket: Socket,
+    fileFd: number,
+    position: number,
+    length: number,
+    prefix?: Uint8Array,
+    signal?: AbortSignal,
+    idleTimeoutMs?: number,
+  ): Promise<Received>;
 }
 
 export const ADDON_DEFAULTS = Object.freeze({
@@ -38,8 +60,12 @@ export const ADDON_DEFAULTS = Object.freeze({
   readChunkBytes: 1 << 20,
   /** Fallback sendFile chunk: a few socket buffers, so back-pressure is felt early. */
   sendChunkBytes: 256 << 10,
+  /** receiveToFile fails with DF_ERR_ADDON_TIMEOUT when the sender sends nothing for this long. */
+  receiveIdleTimeoutMs: 60_000,
+  /** Fallback receiveToFile: bytes gathered before one positional write; the socket pauses above it. */
+  receiveBatchBytes: 1 << 20,
 });
 
-/** Values stored into the native sendFile abort flag (addon/src/sendfile.rs). */
+/** Values stored into the native sendFile/receiveToFile abort flag (addon/src/sendfile.rs). */
 export const ABORT_SIGNAL = 1;
 export const ABORT_SOCKET_CLOSED = 2;

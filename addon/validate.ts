@@ -50,3 +50,25 @@ export function rangePastEof(op: string, offset: number, length: number, size: n
     `${op}: range ${offset}+${length} is past end of file (${size} bytes)`,
   );
 }
+
+/** receiveToFile's arguments, checked alike by both implementations before the socket is touched. */
+export function checkReceive(
+  socket: { readableEncoding: string | null },
+  fileFd: unknown,
+  position: unknown,
+  length: unknown,
+  prefix: unknown,
+  idleTimeoutMs: unknown,
+): Uint8Array {
+  const op = 'receiveToFile';
+  checkFd(op, 'fileFd', fileFd);
+  checkSize(op, 'position', position);
+  checkSize(op, 'length', length);
+  checkSize(op, 'idleTimeoutMs', idleTimeoutMs);
+  if (prefix !== undefined) checkBytes(op, 'prefix', prefix);
+  const head = prefix === undefined ? new Uint8Array(0) : new Uint8Array(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  if (head.byteLength > length) throw invalid(op, `prefix of ${head.byteLength} bytes is longer than length ${length}`);
+  // Decoded strings have lost the bytes: a socket with an encoding cannot be received from.
+  if (socket.readableEncoding !== null) throw invalid(op, `socket must not have an encoding, has ${socket.readableEncoding}`);
+  return head;
+}

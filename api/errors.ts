@@ -41,6 +41,11 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_STORAGE: { grpc: GrpcStatus.INTERNAL, http: 500 },
   DF_ERR_OUTPUT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409 },
   DF_ERR_ABORTED: { grpc: GrpcStatus.CANCELLED, http: 499 },
+  /** The request is valid but the state forbids it: an invalid state transition, a retry limit. */
+  DF_ERR_FAILED_PRECONDITION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 412 },
+  DF_ERR_PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403 },
+  DF_ERR_RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429 },
+  DF_ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   DF_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500 },
 });
 

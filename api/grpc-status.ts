@@ -5,31 +5,6 @@
  */
 import { DfError, ERROR_STATUS, GrpcStatus } from './errors.ts';
 
-/**
- * Status codes the services need that ERROR_STATUS does not have yet. Kept in a table of their own
- * because ERROR_STATUS is frozen in errors.ts; they belong there and can move without changing any
- * caller, since both tables are looked up by code.
- */
-export const EXTRA_ERROR_STATUS = Object.freeze({
-  /** The request is valid but the state forbids it: an invalid state transition, a retry limit. */
-  DF_ERR_FAILED_PRECONDITION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 412 },
-  DF_ERR_PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403 },
-  DF_ERR_RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429 },
-  DF_ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
-});
-
-export type ExtraErrorCode = keyof typeof EXTRA_ERROR_STATUS;
-
-/** An error whose code lives in EXTRA_ERROR_STATUS. Tests match on `code`, never on message text. */
-export class StatusError extends Error {
-  readonly code: ExtraErrorCode;
-  constructor(code: ExtraErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = 'StatusError';
-  }
-}
-
 export interface GrpcStatusObject {
   readonly code: number;
   readonly details: string;
@@ -40,13 +15,12 @@ function isGrpcCode(value: unknown): value is number {
 }
 
 /**
- * The gRPC status for any thrown value: DfError and StatusError by their code's table entry, a
+ * The gRPC status for any thrown value: a DfError by its code's table entry, a
  * value that already carries a numeric gRPC code (a grpc-js ServiceError passed through) keeps it,
  * an AbortError is CANCELLED, anything else is INTERNAL.
  */
 export function grpcStatusOf(error: unknown): GrpcStatusObject {
   if (error instanceof DfError) return { code: ERROR_STATUS[error.code].grpc, details: error.message };
-  if (error instanceof StatusError) return { code: EXTRA_ERROR_STATUS[error.code].grpc, details: error.message };
   if (typeof error === 'object' && error !== null) {
     const { code, details, message, name } = error as { code?: unknown; details?: unknown; message?: unknown; name?: unknown };
     if (isGrpcCode(code)) return { code, details: typeof details === 'string' ? details : String(message ?? '') };

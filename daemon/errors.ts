@@ -8,3 +8,41 @@ export class UsageError extends DfError {
     this.name = 'UsageError';
   }
 }
+
+/** An unknown task, or a piece the task does not have (yet). */
+export class NotFoundError extends DfError {
+  constructor(message: string) {
+    super('DF_ERR_NOT_FOUND', message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A parent could not give a piece: unreachable, refused (4xx/429) or broke mid-body. The piece goes to another parent. */
+export class ParentPieceError extends DfError {
+  readonly parentId: string;
+  readonly status: number | undefined;
+  constructor(parentId: string, message: string, options?: { status?: number | undefined; cause?: unknown }) {
+    super('DF_ERR_UNAVAILABLE', `parent ${parentId}: ${message}`, { cause: options?.cause });
+    this.name = 'ParentPieceError';
+    this.parentId = parentId;
+    this.status = options?.status;
+  }
+}
+
+/** The daemon cannot start: a port is taken, the socket belongs to another daemon, the store is unusable. */
+export class DaemonStartError extends DfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DF_ERR_INVALID_ARGUMENT', message, options);
+    this.name = 'DaemonStartError';
+  }
+}
+
+/** The scheduler is unreachable, broke the stream, or did not answer in time: finish without it. */
+export class SchedulerLostError extends DfError {
+  readonly grpcCode: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; grpcCode?: number | undefined }) {
+    super('DF_ERR_UNAVAILABLE', message, { cause: options?.cause });
+    this.name = 'SchedulerLostError';
+    this.grpcCode = options?.grpcCode;
+  }
+}

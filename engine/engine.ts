@@ -5,6 +5,7 @@ import { FileSource } from './source/file-source.ts';
 import { HttpSource } from './source/http-source.ts';
 import { SourceRegistry } from './source/source.ts';
 import { ContentStore } from './store/content-store.ts';
+import { TaskRegistry } from './store/task-registry.ts';
 import { Downloader, type DownloadRequest, type DownloadResult } from './download/downloader.ts';
 
 export interface Engine {
@@ -12,6 +13,8 @@ export interface Engine {
   readonly store: ContentStore;
   readonly pool: IoPool;
   readonly sources: SourceRegistry;
+  /** Open and finished tasks, for serving them to other peers. */
+  readonly tasks: TaskRegistry;
   download(request: DownloadRequest): Promise<DownloadResult>;
   close(): Promise<void>;
 }
@@ -27,12 +30,14 @@ export function createEngine(input: EngineOptions, overrides: { sources?: Source
   const store = new ContentStore(options.storageDir);
   const pool = new IoPool({ threads: options.ioThreads });
   const sources = overrides.sources ?? defaultSources(options);
-  const downloader = new Downloader({ options, store, pool, sources });
+  const tasks = new TaskRegistry(store);
+  const downloader = new Downloader({ options, store, pool, sources, tasks });
   return {
     options,
     store,
     pool,
     sources,
+    tasks,
     download: (request) => downloader.download(request),
     close: async () => {
       await Promise.all([pool.close(), sources.close()]);

@@ -1,8 +1,8 @@
 /**
  * Errors of the scheduler. Each has a stable `code` looked up in api's status tables
- * (ERROR_STATUS, EXTRA_ERROR_STATUS), so handlers turn them into gRPC statuses with toGrpcError.
+ * (ERROR_STATUS), so handlers turn them into gRPC statuses with toGrpcError.
  */
-import { DfError, StatusError } from '../api/index.ts';
+import { DfError } from '../api/index.ts';
 
 export class NotFoundError extends DfError {
   readonly resource: 'host' | 'task' | 'peer';
@@ -22,7 +22,7 @@ export class PeerExistsError extends DfError {
 }
 
 /** An event the state machine does not allow in the current state. */
-export class InvalidTransitionError extends StatusError {
+export class InvalidTransitionError extends DfError {
   readonly machine: string;
   readonly state: string;
   readonly event: string;
@@ -36,7 +36,7 @@ export class InvalidTransitionError extends StatusError {
 }
 
 /** Scheduling gave up (retry limit, LEVEL1 priority): Dragonfly answers FailedPrecondition. */
-export class ScheduleError extends StatusError {
+export class ScheduleError extends DfError {
   constructor(message: string) {
     super('DF_ERR_FAILED_PRECONDITION', message);
     this.name = 'ScheduleError';

@@ -10,7 +10,7 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-const MAX_ARGS: usize = 6;
+const MAX_ARGS: usize = 8;
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Marks externals made by createHasher so a foreign external can never be cast to our type.

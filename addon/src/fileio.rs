@@ -74,6 +74,11 @@ pub fn pread_full(op: &str, fd: RawFd, buf: &mut [u8], offset: u64) -> OpResult<
 
 /// pwrite of all of `data` at `position`, looping on short writes. Returns bytes written.
 pub fn write_at(fd: RawFd, data: &[u8], position: u64) -> OpResult<u64> {
+    pwrite_all("writeAt", fd, data, position)
+}
+
+/// write_at for any operation: `op` names it in errors.
+pub fn pwrite_all(op: &str, fd: RawFd, data: &[u8], position: u64) -> OpResult<u64> {
     let mut done = 0usize;
     while done < data.len() {
         let rest = &data[done..];
@@ -84,11 +89,11 @@ pub fn write_at(fd: RawFd, data: &[u8], position: u64) -> OpResult<u64> {
             if errno == libc::EINTR {
                 continue;
             }
-            return Err(OpError::from_errno(&format!("writeAt: pwrite at {pos}"), errno));
+            return Err(OpError::from_errno(&format!("{op}: pwrite at {pos}"), errno));
         }
         if r == 0 {
             // pwrite returning 0 for a non-empty buffer would loop forever; treat it as a full disk.
-            return Err(OpError::from_errno(&format!("writeAt: pwrite at {pos}"), libc::ENOSPC));
+            return Err(OpError::from_errno(&format!("{op}: pwrite at {pos}"), libc::ENOSPC));
         }
         done += r as usize;
     }

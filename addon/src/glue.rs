@@ -6,7 +6,7 @@ use crate::error::{Code, OpError, OpResult};
 use crate::hash::{crc32, hash_file_range, update_from_file, StreamHasher};
 use crate::jobs::{panic_error, queue_work, spawn_thread, Out};
 use crate::napi::*;
-use crate::{fileio, sendfile};
+use crate::{fileio, receive, sendfile};
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::catch_unwind;
@@ -132,21 +132,12 @@ fn dup(op: &str, fd: RawFd, name: &str) -> OpResult<OwnedFd> {
 js_fn!(js_send_file, "sendFile", |a| {
     let (sock_fd, file_fd) = (a.fd(0, "socket fd")?, a.fd(1, "fileFd")?);
     let (offset, length) = (a.size(2, "offset")?, a.size(3, "length")?);
-    let (mut kind, mut count, mut data) = (-1, 0usize, ptr::null_mut());
-    let flag_ok =
-        napi_get_typedarray_info(a.env, a.argv[4], &mut kind, &mut count, &mut data, ptr::null_mut(), ptr::null_mut())
-            == NAPI_OK
-            && kind == NAPI_INT32_ARRAY
-            && count >= 1;
-    if !flag_ok {
-        return Err(a.invalid("abort flag must be an Int32Array of length >= 1".into()));
-    }
+    let flag = abort_flag(a, 4)?;
     let idle_ms = a.size(5, "idleTimeoutMs")?;
     // Private copies of both descriptors: if JS closes the socket or file mid-transfer, the numbers
     // could be reused by unrelated files, and this thread must never write into those.
     let sock = dup(a.op, sock_fd, "socket fd")?;
     let file = dup(a.op, file_fd, "fileFd")?;
-    let flag = SendPtr(data as *mut AtomicI32, 1);
     spawn_thread(
         a.env,
         a.op,
@@ -160,11 +151,59 @@ js_fn!(js_send_file, "sendFile", |a| {
     )
 });
 
+/// The Int32Array JS stores a stop reason into (addon/native.ts), shared with the transfer thread.
+unsafe fn abort_flag(a: &crate::args::Args, i: usize) -> OpResult<SendPtr<AtomicI32>> {
+    let (mut kind, mut count, mut data) = (-1, 0usize, ptr::null_mut());
+    let flag_ok =
+        napi_get_typedarray_info(a.env, a.argv[i], &mut kind, &mut count, &mut data, ptr::null_mut(), ptr::null_mut())
+            == NAPI_OK
+            && kind == NAPI_INT32_ARRAY
+            && count >= 1;
+    if !flag_ok {
+        return Err(a.invalid("abort flag must be an Int32Array of length >= 1".into()));
+    }
+    Ok(SendPtr(data as *mut AtomicI32, 1))
+}
+
+// receiveToFile(socketFd, fileFd, position, length, prefix: Uint8Array, abortFlag: Int32Array, idleTimeoutMs)
+js_fn!(js_receive_to_file, "receiveToFile", |a| {
+    let (sock_fd, file_fd) = (a.fd(0, "socket fd")?, a.fd(1, "fileFd")?);
+    let (position, length) = (a.size(2, "position")?, a.size(3, "length")?);
+    let (data, len) = a.bytes(4, "prefix")?;
+    // A copy: the prefix is at most one socket read, and the thread then owns everything it touches.
+    let prefix = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
+    if prefix.len() as u64 > length {
+        return Err(a.invalid(format!("prefix of {} bytes is longer than length {length}", prefix.len())));
+    }
+    let flag = abort_flag(a, 5)?;
+    let idle_ms = a.size(6, "idleTimeoutMs")?;
+    // Private copies, as for sendFile: a descriptor number JS closes may be reused by another file.
+    let sock = dup(a.op, sock_fd, "socket fd")?;
+    let file = dup(a.op, file_fd, "fileFd")?;
+    // The dup shares the open file description: this only restates what Node already set, but a
+    // blocking read would make the thread deaf to the abort flag.
+    let flags = libc::fcntl(sock.as_raw_fd(), libc::F_GETFL);
+    if flags < 0 || libc::fcntl(sock.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+        return Err(OpError::last_os("receiveToFile: fcntl O_NONBLOCK"));
+    }
+    spawn_thread(
+        a.env,
+        a.op,
+        &[a.argv[5]],
+        Box::new(move || {
+            let abort = &*flag.parts().0;
+            let idle = Duration::from_millis(idle_ms);
+            receive::receive_to_file(sock.as_raw_fd(), file.as_raw_fd(), position, length, &prefix, abort, idle)
+                .map(Out::Received)
+        }),
+    )
+});
+
 /// Entry point Node looks up when loading the .node file (context-aware, so worker threads work).
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     type Entry = (&'static std::ffi::CStr, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value);
-    let table: [Entry; 10] = [
+    let table: [Entry; 11] = [
         (c"crc32", js_crc32),
         (c"hasherCreate", js_hasher_create),
         (c"hasherUpdate", js_hasher_update),
@@ -175,6 +214,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         (c"writeAt", js_write_at),
         (c"allocate", js_allocate),
         (c"sendFile", js_send_file),
+        (c"receiveToFile", js_receive_to_file),
     ];
     let result = catch_unwind(|| {
         for (name, f) in table {

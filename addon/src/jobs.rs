@@ -13,6 +13,8 @@ pub enum Out {
     Str(String),
     Num(f64),
     Bool(bool),
+    /// receiveToFile's `{ bytes, crc32 }`.
+    Received(crate::receive::Received),
 }
 
 pub type Task = Box<dyn FnOnce() -> OpResult<Out> + Send>;
@@ -35,6 +37,15 @@ unsafe fn to_value(env: napi_env, out: Out) -> OpResult<napi_value> {
         Out::Str(s) => string(env, &s),
         Out::Num(n) => double(env, n),
         Out::Bool(b) => boolean(env, b),
+        Out::Received(r) => {
+            let mut obj = ptr::null_mut();
+            check(napi_create_object(env, &mut obj), "create object")?;
+            let mut crc = ptr::null_mut();
+            check(napi_create_uint32(env, r.crc32, &mut crc), "create number")?;
+            check(napi_set_named_property(env, obj, c"bytes".as_ptr(), double(env, r.bytes as f64)?), "set bytes")?;
+            check(napi_set_named_property(env, obj, c"crc32".as_ptr(), crc), "set crc32")?;
+            Ok(obj)
+        }
     }
 }
 

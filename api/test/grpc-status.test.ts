@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DfError, GrpcStatus, grpcStatusOf, InvalidArgumentError, StatusError, toGrpcError } from '../index.ts';
+import { DfError, GrpcStatus, grpcStatusOf, InvalidArgumentError, toGrpcError } from '../index.ts';
 
 test('thrown values map to gRPC statuses through the code tables', () => {
   const abort = new Error('stop');
@@ -9,8 +9,8 @@ test('thrown values map to gRPC statuses through the code tables', () => {
     [new InvalidArgumentError('bad'), GrpcStatus.INVALID_ARGUMENT],
     [new DfError('DF_ERR_NOT_FOUND', 'gone'), GrpcStatus.NOT_FOUND],
     [new DfError('DF_ERR_ALREADY_EXISTS', 'twice'), GrpcStatus.ALREADY_EXISTS],
-    [new StatusError('DF_ERR_FAILED_PRECONDITION', 'no'), GrpcStatus.FAILED_PRECONDITION],
-    [new StatusError('DF_ERR_UNAVAILABLE', 'later'), GrpcStatus.UNAVAILABLE],
+    [new DfError('DF_ERR_FAILED_PRECONDITION', 'no'), GrpcStatus.FAILED_PRECONDITION],
+    [new DfError('DF_ERR_UNAVAILABLE', 'later'), GrpcStatus.UNAVAILABLE],
     [Object.assign(new Error('from grpc-js'), { code: 14, details: 'connect failed' }), GrpcStatus.UNAVAILABLE],
     [abort, GrpcStatus.CANCELLED],
     [new Error('bug'), GrpcStatus.INTERNAL],

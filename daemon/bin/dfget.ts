@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-/** dfget: download a URL in verified pieces. See `dfget --help`. */
-import { dfgetMain } from '../dfget/main.ts';
-
-const controller = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => controller.abort(new Error(signal)));
-}
-process.exitCode = await dfgetMain(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: controller.signal,
-});
+/**
+ * dfget from TypeScript callers and tests. The real entry is dfget.js (package.json `bin`): a .ts
+ * entry costs Node's type stripper before the compile cache can be turned on there.
+ */
+import './dfget.js';

@@ -22,6 +22,8 @@ export interface DfgetArgs {
   readonly progress: boolean;
   readonly logLevel: LogLevel;
   readonly storageDir: string;
+  /** The local dfdaemon's unix socket; when nothing answers there, dfget downloads by itself. */
+  readonly endpoint: string;
 }
 
 export const DFGET_DEFAULTS = Object.freeze({
@@ -31,12 +33,18 @@ export const DFGET_DEFAULTS = Object.freeze({
   logLevel: 'warn' as LogLevel,
 });
 
+/** Dragonfly's default dfdaemon socket; `DFDAEMON_SOCKET` in the environment overrides it. */
+export const DEFAULT_ENDPOINT = '/var/run/dragonfly/dfdaemon.sock';
+
 export const USAGE = `Usage: dfget <URL> -O <PATH> [options]
 
-Downloads URL to PATH in pieces, verified, resuming from what an earlier run stored.
+Downloads URL to PATH in pieces, verified, resuming from what an earlier run stored. When a dfdaemon
+answers on the endpoint socket, the daemon downloads it (from peers, or the origin) and writes PATH;
+otherwise dfget downloads it by itself from the origin.
 
 Options:
   -O, --output <PATH>              where to put the file (required)
+  -e, --endpoint <SOCKET>          the dfdaemon's unix socket (default: $DFDAEMON_SOCKET, else ${DEFAULT_ENDPOINT})
       --digest <ALG:VALUE>         expected digest of the whole file: sha256:<hex>, sha512:<hex>, crc32:<decimal>
   -H, --header <'K: V'>            request header for the origin (repeatable)
       --piece-length <SIZE>        piece length, at least 4MiB (default: by content length)
@@ -90,6 +98,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       strict: true,
       options: {
         output: { type: 'string', short: 'O' },
+        endpoint: { type: 'string', short: 'e' },
         digest: { type: 'string' },
         header: { type: 'string', short: 'H', multiple: true },
         'piece-length': { type: 'string' },
@@ -162,6 +171,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       progress: !values['no-progress'],
       logLevel,
       storageDir: resolve(cwd, values['storage-dir'] ?? defaultStorageDir(env)),
+      endpoint: resolve(cwd, values.endpoint || env.DFDAEMON_SOCKET || DEFAULT_ENDPOINT),
     }),
   };
 }

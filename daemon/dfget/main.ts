@@ -4,6 +4,7 @@ import { DfError } from '../../api/index.ts';
 import { createEngine, type DownloadEvent } from '../../engine/index.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { parseDfgetArgs, USAGE, type DfgetArgs } from './args.ts';
+import { daemonAnswers, DaemonCallError, downloadViaDaemon } from './daemon-client.ts';
 import { ProgressBar } from './progress.ts';
 
 export interface DfgetIo {
@@ -40,7 +41,55 @@ export async function dfgetMain(argv: readonly string[], io: DfgetIo): Promise<n
     return EXIT_OK;
   }
   const log = createLogger(command.args.logLevel, (line) => io.stderr.write(line));
+  if (await daemonAnswers(command.args.endpoint)) return downloadThroughDaemon(command.args, io, log);
+  // One line, in the log format so stderr stays machine-readable, whatever the log level.
+  createLogger('info', (line) => io.stderr.write(line)).info(`no dfdaemon answers on ${command.args.endpoint}; downloading directly from the origin`);
   return download(command.args, io, log);
+}
+
+/** The daemon downloads and writes the output; dfget shows its progress and its verdict. */
+async function downloadThroughDaemon(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
+  const timeout = AbortSignal.timeout(args.timeoutMs);
+  const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;
+  const bar = args.progress && io.stderr.isTTY ? new ProgressBar(io.stderr) : undefined;
+  log.info('downloading through dfdaemon', { endpoint: args.endpoint });
+  try {
+    await downloadViaDaemon(
+      args,
+      {
+        onStarted: (contentLength, presentBytes) => {
+          bar?.start(contentLength, presentBytes);
+          log.info('download started', { contentLength, presentBytes });
+        },
+        onPiece: (piece) => {
+          bar?.add(piece.length);
+          log.debug('piece finished', { number: piece.number, length: piece.length, trafficType: piece.trafficType, parentId: piece.parentId });
+        },
+      },
+      signal,
+    );
+    bar?.stop(true);
+    log.info('download finished', { output: args.output });
+    return EXIT_OK;
+  } catch (error) {
+    bar?.stop(false);
+    return failed(error, args, io, timeout, log);
+  }
+}
+
+/** The exit code and the one line for a failed download, the same whichever path ran it. */
+function failed(error: unknown, args: DfgetArgs, io: DfgetIo, timeout: AbortSignal, log: Logger): number {
+  if (timeout.aborted) {
+    io.stderr.write(`dfget: error: timed out after ${args.timeoutMs / 1000}s; run again to resume from the stored pieces\n`);
+    return EXIT_FAILURE;
+  }
+  if (io.signal?.aborted) {
+    io.stderr.write('dfget: interrupted; run the same command again to resume\n');
+    return EXIT_INTERRUPTED;
+  }
+  log.debug('download failed', { error, stack: (error as Error)?.stack });
+  io.stderr.write(`dfget: error: ${describe(error)}\n`);
+  return EXIT_FAILURE;
 }
 
 async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
@@ -94,24 +143,14 @@ async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<numb
     return EXIT_OK;
   } catch (error) {
     bar?.stop(false);
-    if (timeout.aborted) {
-      io.stderr.write(`dfget: error: timed out after ${args.timeoutMs / 1000}s; run again to resume from the stored pieces\n`);
-      return EXIT_FAILURE;
-    }
-    if (io.signal?.aborted) {
-      io.stderr.write('dfget: interrupted; run the same command again to resume\n');
-      return EXIT_INTERRUPTED;
-    }
-    log.debug('download failed', { error, stack: (error as Error)?.stack });
-    io.stderr.write(`dfget: error: ${describe(error)}\n`);
-    return EXIT_FAILURE;
+    return failed(error, args, io, timeout, log);
   } finally {
     await engine.close();
   }
 }
 
 function describe(error: unknown): string {
-  if (error instanceof DfError) return error.message;
+  if (error instanceof DfError || error instanceof DaemonCallError) return error.message;
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code ? `${error.message} (${code})` : error.message;

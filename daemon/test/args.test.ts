@@ -33,6 +33,7 @@ test('defaults', () => {
     progress: true,
     logLevel: 'warn',
     storageDir: '/cache/dragonfly/dfget',
+    endpoint: '/var/run/dragonfly/dfdaemon.sock',
   });
   assert.ok(Object.isFrozen(args));
   assert.ok(Object.isFrozen(args.headers));
@@ -64,6 +65,8 @@ const FLAGS: ReadonlyArray<{ argv: string[]; expect: Partial<DfgetArgs> }> = [
   { argv: ['--filtered-query-param', 'sig', '--filtered-query-param', 'exp'], expect: { filteredQueryParams: ['sig', 'exp'] } },
   { argv: ['--storage-dir', 'store'], expect: { storageDir: '/work/store' } },
   { argv: ['--storage-dir', '/var/store'], expect: { storageDir: '/var/store' } },
+  { argv: ['-e', 'run/d.sock'], expect: { endpoint: '/work/run/d.sock' } },
+  { argv: ['--endpoint', '/run/df.sock'], expect: { endpoint: '/run/df.sock' } },
   { argv: ['--no-progress'], expect: { progress: false } },
   { argv: ['-l', 'debug'], expect: { logLevel: 'debug' } },
   { argv: ['--log-level', 'error'], expect: { logLevel: 'error' } },

@@ -11,6 +11,7 @@ import type { SourceRegistry, SourceStat } from '../source/source.ts';
 import type { ContentStore } from '../store/content-store.ts';
 import { checkOutputPath, exportFile } from '../store/export.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
+import type { TaskRegistry } from '../store/task-registry.ts';
 import type { DownloadEvent, DownloadEventListener } from './events.ts';
 import { withRetry } from './retry.ts';
 import { createPieceSession, originOnly, type PieceStrategy } from './session.ts';
@@ -50,6 +51,19 @@ export interface DownloaderDeps {
   readonly store: ContentStore;
   readonly pool: IoPool;
   readonly sources: SourceRegistry;
+  /** Told about every task opened, piece recorded and task closed, so a daemon can serve them. */
+  readonly tasks?: TaskRegistry | undefined;
+}
+
+/** The task id a request downloads into, known before the origin is asked anything. */
+export function taskIdOfRequest(request: Pick<DownloadRequest, 'url' | 'tag' | 'application' | 'pieceLength' | 'filteredQueryParams'>): string {
+  return taskIdOf({
+    url: request.url,
+    tag: request.tag,
+    application: request.application,
+    pieceLength: request.pieceLength,
+    filteredQueryParams: request.filteredQueryParams,
+  });
 }
 
 export class Downloader {
@@ -73,13 +87,8 @@ export class Downloader {
       // undici rejects with the signal's reason: an abort reads the same here as during the pieces.
       throw request.signal?.aborted ? new AbortedError(request.signal.reason) : error;
     });
-    const taskId = taskIdOf({
-      url: request.url,
-      tag: request.tag,
-      application: request.application,
-      pieceLength: request.pieceLength,
-      filteredQueryParams: request.filteredQueryParams,
-    });
+    const taskId = taskIdOfRequest(request);
+    this.#deps.tasks?.reopening(taskId);
     const task = await store.openTask({
       taskId,
       url: request.url,
@@ -88,8 +97,12 @@ export class Downloader {
       validator: stat.validator,
     });
     let digest: string | undefined;
+    const tasks = this.#deps.tasks;
+    let complete = false;
     try {
       await this.#dropCorruptPieces(task, request.signal);
+      // Only after the re-check: what the registry shows may be served to other peers.
+      tasks?.opened(task);
       const resumedBytes = task.finishedBytes;
       emit({
         type: 'started',
@@ -98,13 +111,16 @@ export class Downloader {
         pieceLength: task.pieceLength,
         pieceCount: task.pieceCount,
         resumedBytes,
+        resumedPieces: task.finishedPieces(),
         rangeSupported: stat.rangeSupported,
       });
       digest = await this.#fetchAndVerify(task, stat, request, expected, emit);
       await task.sync();
       await store.markCompleted(task);
+      complete = true;
       emit({ type: 'finished', taskId, contentLength: task.contentLength });
       await task.close();
+      tasks?.closed(task, true);
       if (request.outputPath) {
         await exportFile(task.files.dataPath, request.outputPath, {
           overwrite: request.overwrite ?? false,
@@ -115,6 +131,7 @@ export class Downloader {
       return { taskId, contentLength: task.contentLength, pieceCount: task.pieceCount, resumedBytes, digest, outputPath: request.outputPath };
     } catch (error) {
       await task.close();
+      tasks?.closed(task, complete);
       if (error instanceof TaskDigestMismatchError) {
         // Which piece is wrong cannot be known: keeping any of them would keep the corruption.
         await store.removeTask(taskId);
@@ -137,6 +154,7 @@ export class Downloader {
       feed();
       const onPiece = async (record: PieceRecord) => {
         await task.finishPiece(record);
+        this.#deps.tasks?.pieceFinished(task.id, record);
         emit({ type: 'piece', piece: record });
         feed();
       };

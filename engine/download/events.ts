@@ -10,6 +10,8 @@ export type DownloadEvent =
       readonly pieceCount: number;
       /** Bytes already in the store from an earlier run, verified. */
       readonly resumedBytes: number;
+      /** The pieces those bytes are: a daemon tells its client which pieces it already has. */
+      readonly resumedPieces: readonly PieceRecord[];
       readonly rangeSupported: boolean;
     }
   /** Bytes arrived from the source (negative when a failed attempt's bytes are thrown away). */

@@ -22,6 +22,8 @@ export interface PieceJob {
   fetch(range: PieceRange, signal: AbortSignal): Promise<PieceBody>;
   /** Retry this job in place on retryable errors (origin pieces); otherwise a failure goes to onPieceFailed. */
   readonly retry?: boolean | undefined;
+  /** Called once the piece is recorded: a strategy reports it (to a scheduler) and learns the job is done. */
+  finished?(record: PieceRecord): void | Promise<void>;
 }
 
 export interface PieceLoopOptions {
@@ -67,6 +69,7 @@ export async function runPieceLoop(options: PieceLoopOptions): Promise<void> {
         throw error;
       }
       await options.onPiece(record);
+      await job.finished?.(record);
     }
   };
   const workers = Array.from({ length: options.concurrency }, () =>

@@ -5,6 +5,7 @@
 import { crc32Digest, type PieceRange } from '../../api/index.ts';
 import { addon } from '../../addon/index.ts';
 import { PieceDigestMismatchError, SourceProtocolError } from '../errors.ts';
+import { isDirectBody, type DirectBody } from '../source/source.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
 
 export interface WriteContext {
@@ -51,11 +52,12 @@ class BatchWriter {
 export async function writePiece(
   context: WriteContext,
   range: PieceRange,
-  body: AsyncIterable<Uint8Array>,
+  body: AsyncIterable<Uint8Array> | DirectBody,
   source: string,
   expectedDigest?: string,
 ): Promise<PieceRecord> {
   const started = performance.now();
+  if (isDirectBody(body)) return writeDirect(context, range, body, source, expectedDigest, started);
   const writer = new BatchWriter(context.task, range.offset, context.writeBatchBytes);
   let crc = 0;
   let received = 0;
@@ -78,9 +80,13 @@ export async function writePiece(
     context.onBytes(-received);
     throw new SourceProtocolError(`piece ${range.number}: ${source} sent ${received} of ${range.length} bytes`);
   }
+  return finish(context, range, crc, source, expectedDigest, started);
+}
+
+function finish(context: WriteContext, range: PieceRange, crc: number, source: string, expectedDigest: string | undefined, started: number): PieceRecord {
   const digest = crc32Digest(crc);
   if (expectedDigest !== undefined && expectedDigest !== digest) {
-    context.onBytes(-received);
+    context.onBytes(-range.length);
     throw new PieceDigestMismatchError(range.number, expectedDigest, digest);
   }
   return {
@@ -91,6 +97,23 @@ export async function writePiece(
     costMs: Math.round(performance.now() - started),
     source,
   };
+}
+
+/** The body writes itself into the task file (no JS buffers); progress is reported once, at the end. */
+async function writeDirect(
+  context: WriteContext,
+  range: PieceRange,
+  body: DirectBody,
+  source: string,
+  expectedDigest: string | undefined,
+  started: number,
+): Promise<PieceRecord> {
+  const { bytes, crc32 } = await body.receiveInto(context.task.fd, range.offset, range.length);
+  if (bytes !== range.length) {
+    throw new SourceProtocolError(`piece ${range.number}: ${source} sent ${bytes} of ${range.length} bytes`);
+  }
+  context.onBytes(bytes);
+  return finish(context, range, crc32, source, expectedDigest, started);
 }
 
 /**

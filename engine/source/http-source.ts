@@ -4,6 +4,7 @@
  * credentials never leave for another host, and every failure mapped to an engine error.
  */
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { addon } from '../../addon/index.ts';
 import {
   InvalidContentLengthError,
   SourceChangedError,
@@ -12,7 +13,8 @@ import {
   SourceTimeoutError,
   SourceUnreachableError,
 } from '../errors.ts';
-import type { ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
+import { canSendRaw, isPlainBody, RawRangeBody, requestRange, type ReceiveToFile } from './raw-range.ts';
+import type { ByteRange, DirectBody, ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers that identify the user: dropped when a redirect leads to another origin. */
@@ -23,6 +25,12 @@ export interface HttpSourceOptions {
   redirectCacheTtlMs: number;
   /** For tests and proxies; default: a keep-alive Agent of our own. */
   dispatcher?: Dispatcher;
+  /**
+   * Ranged reads of `http:` URLs go socket -> task file without JS buffers (raw-range.ts), with
+   * this receiveToFile. Default: the native addon's, when it is loaded and no dispatcher is given
+   * (a dispatcher may be a proxy, which must see every request); false: always undici.
+   */
+  directReceive?: ReceiveToFile | false;
 }
 
 interface Answer {
@@ -38,11 +46,13 @@ export class HttpSource implements Source {
   readonly #options: HttpSourceOptions;
   /** Original URL -> where it redirected, so later pieces skip the hop (Dragonfly caches 307s 10 min). */
   readonly #redirects = new Map<string, { target: string; expiresAt: number; dropCredentials: boolean }>();
+  readonly #directReceive: ReceiveToFile | false;
 
   constructor(options: HttpSourceOptions) {
     this.#options = options;
     this.#ownsDispatcher = !options.dispatcher;
     this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
+    this.#directReceive = options.directReceive ?? (!options.dispatcher && addon.kind === 'native' && addon.receiveToFile);
   }
 
   async stat(request: SourceRequest): Promise<SourceStat> {
@@ -72,31 +82,40 @@ export class HttpSource implements Source {
 
   async read(request: ReadRequest): Promise<AsyncIterable<Uint8Array>> {
     const range = request.range;
-    const headers: Record<string, string> = {};
-    if (range) {
-      headers.range = `bytes=${range.start}-${range.start + range.length - 1}`;
-      if (request.validator) headers['if-range'] = request.validator;
+    if (range && this.#directReceive) {
+      const direct = await this.#readDirect(request, range, this.#directReceive);
+      if (direct) return direct;
     }
-    const answer = await this.#request(request, headers);
-    const expected = range ? 206 : 200;
-    if (answer.statusCode !== expected) {
+    const answer = await this.#request(request, rangeHeaders(request));
+    const error = answerError(request, answer);
+    if (error) {
       discard(answer.body);
-      if (answer.statusCode >= 400) throw new SourceStatusError(answer.url, answer.statusCode, answer.headers);
-      if (range && answer.statusCode === 200 && request.validator) {
-        throw new SourceChangedError(request.url, `If-Range "${request.validator}" no longer matches`);
-      }
-      throw new SourceProtocolError(`origin answered ${answer.statusCode} to a ${range ? 'range' : 'full'} request for ${answer.url}`);
-    }
-    if (range) {
-      const match = /^bytes\s+(\d+)-(\d+)\//i.exec(answer.headers['content-range'] ?? '');
-      if (!match || Number(match[1]) !== range.start || Number(match[2]) !== range.start + range.length - 1) {
-        discard(answer.body);
-        throw new SourceProtocolError(
-          `origin sent range "${answer.headers['content-range'] ?? ''}" for a request of bytes ${range.start}-${range.start + range.length - 1}`,
-        );
-      }
+      throw error;
     }
     return mapBodyErrors(answer, request.timeoutMs);
+  }
+
+  /**
+   * The piece over a connection of its own, its body left in the socket for receiveToFile. What
+   * that client does not handle (redirects, other framing, https, odd headers) returns undefined:
+   * the piece then goes through undici, which also gives those cases their usual errors.
+   */
+  async #readDirect(request: ReadRequest, range: ByteRange, receive: ReceiveToFile): Promise<(AsyncIterable<Uint8Array> & DirectBody) | undefined> {
+    const { url, headers } = this.#firstHop(request, rangeHeaders(request));
+    const target = new URL(url);
+    if (target.protocol !== 'http:' || !canSendRaw(headers)) return undefined;
+    const answer = await requestRange({ url: target, headers, timeoutMs: request.timeoutMs, signal: request.signal });
+    if (answer.statusCode < 200 || (REDIRECT_STATUSES.has(answer.statusCode) && answer.headers.location)) {
+      answer.socket.destroy();
+      return undefined;
+    }
+    const error = answerError(request, answer);
+    if (error || !isPlainBody(answer, range.length)) {
+      answer.socket.destroy();
+      if (error) throw error;
+      return undefined;
+    }
+    return new RawRangeBody(answer, { length: range.length, timeoutMs: request.timeoutMs, signal: request.signal, receive });
   }
 
   async close(): Promise<void> {
@@ -111,13 +130,7 @@ export class HttpSource implements Source {
 
   /** One request, following redirects by hand. */
   async #request(request: SourceRequest, extra: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Answer> {
-    const cached = this.#redirects.get(request.url);
-    const useCached = cached !== undefined && cached.expiresAt > Date.now();
-    let url = useCached ? cached.target : request.url;
-    let headers = { ...lowerCaseKeys(request.headers ?? {}), ...extra };
-    // Skipping the hops must not skip what they did: credentials stay behind on the first origin.
-    let dropCredentials = useCached && cached.dropCredentials;
-    if (dropCredentials) headers = withoutCredentials(headers);
+    let { url, headers, dropCredentials } = this.#firstHop(request, extra);
     for (let hop = 0; ; hop++) {
       const answer = await this.#send(url, method, headers, request);
       if (!REDIRECT_STATUSES.has(answer.statusCode) || !answer.headers.location) return answer;
@@ -133,6 +146,16 @@ export class HttpSource implements Source {
       url = next;
       this.#redirects.set(request.url, { target: url, expiresAt: Date.now() + this.#options.redirectCacheTtlMs, dropCredentials });
     }
+  }
+
+  /** Where the first request goes (a cached redirect target) and with which headers. */
+  #firstHop(request: SourceRequest, extra: Record<string, string>): { url: string; headers: Record<string, string>; dropCredentials: boolean } {
+    const cached = this.#redirects.get(request.url);
+    const useCached = cached !== undefined && cached.expiresAt > Date.now();
+    const headers = { ...lowerCaseKeys(request.headers ?? {}), ...extra };
+    // Skipping the hops must not skip what they did: credentials stay behind on the first origin.
+    const dropCredentials = useCached && cached.dropCredentials;
+    return { url: useCached ? cached.target : request.url, headers: dropCredentials ? withoutCredentials(headers) : headers, dropCredentials };
   }
 
   async #send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>, request: SourceRequest): Promise<Answer> {
@@ -152,6 +175,36 @@ export class HttpSource implements Source {
       throw mapError(error, url, request.timeoutMs);
     }
   }
+}
+
+function rangeHeaders(request: ReadRequest): Record<string, string> {
+  const { range, validator } = request;
+  if (!range) return {};
+  const headers: Record<string, string> = { range: `bytes=${range.start}-${range.start + range.length - 1}` };
+  if (validator) headers['if-range'] = validator;
+  return headers;
+}
+
+/** Why an answer to a read is not the asked-for bytes, the same for undici's answers and raw ones. */
+function answerError(request: ReadRequest, answer: { statusCode: number; headers: Record<string, string>; url: string }): Error | undefined {
+  const range = request.range;
+  const expected = range ? 206 : 200;
+  if (answer.statusCode !== expected) {
+    if (answer.statusCode >= 400) return new SourceStatusError(answer.url, answer.statusCode, answer.headers);
+    if (range && answer.statusCode === 200 && request.validator) {
+      return new SourceChangedError(request.url, `If-Range "${request.validator}" no longer matches`);
+    }
+    return new SourceProtocolError(`origin answered ${answer.statusCode} to a ${range ? 'range' : 'full'} request for ${answer.url}`);
+  }
+  if (range) {
+    const match = /^bytes\s+(\d+)-(\d+)\//i.exec(answer.headers['content-range'] ?? '');
+    if (!match || Number(match[1]) !== range.start || Number(match[2]) !== range.start + range.length - 1) {
+      return new SourceProtocolError(
+        `origin sent range "${answer.headers['content-range'] ?? ''}" for a request of bytes ${range.start}-${range.start + range.length - 1}`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /**

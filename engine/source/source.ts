@@ -28,9 +28,24 @@ export interface ReadRequest extends SourceRequest {
   readonly validator?: string | undefined;
 }
 
+/**
+ * A body that moves itself into a file: the bytes go from the connection to the task file without
+ * becoming JS buffers (engine/source/raw-range.ts over addon.receiveToFile). Sources return one
+ * that is also an AsyncIterable, so code that only knows streams still works; writePiece prefers
+ * receiveInto. Errors are the source's own (SourceProtocolError, SourceTimeoutError, ...).
+ */
+export interface DirectBody {
+  /** Writes the next `length` bytes at `position` of `fd`; resolves their count and CRC-32 (IEEE). Once only. */
+  receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }>;
+}
+
+export function isDirectBody(body: unknown): body is DirectBody {
+  return typeof (body as Partial<DirectBody> | null)?.receiveInto === 'function';
+}
+
 export interface Source {
   stat(request: SourceRequest): Promise<SourceStat>;
-  /** The bytes of the range, exactly; the caller checks the count. */
+  /** The bytes of the range, exactly; the caller checks the count. May also be a DirectBody. */
   read(request: ReadRequest): Promise<AsyncIterable<Uint8Array>>;
   close?(): Promise<void>;
 }

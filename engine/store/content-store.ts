@@ -3,11 +3,11 @@
  * `<dir>/metadata/tasks/<id[0:3]>/<id>.json|.pieces|.lock` what is known about them.
  * Task ids are checked to be 64 hex characters before any path is built from them.
  */
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTaskId } from '../../api/index.ts';
 import { StorageError } from '../errors.ts';
-import { parseJournal, StoredTask, type TaskFiles, type TaskMetadata } from './task.ts';
+import { parseJournal, StoredTask, type PieceRecord, type TaskFiles, type TaskMetadata } from './task.ts';
 
 export interface OpenTaskInput {
   taskId: string;
@@ -94,6 +94,44 @@ export class ContentStore {
 
   async markCompleted(task: StoredTask): Promise<void> {
     await writeJsonAtomic(task.files.metadataPath, { ...task.metadata, completedAt: new Date().toISOString() });
+  }
+
+  /** A task's metadata and journaled pieces as on disk, without opening it for writing. */
+  async readTask(taskId: string): Promise<{ metadata: TaskMetadata; pieces: Map<number, PieceRecord>; files: TaskFiles } | undefined> {
+    const files = this.filesOf(taskId);
+    const metadata = await readMetadata(files.metadataPath);
+    if (!metadata || metadata.taskId !== taskId) return undefined;
+    const journal = await readFile(files.journalPath, 'utf8').catch(() => '');
+    return { metadata, pieces: parseJournal(journal, metadata), files };
+  }
+
+  async hasTask(taskId: string): Promise<boolean> {
+    const files = this.filesOf(taskId);
+    return stat(files.metadataPath).then(
+      () => true,
+      () => stat(files.dataPath).then(
+        () => true,
+        () => false,
+      ),
+    );
+  }
+
+  /** Ids of every task with metadata in the store. */
+  async listTaskIds(): Promise<string[]> {
+    const root = join(this.dir, 'metadata', 'tasks');
+    const ids: string[] = [];
+    for (const shard of await readdir(root).catch(() => [] as string[])) {
+      for (const name of await readdir(join(root, shard)).catch(() => [] as string[])) {
+        const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+        if (isTaskId(id)) ids.push(id);
+      }
+    }
+    return ids;
+  }
+
+  /** Forgets every task (Dragonfly's `storage.keep: false` at start). Only our two folders are touched. */
+  async clear(): Promise<void> {
+    await Promise.all(['content', 'metadata'].map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
   }
 
   /** Deletes a task's bytes and metadata. The caller must have closed it. */

@@ -12,6 +12,8 @@ export interface ExportOptions {
   overwrite: boolean;
   /** Move the task file (the store forgets it) rather than link it (the store keeps serving it). */
   move: boolean;
+  /** A link that cannot be made fails instead of falling back to a copy (Dragonfly's force_hard_link). */
+  forceHardLink?: boolean | undefined;
 }
 
 /** Fails early, before any byte is fetched, when the output cannot take a result. */
@@ -38,6 +40,9 @@ export async function exportFile(source: string, output: string, options: Export
     }
   } catch (error) {
     if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    if (options.forceHardLink && !options.move) {
+      throw new OutputError(`cannot hard-link ${output} to the stored task (${(error as NodeJS.ErrnoException).code}) and a copy was not allowed`, { cause: error });
+    }
     await copyFile(source, temp, constants.COPYFILE_FICLONE);
     if (options.move) await rm(source, { force: true });
     how = 'copy';

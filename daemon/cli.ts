@@ -1,0 +1,61 @@
+/**
+ * dfdaemon's command line: `--config <file>` (default /etc/dragonfly/dfdaemon.yaml). A bad config
+ * or a port that is taken ends the process with exit 1 and one line naming the key; SIGINT and
+ * SIGTERM shut it down in order and exit 0.
+ */
+import { parseArgs } from 'node:util';
+import { DfError } from '../api/index.ts';
+import { loadDfdaemonConfig } from './config.ts';
+import { createLogger, isLogLevel } from './log.ts';
+import { startDaemon } from './main.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/dragonfly/dfdaemon.yaml';
+
+const USAGE = `Usage: dfdaemon [--config <FILE>]
+
+  -c, --config <FILE>  dfdaemon.yaml (default ${DEFAULT_CONFIG_PATH})
+  -h, --help           this text
+`;
+
+/** Env knob for fault-injection tests only: the piece server flips one byte of every piece it serves. */
+export const CORRUPT_PIECES_ENV = 'DFDAEMON_TEST_CORRUPT_PIECES';
+
+export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
+  let configPath = DEFAULT_CONFIG_PATH;
+  try {
+    const { values } = parseArgs({
+      args: [...argv],
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      io.stderr.write(USAGE);
+      return 0;
+    }
+    configPath = values.config ?? DEFAULT_CONFIG_PATH;
+  } catch (error) {
+    io.stderr.write(`dfdaemon: error: ${(error as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  let config;
+  try {
+    config = await loadDfdaemonConfig(configPath);
+  } catch (error) {
+    io.stderr.write(`dfdaemon: error: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const level = isLogLevel(config.log.level) ? config.log.level : 'info';
+  const log = createLogger(level, (line) => io.stderr.write(line));
+  const controller = new AbortController();
+  const onSignal = (name: string) => () => controller.abort(new Error(name));
+  process.once('SIGINT', onSignal('SIGINT'));
+  process.once('SIGTERM', onSignal('SIGTERM'));
+  try {
+    const daemon = await startDaemon({ config, log, signal: controller.signal, corruptServedPieces: io.env[CORRUPT_PIECES_ENV] === '1' });
+    if (io.env[CORRUPT_PIECES_ENV] === '1') log.warn(`${CORRUPT_PIECES_ENV}=1: every piece served is corrupted on purpose (fault injection)`);
+    await daemon.stopped;
+    return 0;
+  } catch (error) {
+    io.stderr.write(`dfdaemon: error: ${error instanceof DfError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * One scheduling round: fill the task from the candidate parents the scheduler gave. Each worker of
+ * the engine's piece loop takes the lowest missing piece some usable parent announced, picks the
+ * parent by idle bandwidth, and fetches it from that parent's piece server; the engine verifies the
+ * bytes against the announced crc32. A parent that fails a piece (unreachable, refused, short, or
+ * bytes that do not match) is reported, avoided for the rest of the round, and its piece goes back
+ * to the queue. The round ends when the task is complete, or "dry": no usable parent can announce
+ * anything more, or none announced anything new for `collectedPieceTimeout`.
+ */
+import { PieceDigestMismatchError, SourceProtocolError, type PieceJob, type PieceRecord, type PieceSession, type TokenBucket } from '../../engine/index.ts';
+import { ParentPieceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { DaemonMetrics } from '../metrics.ts';
+import { limitedJob } from './origin.ts';
+import type { PieceClient } from './piece-client.ts';
+import type { CandidateParent, PieceCollector } from './piece-collector.ts';
+import { parentWeight, pickWeighted } from './parent-selector.ts';
+
+export interface RoundReport {
+  pieceFinished(record: PieceRecord, parentId: string): void;
+  pieceFailed(number: number, parentId: string): void;
+}
+
+export interface RoundDeps {
+  readonly session: PieceSession;
+  readonly collector: PieceCollector;
+  readonly pieceClient: PieceClient;
+  readonly limiter: TokenBucket;
+  readonly collectedPieceTimeoutMs: number;
+  readonly report: RoundReport;
+  readonly metrics: DaemonMetrics;
+  readonly log: Logger;
+  readonly random?: () => number;
+}
+
+export type RoundResult = 'complete' | 'dry';
+
+const BUSY_BACKOFF_MS = 100;
+
+/** Errors a parent is to blame for; anything else (the local disk, say) fails the download. */
+export function isParentFault(error: unknown): boolean {
+  return error instanceof ParentPieceError || error instanceof PieceDigestMismatchError || error instanceof SourceProtocolError;
+}
+
+/** A parent that refused only because it was busy (429) is tried again, not avoided. */
+function isBusy(error: unknown): boolean {
+  return error instanceof ParentPieceError && error.status === 429;
+}
+
+/**
+ * Runs the round; `blocked` holds parents not to use (and gains those that fail now). Resolves
+ * whether the task is complete; rejects only on errors no parent is to blame for.
+ */
+export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Promise<RoundResult> {
+  const { session, collector } = deps;
+  const { task } = session;
+  const inFlight = new Map<number, string>();
+  let lastProgress = performance.now();
+
+  const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number]): PieceJob =>
+    limitedJob(
+      {
+        number,
+        fetch: (_range, signal) => deps.pieceClient.fetch(holder.address, task.id, holder.piece, signal),
+        finished: (record) => {
+          inFlight.delete(number);
+          lastProgress = performance.now();
+          deps.report.pieceFinished(record, holder.parent.peerId);
+          collector.notify();
+        },
+      },
+      deps.limiter,
+    );
+
+  const pick = (): PieceJob | undefined => {
+    for (const number of task.missingPieces()) {
+      if (inFlight.has(number)) continue;
+      const range = task.rangeOf(number);
+      // A parent whose announced layout differs from ours has another task under this id: skip it.
+      const holders = collector
+        .holders(number)
+        .filter((h) => !blocked.has(h.parent.peerId) && h.piece.offset === range.offset && h.piece.length === range.length);
+      const holder = pickWeighted(holders, (h) => parentWeight(h.parent.host), deps.random);
+      if (!holder) continue;
+      inFlight.set(number, holder.parent.peerId);
+      return job(number, holder);
+    }
+    return undefined;
+  };
+
+  const nextJob = async (signal: AbortSignal): Promise<PieceJob | undefined> => {
+    for (;;) {
+      if (signal.aborted || task.complete) return undefined;
+      const next = pick();
+      if (next) return next;
+      if (inFlight.size === 0) {
+        if (!collector.syncing(blocked)) return undefined;
+        if (performance.now() - lastProgress >= deps.collectedPieceTimeoutMs) {
+          deps.log.info('parents announced nothing new in time; rescheduling', { taskId: task.id, timeoutMs: deps.collectedPieceTimeoutMs });
+          return undefined;
+        }
+      }
+      const wait = inFlight.size > 0 ? 1_000 : Math.max(1, deps.collectedPieceTimeoutMs - (performance.now() - lastProgress));
+      await collector.changed(wait, signal);
+    }
+  };
+
+  const onPieceFailed = async (number: number, error: unknown): Promise<boolean> => {
+    const parentId = inFlight.get(number);
+    if (parentId === undefined || !isParentFault(error)) {
+      inFlight.delete(number);
+      return false;
+    }
+    if (isBusy(error)) {
+      deps.log.debug('parent busy; piece goes back to the queue', { taskId: task.id, piece: number, parentId });
+      // Held as in flight a moment, so the workers do not hammer a busy parent.
+      await new Promise((resolve) => setTimeout(resolve, BUSY_BACKOFF_MS));
+      inFlight.delete(number);
+    } else {
+      inFlight.delete(number);
+      if (error instanceof PieceDigestMismatchError) deps.metrics.pieceDigestMismatches.labels().inc();
+      deps.log.warn('piece from parent failed; avoiding that parent', { taskId: task.id, piece: number, parentId, error });
+      blocked.add(parentId);
+      collector.drop(parentId);
+      deps.report.pieceFailed(number, parentId);
+    }
+    collector.notify();
+    return true;
+  };
+
+  await session.runPieces(nextJob, onPieceFailed);
+  return task.complete ? 'complete' : 'dry';
+}
+
+export function parentsOf(collector: PieceCollector, ids: Iterable<string>): CandidateParent[] {
+  return [...ids].flatMap((id) => {
+    const parent = collector.parent(id);
+    return parent ? [parent] : [];
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * Piece discovery (Dragonfly's `PieceCollector`): a SyncPieces stream to every candidate parent,
+ * each announcing the parent's finished pieces and then every new one as it finishes, so a parent
+ * still downloading (a seed peer fetching from the origin) serves what it has. The collector keeps,
+ * per piece, which parents have it and where their piece servers are; `changed()` wakes whoever
+ * waits for more.
+ */
+import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
+import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
+import type { AnnouncedPiece, ParentAddress } from './piece-client.ts';
+
+export interface CandidateParent {
+  readonly peerId: string;
+  readonly host: commonv2.Host__Output;
+}
+
+export type ParentSyncState = 'syncing' | 'done' | 'failed';
+
+interface ParentEntry {
+  readonly parent: CandidateParent;
+  state: ParentSyncState;
+  call?: grpc.ClientReadableStream<dfdaemonv2.SyncPiecesResponse__Output>;
+  error?: string;
+}
+
+/** DfdaemonUpload clients by address, shared by every download of this daemon. */
+export class UploadClients {
+  readonly #clients = new Map<string, dfdaemonv2.DfdaemonUploadClient>();
+
+  get(ip: string, port: number): dfdaemonv2.DfdaemonUploadClient {
+    const address = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+    let client = this.#clients.get(address);
+    if (!client) {
+      const { DfdaemonUpload } = loadProtos().dfdaemon;
+      client = new DfdaemonUpload(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+      this.#clients.set(address, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.#clients.values()) client.close();
+    this.#clients.clear();
+  }
+}
+
+export class PieceCollector {
+  readonly #taskId: string;
+  readonly #hostId: string;
+  readonly #clients: UploadClients;
+  readonly #parents = new Map<string, ParentEntry>();
+  /** piece number -> parent id -> what the parent announced. */
+  readonly #pieces = new Map<number, Map<string, { piece: AnnouncedPiece; address: ParentAddress }>>();
+  #wake: Array<() => void> = [];
+  #closed = false;
+
+  constructor(init: { taskId: string; hostId: string; clients: UploadClients }) {
+    this.#taskId = init.taskId;
+    this.#hostId = init.hostId;
+    this.#clients = init.clients;
+  }
+
+  /** Starts syncing with parents not synced yet; parents already known keep their stream. */
+  add(parents: readonly CandidateParent[]): void {
+    for (const parent of parents) {
+      if (this.#parents.has(parent.peerId) || this.#closed) continue;
+      const entry: ParentEntry = { parent, state: 'syncing' };
+      this.#parents.set(parent.peerId, entry);
+      this.#sync(entry);
+    }
+  }
+
+  parent(peerId: string): CandidateParent | undefined {
+    return this.#parents.get(peerId)?.parent;
+  }
+
+  stateOf(peerId: string): ParentSyncState | undefined {
+    return this.#parents.get(peerId)?.state;
+  }
+
+  /** Parents announcing piece `number`, with where to fetch it. */
+  holders(number: number): Array<{ parent: CandidateParent; piece: AnnouncedPiece; address: ParentAddress }> {
+    const holders = this.#pieces.get(number);
+    if (!holders) return [];
+    const out = [];
+    for (const [peerId, value] of holders) {
+      const entry = this.#parents.get(peerId);
+      if (entry) out.push({ parent: entry.parent, ...value });
+    }
+    return out;
+  }
+
+  /** Forgets what a parent announced (it failed us): its pieces are no longer offered. */
+  drop(peerId: string): void {
+    const entry = this.#parents.get(peerId);
+    if (!entry) return;
+    entry.call?.cancel();
+    if (entry.state === 'syncing') entry.state = 'failed';
+    for (const holders of this.#pieces.values()) holders.delete(peerId);
+    this.#notify();
+  }
+
+  /** True while some parent not in `excluded` may still announce pieces. */
+  syncing(excluded: ReadonlySet<string>): boolean {
+    for (const [peerId, entry] of this.#parents) if (entry.state === 'syncing' && !excluded.has(peerId)) return true;
+    return false;
+  }
+
+  /** Resolves at the next announce or stream end, or after `timeoutMs`. */
+  changed(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.#wake.push(done);
+    });
+  }
+
+  /** Wakes the waiters (a piece finished or failed elsewhere changes what is worth doing). */
+  notify(): void {
+    this.#notify();
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#parents.values()) entry.call?.cancel();
+    this.#notify();
+  }
+
+  #sync(entry: ParentEntry): void {
+    const { host } = entry.parent;
+    const client = this.#clients.get(host.ip, host.port);
+    const call = client.syncPieces({ hostId: this.#hostId, taskId: this.#taskId, interestedPieceNumbers: [] });
+    entry.call = call;
+    call.on('data', (response: dfdaemonv2.SyncPiecesResponse__Output) => {
+      if (entry.state !== 'syncing') return;
+      let holders = this.#pieces.get(response.number);
+      if (!holders) this.#pieces.set(response.number, (holders = new Map()));
+      holders.set(entry.parent.peerId, {
+        piece: { number: response.number, offset: response.offset, length: response.length, digest: response.digest },
+        address: { peerId: entry.parent.peerId, ip: response.ip || host.ip, port: response.tcpPort },
+      });
+      this.#notify();
+    });
+    call.on('error', (error: Error & { details?: string }) => {
+      if (entry.state === 'syncing') {
+        entry.state = 'failed';
+        entry.error = error.details ?? error.message;
+      }
+      this.#notify();
+    });
+    call.on('end', () => {
+      if (entry.state === 'syncing') entry.state = 'done';
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = [];
+    for (const done of wake) done();
+  }
+}

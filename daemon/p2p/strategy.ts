@@ -1,0 +1,255 @@
+/**
+ * Where a daemon's pieces come from (Dragonfly's `Task::download` decision order), as an engine
+ * PieceStrategy, run after the origin is stat'ed and the task opened:
+ * 1. content of at most 4 MiB: straight from the origin, without the scheduler;
+ * 2. otherwise AnnouncePeer: register with the actual layout, then follow the scheduler's answers:
+ *    Normal(parents) -> pieces from parents, reschedule when they run dry (at most
+ *    `maxScheduleCount` rounds); NeedBackToSource -> pieces from the origin, reported as such;
+ * 3. whatever is still missing after that, or if the scheduler cannot be reached or breaks off at
+ *    any point: from the origin (unless back-to-source is disabled). The scheduler is never on the
+ *    critical path.
+ */
+import { GrpcStatus, type commonv2 } from '../../api/index.ts';
+import type { PieceSession, PieceStrategy, TokenBucket } from '../../engine/index.ts';
+import type { DfdaemonConfig } from '../config.ts';
+import { SchedulerLostError } from '../errors.ts';
+import type { Identity } from '../host.ts';
+import type { Logger } from '../log.ts';
+import type { DaemonMetrics } from '../metrics.ts';
+import { pieceMessage } from '../rpc/encode.ts';
+import type { DownloadSpec } from '../rpc/validate.ts';
+import { unary, type SchedulerClients } from '../scheduler/clients.ts';
+import { AnnounceStream } from './announce-stream.ts';
+import { fetchFromOrigin } from './origin.ts';
+import type { PieceClient } from './piece-client.ts';
+import { PieceCollector, type CandidateParent, type UploadClients } from './piece-collector.ts';
+import { runParentRound } from './parent-round.ts';
+
+/** Dragonfly's rule (commit d5d26b4c): this small, the origin is quicker than any scheduling. */
+export const DIRECT_FROM_ORIGIN_MAX_BYTES = 4 * 1024 * 1024;
+
+export interface P2pDeps {
+  readonly config: DfdaemonConfig;
+  readonly identity: Identity;
+  readonly schedulers: SchedulerClients;
+  readonly uploadClients: UploadClients;
+  readonly pieceClient: PieceClient;
+  readonly limiter: TokenBucket;
+  readonly metrics: DaemonMetrics;
+  readonly log: Logger;
+  /** The scheduler said it does not know this host: announce again. */
+  readonly onHostUnknown?: () => void;
+}
+
+export class BackToSourceDisabledError extends SchedulerLostError {}
+
+export class P2pDownloads {
+  readonly #deps: P2pDeps;
+  /** The peer id each task last registered with, so deleting the task can tell the scheduler. */
+  readonly #registered = new Map<string, string>();
+
+  constructor(deps: P2pDeps) {
+    this.#deps = deps;
+  }
+
+  strategyFor(input: { spec: DownloadSpec; taskId: string; peerId: string; seed: boolean }): PieceStrategy {
+    return (session) => this.#run(session, input.spec, input.peerId);
+  }
+
+  async #run(session: PieceSession, spec: DownloadSpec, peerId: string): Promise<void> {
+    const { config, log, limiter } = this.#deps;
+    const { task, stat } = session;
+    if (task.complete) return;
+    const mayUseOrigin = config.scheduler.enableBackToSource && !spec.disableBackToSource;
+    if (stat.contentLength <= DIRECT_FROM_ORIGIN_MAX_BYTES && mayUseOrigin) return fetchFromOrigin(session, limiter);
+    try {
+      await this.#withScheduler(session, spec, peerId);
+    } catch (error) {
+      if (!(error instanceof SchedulerLostError) || session.signal?.aborted) throw error;
+      log.warn('scheduler unavailable; finishing from the origin', { taskId: task.id, reason: error.message });
+    }
+    if (task.complete) return;
+    if (!mayUseOrigin) {
+      throw new BackToSourceDisabledError(`no parent could give the ${task.missingPieces().length} missing pieces of task ${task.id}, and back-to-source is disabled`);
+    }
+    await fetchFromOrigin(session, limiter);
+  }
+
+  /** Registers and follows the scheduler; returns with pieces possibly missing (the caller goes to the origin). */
+  async #withScheduler(session: PieceSession, spec: DownloadSpec, peerId: string): Promise<void> {
+    const { config, identity, schedulers, log } = this.#deps;
+    const { task } = session;
+    const { addr, client } = schedulers.forTask(task.id);
+    const stream = new AnnounceStream(client, { hostId: identity.hostId, taskId: task.id, peerId }, addr);
+    const signal = session.signal;
+    const onAbort = () => stream.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const collector = new PieceCollector({ taskId: task.id, hostId: identity.hostId, clients: this.#deps.uploadClients });
+    const blocked = new Set<string>([peerId]);
+    try {
+      stream.send({ registerPeerRequest: { download: this.#download(spec, session) } });
+      this.#registered.set(task.id, peerId);
+      let rounds = 0;
+      let started = false;
+      for (;;) {
+        const response = await stream.next(config.scheduler.scheduleTimeout, signal).catch((error: unknown) => {
+          if (error instanceof SchedulerLostError && error.grpcCode === GrpcStatus.NOT_FOUND) this.#deps.onHostUnknown?.();
+          throw error;
+        });
+        if (response.emptyTaskResponse) {
+          stream.send({ downloadPeerStartedRequest: {} });
+          stream.send({ downloadPeerFinishedRequest: { contentLength: 0, pieceCount: 0 } });
+          stream.end();
+          return;
+        }
+        if (response.needBackToSourceResponse) {
+          log.info('scheduler: back to source', { taskId: task.id, reason: response.needBackToSourceResponse.description });
+          return await this.#backToSource(session, stream);
+        }
+        const parents = this.#parentsOf(response.normalTaskResponse?.candidateParents ?? []);
+        if (!started) {
+          stream.send({ downloadPeerStartedRequest: {} });
+          this.#reportStored(session, stream);
+          started = true;
+        }
+        log.info('scheduler: candidate parents', { taskId: task.id, round: rounds + 1, parents: parents.map((p) => p.peerId) });
+        collector.add(parents);
+        const result = await runParentRound(
+          {
+            session,
+            collector,
+            pieceClient: this.#deps.pieceClient,
+            limiter: this.#deps.limiter,
+            collectedPieceTimeoutMs: config.download.collectedPieceTimeout,
+            metrics: this.#deps.metrics,
+            log,
+            report: {
+              pieceFinished: (record, parentId) =>
+                stream.send({ downloadPieceFinishedRequest: { piece: { ...pieceMessage(record, 'remote_peer'), parentId } } }),
+              pieceFailed: (number, parentId) => stream.send({ downloadPieceFailedRequest: { pieceNumber: number, parentId, temporary: true } }),
+            },
+          },
+          blocked,
+        );
+        if (result === 'complete') {
+          stream.send({ downloadPeerFinishedRequest: { contentLength: task.contentLength, pieceCount: task.pieceCount } });
+          stream.end();
+          return;
+        }
+        if (stream.broken) throw stream.broken;
+        rounds++;
+        if (rounds >= config.scheduler.maxScheduleCount) {
+          stream.send({ downloadPeerFailedRequest: { description: 'max schedule count exceeded' } });
+          stream.end();
+          log.warn('max schedule count exceeded; going back to source', { taskId: task.id, rounds });
+          return;
+        }
+        // The parents of this round are listed so the scheduler blocklists them.
+        for (const parent of parents) blocked.add(parent.peerId);
+        stream.send({
+          reschedulePeerRequest: {
+            candidateParents: parents.map((parent) => ({ id: parent.peerId })),
+            description: `${task.missingPieces().length} pieces missing and no parent can give them`,
+          },
+        });
+      }
+    } catch (error) {
+      stream.cancel();
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      collector.close();
+    }
+  }
+
+  /**
+   * The task is gone from this daemon (deleted, evicted): LeavePeer, so the scheduler stops offering
+   * this peer as a parent. Best effort: a scheduler that is down forgets the peer by GC anyway.
+   */
+  async leave(taskId: string): Promise<void> {
+    const peerId = this.#registered.get(taskId);
+    if (!peerId) return;
+    this.#registered.delete(taskId);
+    const { client } = this.#deps.schedulers.forTask(taskId);
+    await unary(client.leavePeer.bind(client), { hostId: this.#deps.identity.hostId, taskId, peerId }, 2_000).catch((error: unknown) =>
+      this.#deps.log.debug('LeavePeer failed', { taskId, peerId, error: (error as Error).message }),
+    );
+  }
+
+  /** NeedBackToSource: the missing pieces from the origin, each reported, then the outcome. */
+  async #backToSource(session: PieceSession, stream: AnnounceStream): Promise<void> {
+    const { task } = session;
+    stream.send({ downloadPeerBackToSourceStartedRequest: {} });
+    this.#reportStored(session, stream);
+    const reported = new Set(task.finishedPieces().map((piece) => piece.number));
+    try {
+      await fetchFromOrigin(session, this.#deps.limiter, {
+        decorate: (job) => ({
+          ...job,
+          finished: (record) => {
+            reported.add(record.number);
+            stream.send({ downloadPieceBackToSourceFinishedRequest: { piece: pieceMessage(record, 'back_to_source') } });
+          },
+        }),
+        onPieceFailed: (number, error) =>
+          stream.send({
+            downloadPieceBackToSourceFailedRequest: {
+              pieceNumber: number,
+              description: (error as Error)?.message,
+              statusCode: typeof (error as { status?: unknown })?.status === 'number' ? (error as { status: number }).status : undefined,
+            },
+          }),
+      });
+    } catch (error) {
+      stream.send({ downloadPeerBackToSourceFailedRequest: { description: (error as Error)?.message ?? String(error) } });
+      stream.end();
+      throw error;
+    }
+    // An origin without Range fills the task in one stream: its pieces are reported here.
+    for (const piece of task.finishedPieces()) {
+      if (!reported.has(piece.number)) stream.send({ downloadPieceBackToSourceFinishedRequest: { piece: pieceMessage(piece, 'back_to_source') } });
+    }
+    stream.send({ downloadPeerBackToSourceFinishedRequest: { contentLength: task.contentLength, pieceCount: task.pieceCount } });
+    stream.end();
+  }
+
+  /** Pieces this peer already stored (an earlier run): the scheduler may offer them to others. */
+  #reportStored(session: PieceSession, stream: AnnounceStream): void {
+    for (const piece of session.task.finishedPieces()) {
+      stream.send({ downloadPieceFinishedRequest: { piece: pieceMessage(piece, 'local_peer') } });
+    }
+  }
+
+  #parentsOf(peers: readonly commonv2.Peer__Output[]): CandidateParent[] {
+    const out: CandidateParent[] = [];
+    for (const peer of peers) {
+      const host = peer.host;
+      // A parent on this very host would be ourselves under another peer id.
+      if (!peer.id || !host?.ip || !host.port || host.id === this.#deps.identity.hostId) continue;
+      out.push({ peerId: peer.id, host });
+    }
+    return out;
+  }
+
+  #download(spec: DownloadSpec, session: PieceSession): commonv2.Download {
+    const { task } = session;
+    return {
+      url: spec.url,
+      digest: spec.digest,
+      type: 'STANDARD',
+      tag: spec.tag,
+      application: spec.application,
+      priority: spec.priority as commonv2.Download['priority'],
+      filteredQueryParams: spec.filteredQueryParams ? [...spec.filteredQueryParams] : [],
+      requestHeader: { ...spec.headers },
+      pieceLength: spec.pieceLength,
+      timeoutMs: spec.timeoutMs,
+      disableBackToSource: spec.disableBackToSource,
+      needBackToSource: spec.needBackToSource,
+      concurrentPieceCount: spec.concurrentPieceCount,
+      actualContentLength: task.contentLength,
+      actualPieceLength: task.pieceLength,
+      actualPieceCount: task.pieceCount,
+    };
+  }
+}

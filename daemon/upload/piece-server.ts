@@ -1,0 +1,175 @@
+/**
+ * The piece server (storage.server.tcpPort): `GET /pieces/<taskId>/<number>` answers the raw bytes
+ * of one recorded piece, exact Content-Length, its crc32 in `X-Dragonfly-Piece-Digest`, streamed
+ * from the task file with sendfile where the addon has it. HTTP/1.1 keep-alive, so a child reuses
+ * one connection for many pieces. Anything that is not a recorded piece of a known task is a 4xx
+ * decided before a path is built, so no request can read outside the store.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { open } from 'node:fs/promises';
+import { InvalidArgumentError, isTaskId, DfError } from '../../api/index.ts';
+import type { PieceSender, TaskRegistry, TokenBucket } from '../../engine/index.ts';
+import { NotFoundError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { DaemonMetrics } from '../metrics.ts';
+import { sendError } from '../http/respond.ts';
+
+export const PIECE_DIGEST_HEADER = 'x-dragonfly-piece-digest';
+export const PIECE_OFFSET_HEADER = 'x-dragonfly-piece-offset';
+
+export interface PieceServerOptions {
+  readonly tasks: TaskRegistry;
+  readonly sender: PieceSender;
+  readonly limiter: TokenBucket;
+  /** Pieces served at once; the next one is answered 429. */
+  readonly concurrentUploadLimit: number;
+  readonly metrics: DaemonMetrics;
+  readonly log: Logger;
+  /** upload.disableShared: a leech serves nothing. */
+  readonly disableShared?: boolean | undefined;
+  /** Fault injection for tests only: flip one byte of every piece served (the digest header stays right). */
+  readonly corruptPieces?: boolean | undefined;
+}
+
+/** `/pieces/<64 hex>/<decimal>` to its parts; anything else is refused before the store is asked. */
+export function parsePiecePath(url: string): { taskId: string; number: number } {
+  const path = url.split('?', 1)[0]!;
+  const parts = path.split('/');
+  if (parts.length !== 4 || parts[0] !== '' || parts[1] !== 'pieces') {
+    throw new NotFoundError(`no such resource ${JSON.stringify(path.slice(0, 200))}; pieces are at /pieces/<taskId>/<number>`);
+  }
+  const [, , taskId, number] = parts as [string, string, string, string];
+  if (!isTaskId(taskId)) throw new InvalidArgumentError('task id must be 64 lower-case hex characters');
+  if (!/^\d{1,10}$/.test(number)) throw new InvalidArgumentError('piece number must be a non-negative decimal integer');
+  return { taskId, number: Number(number) };
+}
+
+export class PieceServer {
+  readonly #options: PieceServerOptions;
+  readonly #server: Server;
+  #active = 0;
+  #uploadedBytes = 0;
+
+  constructor(options: PieceServerOptions) {
+    this.#options = options;
+    this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        options.log.warn('piece request failed', { url: req.url?.slice(0, 200), error });
+        sendError(res, error);
+      });
+    });
+  }
+
+  /** Pieces being served now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Bytes served since start (the announcer derives the upload rate from it). */
+  get uploadedBytes(): number {
+    return this.#uploadedBytes;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      throw new InvalidArgumentError(`method ${req.method} is not served here; pieces are fetched with GET`);
+    }
+    const { taskId, number } = parsePiecePath(req.url ?? '/');
+    const { tasks, metrics } = this.#options;
+    if (this.#options.disableShared) throw new NotFoundError('this peer does not share its tasks (upload.disableShared)');
+    const task = await tasks.get(taskId);
+    if (!task) throw new NotFoundError(`task ${taskId} is not here`);
+    if (number >= task.pieceCount) throw new InvalidArgumentError(`piece ${number} is out of range: the task has ${task.pieceCount} pieces`);
+    const piece = task.piece(number);
+    if (!piece) throw new NotFoundError(`piece ${number} of task ${taskId} is not finished here`);
+    if (this.#active >= this.#options.concurrentUploadLimit) {
+      throw new DfError('DF_ERR_RESOURCE_EXHAUSTED', `already serving ${this.#active} pieces (upload.concurrentUploadLimit)`);
+    }
+    this.#active++;
+    metrics.concurrentUploads.labels().inc();
+    const abort = new AbortController();
+    const onClose = () => abort.abort(new Error('client went away'));
+    res.once('close', onClose);
+    try {
+      await this.#options.limiter.take(piece.length, abort.signal);
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': piece.length,
+        [PIECE_DIGEST_HEADER]: piece.digest,
+        [PIECE_OFFSET_HEADER]: piece.offset,
+      });
+      if (this.#options.corruptPieces) {
+        res.end(await corrupted(task.dataPath, piece.offset, piece.length));
+      } else {
+        // Headers must reach the socket before the file bytes; the sender flushes what is queued.
+        res.flushHeaders();
+        const socket = await socketOf(res, abort.signal);
+        await this.#options.sender.send(socket, task.dataPath, piece.offset, piece.length, abort.signal);
+        res.end();
+      }
+      this.#uploadedBytes += piece.length;
+      tasks.touch(taskId);
+      metrics.uploadTraffic.labels().inc(piece.length);
+      metrics.uploadPieces.labels().inc();
+    } catch (error) {
+      metrics.uploadFailures.labels().inc();
+      throw error;
+    } finally {
+      res.off('close', onClose);
+      this.#active--;
+      metrics.concurrentUploads.labels().dec();
+    }
+  }
+}
+
+/**
+ * The response's socket. A keep-alive client may send its next request as soon as it has the last
+ * byte of the previous answer, before that answer's end() ran: Node then queues the new response
+ * without a socket until the previous one finishes, and hands it over with a 'socket' event.
+ */
+async function socketOf(res: ServerResponse, signal: AbortSignal): Promise<Socket> {
+  if (res.socket) return res.socket as Socket;
+  return new Promise<Socket>((resolve, reject) => {
+    const onSocket = (socket: Socket) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(socket);
+    };
+    const onAbort = () => {
+      res.off('socket', onSocket);
+      reject(signal.reason);
+    };
+    res.once('socket', onSocket);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function corrupted(path: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, offset);
+    if (length > 0) buffer[length >> 1] = buffer[length >> 1]! ^ 0xff;
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * `npm start`: a local cluster on this machine. dfscheduler on 8002 (metrics 8000), one seed peer on
+ * ports of its own (41xx), one peer on Dragonfly's default ports (upload 4000, proxy 4001, metrics
+ * 4002, health 4003, pieces 4005). Storage and sockets live under $XDG_STATE_HOME/dragonfly-ts
+ * (kept across runs) or a fresh temp dir (removed at exit). Logs of every component stream here
+ * with a prefix; Ctrl-C stops the children (by their PIDs, peers first) and exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DFDAEMON = join(ROOT, 'daemon', 'bin', 'dfdaemon.ts');
+const DFSCHEDULER = join(ROOT, 'scheduler', 'bin', 'dfscheduler.ts');
+const DFGET = join(ROOT, 'daemon', 'bin', 'dfget.ts');
+
+interface Ports {
+  upload: number;
+  proxy: number;
+  metrics: number;
+  health: number;
+  pieces: number;
+}
+
+const SCHEDULER_PORT = 8002;
+const SCHEDULER_METRICS_PORT = 8000;
+const PEER: Ports = { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, pieces: 4005 };
+const SEED: Ports = { upload: 4100, proxy: 4101, metrics: 4102, health: 4103, pieces: 4105 };
+
+const PORT_KEYS: Record<keyof Ports, string> = {
+  upload: 'upload.server.port',
+  proxy: 'proxy.server.port',
+  metrics: 'metrics.server.port',
+  health: 'health.server.port',
+  pieces: 'storage.server.tcpPort',
+};
+
+function free(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolveFree(true)));
+  });
+}
+
+/** Every port we will bind, checked before anything starts, so a clash names its port. */
+async function checkPorts(): Promise<string[]> {
+  const wanted: Array<[number, string]> = [
+    [SCHEDULER_PORT, 'dfscheduler gRPC (server.port)'],
+    [SCHEDULER_METRICS_PORT, 'dfscheduler metrics (metrics.addr)'],
+    ...(Object.keys(PEER) as Array<keyof Ports>).map((key): [number, string] => [PEER[key], `peer ${PORT_KEYS[key]}`]),
+    ...(Object.keys(SEED) as Array<keyof Ports>).map((key): [number, string] => [SEED[key], `seed peer ${PORT_KEYS[key]}`]),
+  ];
+  const taken: string[] = [];
+  for (const [port, what] of wanted) if (!(await free(port))) taken.push(`port ${port} (${what}) is already in use`);
+  return taken;
+}
+
+function daemonConfig(dir: string, name: string, ports: Ports, seed: boolean) {
+  return {
+    host: { hostname: name, ip: '127.0.0.1' },
+    download: { server: { socketPath: join(dir, 'dfdaemon.sock') } },
+    upload: { server: { ip: '0.0.0.0', port: ports.upload } },
+    scheduler: { addrs: [`127.0.0.1:${SCHEDULER_PORT}`], announceInterval: '30s' },
+    seedPeer: { enable: seed },
+    storage: { dir: join(dir, 'storage'), keep: true, server: { ip: '0.0.0.0', tcpPort: ports.pieces } },
+    proxy: { server: { port: ports.proxy } },
+    metrics: { server: { ip: '0.0.0.0', port: ports.metrics } },
+    health: { server: { ip: '0.0.0.0', port: ports.health } },
+    log: { level: 'info' },
+  };
+}
+
+/** A JSON log line as `level msg key=value...`; other lines as they are. */
+function render(line: string): string {
+  try {
+    const { time: _time, level, msg, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const fields = Object.entries(rest)
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      .join(' ');
+    return `${String(level).padEnd(5)} ${String(msg)}${fields ? `  ${fields}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+function start(name: string, script: string, args: string[], readyMessage: string): Child {
+  // A process group of its own: Ctrl-C reaches only this script, which then stops the children in order.
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }, detached: true });
+  const prefix = `[${name}]`.padEnd(12);
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolveReady) => (markReady = resolveReady));
+  const pipe = (stream: NodeJS.ReadableStream) => {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      partial += text;
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (line.includes(`"msg":"${readyMessage}"`)) markReady();
+        process.stdout.write(`${prefix} ${render(line)}\n`);
+      }
+    });
+  };
+  pipe(child.stdout!);
+  pipe(child.stderr!);
+  const exited = new Promise<number | null>((resolveExit) => child.on('close', (code) => resolveExit(code)));
+  return { name, process: child, ready, exited };
+}
+
+async function stop(child: Child): Promise<void> {
+  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+  child.process.kill('SIGTERM');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 10_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+async function main(): Promise<number> {
+  const taken = await checkPorts();
+  if (taken.length > 0) {
+    for (const line of taken) console.error(`npm start: ${line}`);
+    console.error('npm start: stop whatever uses these ports (another cluster?) and try again');
+    return 1;
+  }
+  const stateHome = process.env.XDG_STATE_HOME;
+  const base = stateHome ? join(stateHome, 'dragonfly-ts', 'cluster') : await mkdtemp(join(tmpdir(), 'dragonfly-cluster-'));
+  const children: Child[] = [];
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping the cluster...');
+    // Peers first, so they leave the scheduler while it still runs.
+    for (const child of [...children].reverse()) await stop(child);
+    if (!stateHome) await rm(base, { recursive: true, force: true });
+    console.log('cluster stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  // Whatever ends this script, no child outlives it.
+  process.on('exit', () => {
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  });
+
+  const schedulerDir = join(base, 'scheduler');
+  await mkdir(schedulerDir, { recursive: true });
+  await writeFile(
+    join(schedulerDir, 'scheduler.yaml'),
+    stringify({ server: { listenIP: '0.0.0.0', port: SCHEDULER_PORT }, metrics: { addr: `:${SCHEDULER_METRICS_PORT}` }, log: { level: 'info' } }),
+  );
+  const daemons: Array<{ name: string; ports: Ports; seed: boolean }> = [
+    { name: 'seed', ports: SEED, seed: true },
+    { name: 'peer', ports: PEER, seed: false },
+  ];
+  for (const daemon of daemons) {
+    const dir = join(base, daemon.name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'dfdaemon.yaml'), stringify(daemonConfig(dir, daemon.name, daemon.ports, daemon.seed)));
+  }
+
+  const watch = (child: Child) => {
+    children.push(child);
+    void child.exited.then((code) => {
+      if (!stopping) {
+        console.error(`npm start: ${child.name} exited (code ${code}); stopping the rest`);
+        void shutdown(1);
+      }
+    });
+    return child.ready;
+  };
+  await watch(start('scheduler', DFSCHEDULER, ['--config', join(schedulerDir, 'scheduler.yaml')], 'scheduler started'));
+  for (const daemon of daemons) {
+    await watch(start(daemon.name, DFDAEMON, ['--config', join(base, daemon.name, 'dfdaemon.yaml')], 'dfdaemon ready'));
+  }
+
+  const socket = join(base, 'peer', 'dfdaemon.sock');
+  console.log(`
+Local Dragonfly cluster is up (state in ${base}${stateHome ? '' : ', removed on exit'}).
+
+  scheduler   gRPC 127.0.0.1:${SCHEDULER_PORT}    metrics http://127.0.0.1:${SCHEDULER_METRICS_PORT}/metrics
+  seed peer   upload ${SEED.upload}, pieces ${SEED.pieces}    metrics http://127.0.0.1:${SEED.metrics}/metrics   health http://127.0.0.1:${SEED.health}/healthy
+  peer        upload ${PEER.upload}, pieces ${PEER.pieces}    metrics http://127.0.0.1:${PEER.metrics}/metrics   health http://127.0.0.1:${PEER.health}/healthy
+              socket ${socket}
+
+Download through the peer (the seed fetches from the origin, the peer from the seed):
+
+  node ${DFGET} <URL> -O <PATH> --endpoint ${socket}
+
+or set DFDAEMON_SOCKET=${socket} and leave out --endpoint.
+Ctrl-C stops everything.
+`);
+  return new Promise<number>(() => {});
+}
+
+process.exitCode = await main();

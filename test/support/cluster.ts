@@ -1,0 +1,62 @@
+/**
+ * A whole cluster of real processes for end-to-end tests: the fault-injecting origin (in the test
+ * process), a dfscheduler, one seed dfdaemon and N dfdaemons, each with its own ports, storage and
+ * socket, all stopped by PID when the test ends.
+ */
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Origin } from './origin.ts';
+import { startDaemon, startScheduler, type DaemonHandle, type DaemonOptions, type SchedulerHandle } from './daemon.ts';
+import { tempDir, waitFor } from './temp.ts';
+import { loadProtosForTests } from './grpc.ts';
+
+export interface Cluster {
+  readonly dir: string;
+  readonly origin: Origin;
+  readonly scheduler: SchedulerHandle;
+  readonly seed: DaemonHandle | undefined;
+  readonly peers: DaemonHandle[];
+  /** A fresh XDG_CACHE_HOME for dfget runs. */
+  readonly cacheHome: string;
+}
+
+export interface ClusterOptions {
+  readonly peers: number;
+  readonly seed?: boolean;
+  /** Extra daemon config for every daemon. */
+  readonly config?: DaemonOptions['config'];
+  /** Per-daemon environment (fault injection), by name (`seed`, `peer-1`, ...). */
+  readonly env?: Readonly<Record<string, NodeJS.ProcessEnv>>;
+}
+
+/** The hosts the scheduler knows, by id (ListHosts). */
+export async function schedulerHosts(port: number): Promise<string[]> {
+  const { scheduler } = loadProtosForTests();
+  const client = new scheduler.Scheduler(`127.0.0.1:${port}`, (await import('@grpc/grpc-js')).credentials.createInsecure());
+  try {
+    return await new Promise<string[]>((resolve, reject) => {
+      client.listHosts({}, { deadline: Date.now() + 3_000 }, (error, response) => (error ? reject(error) : resolve(response!.hosts.map((host) => host.id))));
+    });
+  } finally {
+    client.close();
+  }
+}
+
+export async function startCluster(t: TestContext, options: ClusterOptions): Promise<Cluster> {
+  const dir = await tempDir(t, 'df-cluster-');
+  const origin = await Origin.start();
+  t.after(() => origin.close());
+  const scheduler = await startScheduler(t, join(dir, 'scheduler'));
+  const common = { schedulerPort: scheduler.port, config: options.config };
+  const seed = options.seed === false ? undefined : await startDaemon(t, dir, { ...common, name: 'seed', seed: true, env: options.env?.seed });
+  const peers = await Promise.all(
+    Array.from({ length: options.peers }, (_, i) => startDaemon(t, dir, { ...common, name: `peer-${i + 1}`, env: options.env?.[`peer-${i + 1}`] })),
+  );
+  // Scheduling needs every host announced: a seed the scheduler does not know cannot be triggered.
+  const ids = [...(seed ? [seed.hostId] : []), ...peers.map((peer) => peer.hostId)];
+  await waitFor('every daemon announced to the scheduler', async () => {
+    const known = new Set(await schedulerHosts(scheduler.port).catch(() => [] as string[]));
+    return ids.every((id) => known.has(id));
+  }, 20_000);
+  return { dir, origin, scheduler, seed, peers, cacheHome: join(dir, 'dfget-cache') };
+}
