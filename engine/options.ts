@@ -20,6 +20,12 @@ export interface EngineOptions {
   maxRedirects?: number;
   /** How long a redirect target is reused for later pieces (Dragonfly: 10 min). */
   redirectCacheTtlMs?: number;
+  /**
+   * Flush a task to disk before it completes, so a crash never leaves zeros behind a complete
+   * task or output. Off by default, as in curl, wget and Dragonfly: resumed pieces are re-checked
+   * against their crc32 anyway, and the flush costs ~1 s per GiB on slow disks.
+   */
+  durable?: boolean;
 }
 
 export type ResolvedEngineOptions = Readonly<Required<EngineOptions>>;
@@ -34,6 +40,7 @@ export const ENGINE_DEFAULTS = Object.freeze({
   ioThreads: Math.max(2, availableParallelism()),
   maxRedirects: 10,
   redirectCacheTtlMs: 600_000,
+  durable: false,
 });
 
 function positiveInteger(name: string, value: number, min = 1): number {
@@ -57,5 +64,6 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     ioThreads: positiveInteger('ioThreads', options.ioThreads ?? d.ioThreads),
     maxRedirects: positiveInteger('maxRedirects', options.maxRedirects ?? d.maxRedirects, 0),
     redirectCacheTtlMs: positiveInteger('redirectCacheTtlMs', options.redirectCacheTtlMs ?? d.redirectCacheTtlMs, 0),
+    durable: options.durable ?? d.durable,
   });
 }

@@ -62,8 +62,18 @@ export function downloadTools(): ToolSet {
   const tools: Tool[] = [];
   const missing: { name: string; debianPackage: string }[] = [];
   const curl = findExecutable('curl');
-  if (curl) tools.push({ name: 'curl', command: curl, args: (p) => ['-s', '-o', p.output, p.url], env: () => envWith({}) });
-  else missing.push({ name: 'curl', debianPackage: 'curl' });
+  if (curl) {
+    tools.push({ name: 'curl', command: curl, args: (p) => ['-s', '-o', p.output, p.url], env: () => envWith({}) });
+    // What a user does to get a verified file with curl: download, then check the digest.
+    tools.push({
+      name: 'curl + sha256sum -c',
+      command: '/bin/sh',
+      args: (p) => ['-c', 'curl -s -o "$1" "$2" && echo "$3  $1" | sha256sum -c --quiet', 'sh', p.output, p.url, p.sha256],
+      env: () => envWith({}),
+    });
+  } else {
+    missing.push({ name: 'curl', debianPackage: 'curl' });
+  }
   const aria2c = findExecutable('aria2c');
   if (aria2c) {
     tools.push({

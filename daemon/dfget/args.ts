@@ -16,6 +16,7 @@ export interface DfgetArgs {
   readonly pieceTimeoutMs: number;
   readonly concurrentPieceCount: number;
   readonly overwrite: boolean;
+  readonly fsync: boolean;
   readonly tag?: string | undefined;
   readonly application?: string | undefined;
   readonly filteredQueryParams?: readonly string[] | undefined;
@@ -52,6 +53,7 @@ Options:
       --piece-timeout <DURATION>   a piece request that moves no bytes this long is retried (default ${DFGET_DEFAULTS.pieceTimeout})
       --concurrent-piece-count <N> pieces fetched at once (default ${DFGET_DEFAULTS.concurrentPieceCount})
       --overwrite                  replace PATH if it exists
+      --fsync                      flush the file to disk before it appears at PATH (crash-safe; slower)
       --tag <TAG>                  tag that tells apart tasks of the same URL
       --application <NAME>         application that tells apart tasks of the same URL
       --filtered-query-param <P>   query parameter left out of the task id (repeatable; default: S3/GCS/OSS/OBS/COS signatures and ns)
@@ -106,6 +108,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         'piece-timeout': { type: 'string' },
         'concurrent-piece-count': { type: 'string' },
         overwrite: { type: 'boolean' },
+        fsync: { type: 'boolean' },
         tag: { type: 'string' },
         application: { type: 'string' },
         'filtered-query-param': { type: 'string', multiple: true },
@@ -165,6 +168,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       pieceTimeoutMs,
       concurrentPieceCount: count,
       overwrite: values.overwrite ?? false,
+      fsync: values.fsync ?? false,
       tag: values.tag,
       application: values.application,
       filteredQueryParams: values['filtered-query-param'],

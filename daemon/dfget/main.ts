@@ -53,6 +53,7 @@ async function downloadThroughDaemon(args: DfgetArgs, io: DfgetIo, log: Logger):
   const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;
   const bar = args.progress && io.stderr.isTTY ? new ProgressBar(io.stderr) : undefined;
   log.info('downloading through dfdaemon', { endpoint: args.endpoint });
+  if (args.fsync) log.warn('--fsync applies to direct downloads; the daemon re-checks its stored pieces after a crash instead');
   try {
     await downloadViaDaemon(
       args,
@@ -97,6 +98,7 @@ async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<numb
     storageDir: args.storageDir,
     concurrentPieceCount: args.concurrentPieceCount,
     pieceTimeoutMs: args.pieceTimeoutMs,
+    durable: args.fsync,
   });
   const timeout = AbortSignal.timeout(args.timeoutMs);
   const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;

@@ -96,6 +96,7 @@ export class Downloader {
       pieceLength: request.pieceLength ?? pieceLengthOf(stat.contentLength),
       validator: stat.validator,
     });
+    if (options.durable) task.enableWriteback();
     let digest: string | undefined;
     const tasks = this.#deps.tasks;
     let complete = false;
@@ -115,7 +116,7 @@ export class Downloader {
         rangeSupported: stat.rangeSupported,
       });
       digest = await this.#fetchAndVerify(task, stat, request, expected, emit);
-      await task.sync();
+      if (options.durable) await task.sync();
       await store.markCompleted(task);
       complete = true;
       emit({ type: 'finished', taskId, contentLength: task.contentLength });

@@ -234,3 +234,13 @@ test('keepInStore leaves the task in the store after export', async (t) => {
   assert.equal(second.resumedBytes, first.contentLength);
   assert.deepEqual(f.origin.pieceStarts(), [], 'nothing fetched again');
 });
+
+test('durable mode flushes in the background while downloading and still produces the exact file', async (t) => {
+  // 72 MiB crosses the 64 MiB background-flush threshold once, so writeback runs during the download.
+  const f = await fixture(t, { engine: { durable: true, concurrentPieceCount: 4 } });
+  const body = content(72 * MiB + 5, 11);
+  f.origin.setFile('/file', body);
+  const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+  assert.equal(result.pieceCount, 19);
+  await assertFileEquals(f.out(), body);
+});
