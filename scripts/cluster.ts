@@ -8,14 +8,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DFDAEMON = join(ROOT, 'daemon', 'bin', 'dfdaemon.ts');
 const DFSCHEDULER = join(ROOT, 'scheduler', 'bin', 'dfscheduler.ts');
-const DFGET = join(ROOT, 'daemon', 'bin', 'dfget.ts');
 
 interface Ports {
   upload: number;
@@ -59,17 +58,18 @@ async function checkPorts(): Promise<string[]> {
   return taken;
 }
 
-function daemonConfig(dir: string, name: string, ports: Ports, seed: boolean) {
+function daemonConfig(dir: string, ports: Ports, seed: boolean) {
   return {
-    host: { hostname: name, ip: '127.0.0.1' },
+    // The machine's own hostname, as a real deployment would show it: host ids `127.0.0.1-<host>` and `...-seed`.
+    host: { hostname: hostname(), ip: '127.0.0.1' },
     download: { server: { socketPath: join(dir, 'dfdaemon.sock') } },
-    upload: { server: { ip: '0.0.0.0', port: ports.upload } },
+    upload: { server: { ip: '127.0.0.1', port: ports.upload } },
     scheduler: { addrs: [`127.0.0.1:${SCHEDULER_PORT}`], announceInterval: '30s' },
     seedPeer: { enable: seed },
-    storage: { dir: join(dir, 'storage'), keep: true, server: { ip: '0.0.0.0', tcpPort: ports.pieces } },
+    storage: { dir: join(dir, 'storage'), keep: true, server: { ip: '127.0.0.1', tcpPort: ports.pieces } },
     proxy: { server: { port: ports.proxy } },
-    metrics: { server: { ip: '0.0.0.0', port: ports.metrics } },
-    health: { server: { ip: '0.0.0.0', port: ports.health } },
+    metrics: { server: { ip: '127.0.0.1', port: ports.metrics } },
+    health: { server: { ip: '127.0.0.1', port: ports.health } },
     log: { level: 'info' },
   };
 }
@@ -159,7 +159,7 @@ async function main(): Promise<number> {
   await mkdir(schedulerDir, { recursive: true });
   await writeFile(
     join(schedulerDir, 'scheduler.yaml'),
-    stringify({ server: { listenIP: '0.0.0.0', port: SCHEDULER_PORT }, metrics: { addr: `:${SCHEDULER_METRICS_PORT}` }, log: { level: 'info' } }),
+    stringify({ server: { listenIP: '127.0.0.1', port: SCHEDULER_PORT }, metrics: { addr: `127.0.0.1:${SCHEDULER_METRICS_PORT}` }, log: { level: 'info' } }),
   );
   const daemons: Array<{ name: string; ports: Ports; seed: boolean }> = [
     { name: 'seed', ports: SEED, seed: true },
@@ -168,7 +168,7 @@ async function main(): Promise<number> {
   for (const daemon of daemons) {
     const dir = join(base, daemon.name);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'dfdaemon.yaml'), stringify(daemonConfig(dir, daemon.name, daemon.ports, daemon.seed)));
+    await writeFile(join(dir, 'dfdaemon.yaml'), stringify(daemonConfig(dir, daemon.ports, daemon.seed)));
   }
 
   const watch = (child: Child) => {
@@ -197,7 +197,7 @@ Local Dragonfly cluster is up (state in ${base}${stateHome ? '' : ', removed on 
 
 Download through the peer (the seed fetches from the origin, the peer from the seed):
 
-  node ${DFGET} <URL> -O <PATH> --endpoint ${socket}
+  npx dfget <URL> -O <PATH> --endpoint ${socket}
 
 or set DFDAEMON_SOCKET=${socket} and leave out --endpoint.
 Ctrl-C stops everything.
