@@ -10,9 +10,11 @@ export type RejectReason = 'blocklisted' | 'disableShared' | 'sameHost' | 'notIn
 
 /**
  * Why `candidate` cannot be a parent of `child`, or undefined when it can. Rules in Dragonfly's
- * order. `notServing`: a normal peer that has no finished piece and is neither downloading from the
- * origin nor done has nothing to offer yet; a seed peer is kept with no piece while it downloads
- * from the origin, because SyncPieces streams its pieces as they finish.
+ * order. `notServing`: a normal peer with no finished piece, no parent of its own, and neither
+ * downloading from the origin nor done has nothing to offer and nothing coming. A peer that has a
+ * parent is kept even before its first piece (as Dragonfly keeps in-degree > 0): SyncPieces streams
+ * its pieces as they land, and without this every peer starting at once would hang off the seed
+ * alone. A seed peer is kept with no piece while it downloads from the origin, for the same reason.
  */
 export function rejectReason(candidate: Peer, child: Peer, blocklist: ReadonlySet<string>): RejectReason | undefined {
   if (blocklist.has(candidate.id) || candidate.id === child.id) return 'blocklisted';
@@ -24,6 +26,7 @@ export function rejectReason(candidate: Peer, child: Peer, blocklist: ReadonlySe
   if (
     candidate.host.type === 'normal' &&
     candidate.finishedPieces.count === 0 &&
+    !(state === PeerState.Running && (task.dag.inDegree(candidate.id) ?? 0) > 0) &&
     state !== PeerState.BackToSource &&
     state !== PeerState.Succeeded
   ) {

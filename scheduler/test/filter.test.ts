@@ -17,7 +17,17 @@ test('each rule rejects what it should, in Dragonfly order', () => {
     ['itself', () => child, 'blocklisted'],
     ['disable_shared host', () => w.peer('leech', PeerState.Succeeded, { hostExtra: { disableShared: true } }), 'disableShared'],
     ['same host', () => w.peer('sibling', PeerState.Succeeded, { host: 'h-child' }), 'sameHost'],
-    ['normal peer running without a piece', () => w.peer('empty-running', PeerState.Running), 'notServing'],
+    ['normal peer running without a piece or a parent', () => w.peer('empty-running', PeerState.Running), 'notServing'],
+    [
+      'normal peer running with a parent, no piece yet',
+      () => {
+        const parent = w.peer('its-parent', PeerState.Succeeded, { host: 'h-its-parent' });
+        const peer = w.peer('fed', PeerState.Running, { host: 'h-fed' });
+        peer.task.addPeerEdge(parent, peer);
+        return peer;
+      },
+      undefined,
+    ],
     ['normal peer waiting for parents', () => w.peer('waiting', PeerState.ReceivedNormal), 'notServing'],
     ['seed not started', () => w.peer('seed-pending', PeerState.ReceivedNormal, { hostExtra: { type: 'seed' } }), 'badParent'],
     ['failed peer', () => w.peer('failed', PeerState.Failed, { pieces: 3 }), 'badParent'],
