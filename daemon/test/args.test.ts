@@ -6,7 +6,7 @@ import { DFGET_DEFAULTS, defaultStorageDir, parseDfgetArgs, type DfgetArgs } fro
 
 const URL = 'https://example.com/dir/file.tar';
 const ENV = { XDG_CACHE_HOME: '/cache' };
-const CWD = '/work';
+const CWD = '/srv/job';
 const SHA256 = `sha256:${'ab'.repeat(32)}`;
 
 function download(argv: string[], env: NodeJS.ProcessEnv = ENV): DfgetArgs {
@@ -19,7 +19,7 @@ test('defaults', () => {
   const args = download([URL, '-O', 'out.tar']);
   assert.deepEqual({ ...args }, {
     url: URL,
-    output: '/work/out.tar',
+    output: '/srv/job/out.tar',
     digest: undefined,
     headers: {},
     pieceLength: undefined,
@@ -65,9 +65,9 @@ const FLAGS: ReadonlyArray<{ argv: string[]; expect: Partial<DfgetArgs> }> = [
   { argv: ['--tag', 'v1'], expect: { tag: 'v1' } },
   { argv: ['--application', 'app'], expect: { application: 'app' } },
   { argv: ['--filtered-query-param', 'sig', '--filtered-query-param', 'exp'], expect: { filteredQueryParams: ['sig', 'exp'] } },
-  { argv: ['--storage-dir', 'store'], expect: { storageDir: '/work/store' } },
+  { argv: ['--storage-dir', 'store'], expect: { storageDir: '/srv/job/store' } },
   { argv: ['--storage-dir', '/var/store'], expect: { storageDir: '/var/store' } },
-  { argv: ['-e', 'run/d.sock'], expect: { endpoint: '/work/run/d.sock' } },
+  { argv: ['-e', 'run/d.sock'], expect: { endpoint: '/srv/job/run/d.sock' } },
   { argv: ['--endpoint', '/run/df.sock'], expect: { endpoint: '/run/df.sock' } },
   { argv: ['--no-progress'], expect: { progress: false } },
   { argv: ['-l', 'debug'], expect: { logLevel: 'debug' } },
