@@ -11,6 +11,15 @@ export { checkOutputPath, exportFile } from './store/export.ts';
 export { IoPool, type StreamingHash } from './pool/io-pool.ts';
 export { isDirectBody, SourceRegistry, type ByteRange, type DirectBody, type ReadRequest, type Source, type SourceRequest, type SourceStat } from './source/source.ts';
 export { HttpSource } from './source/http-source.ts';
+export {
+  isPlainBody,
+  nativeReceiveToFile,
+  RawRangeBody,
+  requestRange,
+  type RawAnswer,
+  type RawRangeRequest,
+  type ReceiveToFile,
+} from './source/raw-range.ts';
 export { FileSource } from './source/file-source.ts';
 export { originOnly, type PieceSession, type PieceStrategy } from './download/session.ts';
 export { queueOf, type PieceBody, type PieceJob } from './download/piece-loop.ts';

@@ -1,11 +1,27 @@
 /**
- * Fetches one piece from a parent's piece server over HTTP/1.1 keep-alive (one undici pool per
- * parent address) and hands the engine a PieceBody whose `expectedDigest` is what the parent
- * announced in SyncPieces: the engine hashes the bytes as they are written and refuses a piece
- * that does not match, so a parent that serves corrupt bytes is caught before anything records it.
+ * Fetches one piece from a parent's piece server and hands the engine a PieceBody whose
+ * `expectedDigest` is what the parent announced in SyncPieces: the engine hashes the bytes as they
+ * are written and refuses a piece that does not match, so a parent that serves corrupt bytes is
+ * caught before anything records it.
+ *
+ * With the native addon loaded, each piece goes over a connection of its own through the engine's
+ * raw client (engine/source/raw-range.ts): headers parsed in JS, the body moved socket -> crc32 ->
+ * task file by addon.receiveToFile on a native thread, never a JS buffer. Without it (DF_NO_ADDON),
+ * or for an answer that client does not take as it is, HTTP/1.1 keep-alive through one undici pool
+ * per parent address. Either way the same answers give the same errors.
  */
 import { Pool } from 'undici';
-import type { PieceBody } from '../../engine/index.ts';
+import {
+  isPlainBody,
+  nativeReceiveToFile,
+  RawRangeBody,
+  requestRange,
+  StorageError,
+  type DirectBody,
+  type PieceBody,
+  type RawAnswer,
+  type ReceiveToFile,
+} from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
 
 export interface ParentAddress {
@@ -27,14 +43,24 @@ export class PieceClient {
   readonly #pools = new Map<string, Pool>();
   readonly #timeoutMs: number;
   readonly #connectionsPerParent: number;
+  readonly #directReceive: ReceiveToFile | false;
 
-  constructor(options: { timeoutMs: number; connectionsPerParent?: number }) {
+  /**
+   * `directReceive`: the receiveToFile of the direct path; default the native addon's when it is
+   * loaded, false: always undici.
+   */
+  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false }) {
     this.#timeoutMs = options.timeoutMs;
     this.#connectionsPerParent = options.connectionsPerParent ?? 8;
+    this.#directReceive = options.directReceive ?? nativeReceiveToFile();
   }
 
   async fetch(parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
-    const origin = `http://${parent.ip.includes(':') ? `[${parent.ip}]` : parent.ip}:${parent.port}`;
+    const origin = originOf(parent.ip, parent.port);
+    if (this.#directReceive) {
+      const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive);
+      if (direct) return direct;
+    }
     let pool = this.#pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, { connections: this.#connectionsPerParent, keepAliveTimeout: 30_000, pipelining: 1 });
@@ -65,9 +91,50 @@ export class PieceClient {
     return { body: mapErrors(answer.body, parent.peerId, piece.number), source: parent.peerId, expectedDigest: piece.digest };
   }
 
+  /**
+   * The piece over a connection of its own, its body left in the socket for receiveToFile. The
+   * statuses and lengths that undici's answer would fail on fail the same way here; an answer this
+   * client cannot take as it is (an informational status, a transfer coding) returns undefined and
+   * the piece is fetched again through undici.
+   */
+  async #fetchDirect(
+    origin: string,
+    parent: ParentAddress,
+    taskId: string,
+    piece: AnnouncedPiece,
+    signal: AbortSignal,
+    receive: ReceiveToFile,
+  ): Promise<PieceBody | undefined> {
+    let answer: RawAnswer;
+    try {
+      answer = await requestRange({ url: new URL(`${origin}/pieces/${taskId}/${piece.number}`), headers: {}, timeoutMs: this.#timeoutMs, signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new ParentPieceError(parent.peerId, `cannot fetch piece ${piece.number}: ${(error as Error).message}`, { cause: error });
+    }
+    if (answer.statusCode < 200) {
+      answer.socket.destroy();
+      return undefined;
+    }
+    if (answer.statusCode !== 200) {
+      answer.socket.destroy();
+      throw new ParentPieceError(parent.peerId, `answered ${answer.statusCode} for piece ${piece.number}`, { status: answer.statusCode });
+    }
+    if (Number(answer.headers['content-length']) !== piece.length) {
+      answer.socket.destroy();
+      throw new ParentPieceError(parent.peerId, `sent ${answer.headers['content-length']} bytes for piece ${piece.number} of ${piece.length}`);
+    }
+    if (!isPlainBody(answer, piece.length, 200)) {
+      answer.socket.destroy();
+      return undefined;
+    }
+    const raw = new RawRangeBody(answer, { length: piece.length, timeoutMs: this.#timeoutMs, signal, receive });
+    return { body: new ParentDirectBody(raw, parent.peerId, piece.number, signal), source: parent.peerId, expectedDigest: piece.digest };
+  }
+
   /** Drops the pool of a parent that is gone. */
   async forget(ip: string, port: number): Promise<void> {
-    const origin = `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+    const origin = originOf(ip, port);
     const pool = this.#pools.get(origin);
     this.#pools.delete(origin);
     await pool?.destroy().catch(() => {});
@@ -80,11 +147,51 @@ export class PieceClient {
   }
 }
 
-async function* mapErrors(body: AsyncIterable<Uint8Array>, parentId: string, number: number): AsyncIterable<Uint8Array> {
+function originOf(ip: string, port: number): string {
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
+
+function brokeOff(parentId: string, number: number, error: unknown): ParentPieceError {
+  return new ParentPieceError(parentId, `broke off piece ${number}: ${(error as Error).message}`, { cause: error });
+}
+
+async function* mapErrors(body: AsyncIterable<Uint8Array>, parentId: string, number: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } catch (error) {
-    if ((error as Error)?.name === 'AbortError') throw error;
-    throw new ParentPieceError(parentId, `broke off piece ${number}: ${(error as Error).message}`, { cause: error });
+    if ((error as Error)?.name === 'AbortError' || signal?.aborted) throw error;
+    throw brokeOff(parentId, number, error);
+  }
+}
+
+/**
+ * A raw piece body with the parent's failures as ParentPieceError, as undici's body gets them from
+ * mapErrors: a parent that breaks off, stalls or sends short is avoided. An abort stays an abort,
+ * and a failed write to the task file (StorageError) stays the local error it is.
+ */
+class ParentDirectBody implements DirectBody, AsyncIterable<Uint8Array> {
+  readonly #body: RawRangeBody;
+  readonly #parentId: string;
+  readonly #number: number;
+  readonly #signal: AbortSignal;
+
+  constructor(body: RawRangeBody, parentId: string, number: number, signal: AbortSignal) {
+    this.#body = body;
+    this.#parentId = parentId;
+    this.#number = number;
+    this.#signal = signal;
+  }
+
+  async receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }> {
+    try {
+      return await this.#body.receiveInto(fd, position, length);
+    } catch (error) {
+      if (this.#signal.aborted || error instanceof StorageError) throw error;
+      throw brokeOff(this.#parentId, this.#number, error);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return mapErrors(this.#body, this.#parentId, this.#number, this.#signal)[Symbol.asyncIterator]();
   }
 }

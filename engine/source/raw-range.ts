@@ -6,7 +6,7 @@
  * the caller to hand to undici (engine/source/http-source.ts decides); this file only says what came.
  */
 import net from 'node:net';
-import type { Addon } from '../../addon/index.ts';
+import { addon, type Addon } from '../../addon/index.ts';
 import { SourceProtocolError, SourceTimeoutError, SourceUnreachableError, StorageError } from '../errors.ts';
 import type { DirectBody } from './source.ts';
 
@@ -19,6 +19,14 @@ export const RAW_RANGE_DEFAULTS = Object.freeze({
 
 /** The one addon call the direct path needs; tests pass the fallback to run both. */
 export type ReceiveToFile = Addon['receiveToFile'];
+
+/**
+ * The receiveToFile the direct path uses by default: the native addon's when it is loaded, else
+ * false (the JS fallback would only move the same buffers through JS: undici does that better).
+ */
+export function nativeReceiveToFile(): ReceiveToFile | false {
+  return addon.kind === 'native' && addon.receiveToFile;
+}
 
 export interface RawRangeRequest {
   readonly url: URL;
@@ -167,9 +175,12 @@ export function requestRange(request: RawRangeRequest): Promise<RawAnswer> {
   });
 }
 
-/** A 206 whose body this client can take as it is: exact Content-Length, no transfer coding. */
-export function isPlainBody(answer: RawAnswer, length: number): boolean {
-  return answer.statusCode === 206 && answer.headers['transfer-encoding'] === undefined && answer.headers['content-length'] === String(length);
+/**
+ * An answer whose body this client can take as it is: the expected status (206 for an origin's
+ * range, 200 for a parent's piece server), exact Content-Length, no transfer coding.
+ */
+export function isPlainBody(answer: RawAnswer, length: number, status: 200 | 206 = 206): boolean {
+  return answer.statusCode === status && answer.headers['transfer-encoding'] === undefined && answer.headers['content-length'] === String(length);
 }
 
 /**
