@@ -15,8 +15,17 @@ const START_ATTEMPTS = 3;
 export interface Origin {
   /** `http://127.0.0.1:<port>/` */
   readonly baseUrl: string;
+  /** The master; the workers are its children. */
   readonly pid: number;
+  /** The access log's path, when one was asked for. */
+  readonly accessLog?: string | undefined;
   stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  /** An nginx `log_format` for an access log at `<dir>/access.log`; default: no access log. */
+  readonly accessLogFormat?: string | undefined;
+  readonly workers?: number | undefined;
 }
 
 /** A port free right now on 127.0.0.1 (the OS picks; nginx binds it a moment later). */
@@ -32,15 +41,18 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-function config(dir: string, root: string, port: number): string {
+function config(dir: string, root: string, port: number, options: NginxOptions): string {
+  const accessLog = options.accessLogFormat
+    ? `log_format df '${options.accessLogFormat}';\n  access_log ${dir}/access.log df;`
+    : 'access_log off;';
   return `daemon off;
 master_process on;
-worker_processes 1;
+worker_processes ${options.workers ?? 1};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
-  access_log off;
+  ${accessLog}
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
   fastcgi_temp_path ${dir}/tmp/fastcgi;
@@ -50,6 +62,7 @@ http {
   sendfile on;
   tcp_nopush on;
   keepalive_timeout 30s;
+  keepalive_requests 100000;
   server {
     listen 127.0.0.1:${port};
     root ${root};
@@ -76,14 +89,21 @@ function headStatus(url: string): Promise<number | undefined> {
  * pid, logs and temp files. When running as root its worker drops to `nobody`, so `root` and its
  * parents must be world-traversable: the caller's temp dirs are made 0755.
  */
-export async function startNginx(binary: string, dir: string, root: string, probePath: string, signal: AbortSignal): Promise<Origin> {
+export async function startNginx(
+  binary: string,
+  dir: string,
+  root: string,
+  probePath: string,
+  signal: AbortSignal,
+  options: NginxOptions = {},
+): Promise<Origin> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   chmodSync(dir, 0o755);
   let lastError = '';
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freeLoopbackPort();
     const confPath = join(dir, 'nginx.conf');
-    writeFileSync(confPath, config(dir, root, port));
+    writeFileSync(confPath, config(dir, root, port, options));
     const server = startBackground('nginx', binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath]);
     const baseUrl = `http://127.0.0.1:${port}/`;
     const deadline = performance.now() + READY_TIMEOUT_MS;
@@ -91,7 +111,10 @@ export async function startNginx(binary: string, dir: string, root: string, prob
     server.child.once('exit', () => (exited = true));
     while (!exited && performance.now() < deadline && !signal.aborted) {
       const status = await headStatus(new URL(probePath, baseUrl).href);
-      if (status === 200) return { baseUrl, pid: server.child.pid!, stop: server.stop };
+      if (status === 200) {
+        const accessLog = options.accessLogFormat ? join(dir, 'access.log') : undefined;
+        return { baseUrl, pid: server.child.pid!, accessLog, stop: server.stop };
+      }
       if (status !== undefined) lastError = `HEAD ${probePath} answered ${status}`;
       await sleep(50);
     }
