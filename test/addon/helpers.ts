@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { loadAddon, nativeLoadError, type Addon } from '../../addon/index.ts';
 
 export interface Implementation {
@@ -58,4 +61,31 @@ export function addonError(code: string, message?: string | RegExp): (err: unkno
     if (message instanceof RegExp && !message.test(String(e.message))) throw new Error(`unexpected message: ${String(e.message)}`);
     return true;
   };
+}
+
+export interface Connection {
+  /** The accepted side. */
+  server: net.Socket;
+  /** The connecting side. */
+  client: net.Socket;
+}
+
+/** A real loopback TCP connection (server on port 0); everything is closed after the test. */
+export async function connect(t: TestContext): Promise<Connection> {
+  const listener = net.createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  const [server] = await accepted;
+  // Resets are expected in some tests; without listeners they would crash the process.
+  server.on('error', () => {});
+  client.on('error', () => {});
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+  });
+  return { server, client };
 }

@@ -5,35 +5,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { addonError, implementations, random, tempDir } from './helpers.ts';
+import { addonError, connect, implementations, random, tempDir } from './helpers.ts';
 
 const MiB = 1 << 20;
-
-interface Connection {
-  /** The accepted side, which the addon sends on. */
-  server: net.Socket;
-  client: net.Socket;
-}
-
-/** A real loopback TCP connection (server on port 0); everything is closed after the test. */
-async function connect(t: TestContext): Promise<Connection> {
-  const listener = net.createServer();
-  listener.listen(0, '127.0.0.1');
-  await once(listener, 'listening');
-  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
-  await once(client, 'connect');
-  const [server] = await accepted;
-  // Resets are expected in some tests; without listeners they would crash the process.
-  server.on('error', () => {});
-  client.on('error', () => {});
-  t.after(() => {
-    client.destroy();
-    server.destroy();
-    listener.close();
-  });
-  return { server, client };
-}
 
 /** Everything the client receives until the server ends the connection. */
 function collect(client: net.Socket, onData?: (received: number) => void): Promise<Buffer> {
