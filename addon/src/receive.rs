@@ -3,7 +3,8 @@
 
 use crate::error::{last_errno, Code, OpError, OpResult};
 use crate::fileio::pwrite_all;
-use crate::sendfile::{ABORT_SOCKET_CLOSED, POLL_SLICE_MS};
+use crate::poll::wait_ready;
+use crate::sendfile::ABORT_SOCKET_CLOSED;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -112,7 +113,7 @@ pub fn receive_to_file(
                         ),
                     ));
                 }
-                wait_readable(sock)?;
+                wait_ready(sock, libc::POLLIN, OP)?;
             }
             errno => {
                 let mut e = OpError::from_errno(&format!("{OP}: read after {received} of {length} bytes"), errno);
@@ -123,19 +124,6 @@ pub fn receive_to_file(
             }
         }
     }
-}
-
-fn wait_readable(sock: RawFd) -> OpResult<()> {
-    let mut pfd = libc::pollfd { fd: sock, events: libc::POLLIN, revents: 0 };
-    let r = unsafe { libc::poll(&mut pfd, 1, POLL_SLICE_MS) };
-    if r < 0 && last_errno() != libc::EINTR {
-        return Err(OpError::last_os(&format!("{OP}: poll")));
-    }
-    if pfd.revents & libc::POLLNVAL != 0 {
-        return Err(OpError::from_errno(&format!("{OP}: poll"), libc::EBADF));
-    }
-    // POLLHUP/POLLERR: the next read reports end of stream or the real errno.
-    Ok(())
 }
 
 #[cfg(test)]

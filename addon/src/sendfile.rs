@@ -2,13 +2,11 @@
 
 use crate::error::{last_errno, Code, OpError, OpResult};
 use crate::fileio::check_range;
+use crate::poll::wait_ready;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long one poll(POLLOUT) may block before the abort flag is looked at again: bounds how long a
-/// destroyed socket stays open after JS gave up on it.
-pub const POLL_SLICE_MS: i32 = 50;
 /// Values JS stores into the abort flag (addon/native.ts uses the same numbers).
 pub const ABORT_SIGNAL: i32 = 1;
 pub const ABORT_SOCKET_CLOSED: i32 = 2;
@@ -68,7 +66,7 @@ pub fn send_file(
                         ),
                     ));
                 }
-                wait_writable(sock)?;
+                wait_ready(sock, libc::POLLOUT, "sendFile")?;
             }
             errno => {
                 return Err(OpError::from_errno(&format!("sendFile: sendfile after {sent} of {length} bytes"), errno))
@@ -76,19 +74,6 @@ pub fn send_file(
         }
     }
     Ok(sent)
-}
-
-fn wait_writable(sock: RawFd) -> OpResult<()> {
-    let mut pfd = libc::pollfd { fd: sock, events: libc::POLLOUT, revents: 0 };
-    let r = unsafe { libc::poll(&mut pfd, 1, POLL_SLICE_MS) };
-    if r < 0 && last_errno() != libc::EINTR {
-        return Err(OpError::last_os("sendFile: poll"));
-    }
-    if pfd.revents & libc::POLLNVAL != 0 {
-        return Err(OpError::from_errno("sendFile: poll", libc::EBADF));
-    }
-    // POLLERR/POLLHUP: the next sendfile reports the real errno (EPIPE, ECONNRESET).
-    Ok(())
 }
 
 #[cfg(test)]
