@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { loadAddon } from '../addon/index.ts';
 import { parseBenchArgs, BENCH_USAGE, type BenchArgs } from './lib/args.ts';
 import { installInterruptHandlers, runCleanup } from './lib/cleanup.ts';
-import { fixed, formatTable, loud } from './lib/format.ts';
-import { skippedSection, type SectionReport } from './lib/report.ts';
+import { fixed, loud } from './lib/format.ts';
+import { attempt, printReport, type Report } from './lib/report.ts';
 import { benchDownloads } from './macro/download.ts';
 import { benchDigests } from './micro/digests.ts';
 import { benchPoolHash } from './micro/pool-hash.ts';
@@ -18,32 +18,8 @@ import { benchPoolHash } from './micro/pool-hash.ts';
 /** The whole run's bound; a 1 GiB, 3-run bench takes a few minutes on 2 cores. */
 const DEADLINE_MS = 20 * 60_000;
 
-function print(section: SectionReport): void {
-  console.log(`\n== ${section.title}`);
-  if (section.skipped) {
-    console.log(loud(`SKIPPED: ${section.skipped}`));
-    return;
-  }
-  console.log(formatTable(section.header, section.rows));
-  for (const note of section.notes) console.log(note.startsWith('SKIPPED') ? loud(note) : `  ${note}`);
-  for (const t of section.targets) {
-    console.log(`  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${fixed(t.value)} (want ${t.comparison} ${t.target})`);
-  }
-}
-
-/** Runs one part; an error there is reported and the part counted as failed, the others still run. */
-async function attempt(title: string, run: () => Promise<SectionReport>, signal: AbortSignal): Promise<SectionReport> {
-  try {
-    return await run();
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    const message = error instanceof Error ? error.message : String(error);
-    return { ...skippedSection(title, `FAILED: ${message}`), data: { failed: message } };
-  }
-}
-
 async function main(args: BenchArgs, signal: AbortSignal): Promise<number> {
-  const sections: SectionReport[] = [];
+  const sections: Report[] = [];
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   console.log(`bench: ${started.toISOString()}, ${availableParallelism()} cpus (${cpus()[0]?.model ?? '?'}), node ${process.version}, addon ${loadAddon().kind}, load ${fixed(loadBefore)}`);
@@ -51,15 +27,15 @@ async function main(args: BenchArgs, signal: AbortSignal): Promise<number> {
   if (args.only !== 'macro') {
     console.error('bench: micro digests...');
     sections.push(await attempt('micro: digests', () => benchDigests(signal), signal));
-    print(sections.at(-1)!);
+    printReport(sections.at(-1)!);
     console.error('bench: micro pool hashing...');
     sections.push(await attempt('micro: pool hashing', () => benchPoolHash(args.sizeBytes, args.runs, signal), signal));
-    print(sections.at(-1)!);
+    printReport(sections.at(-1)!);
   }
   if (args.only !== 'micro') {
     console.error('bench: macro downloads...');
     sections.push(await attempt('macro: downloads', () => benchDownloads(args.sizeBytes, args.runs, signal), signal));
-    print(sections.at(-1)!);
+    printReport(sections.at(-1)!);
   }
   const targets = sections.flatMap((s) => s.targets);
   const missed = targets.filter((t) => !t.met);

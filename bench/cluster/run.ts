@@ -12,26 +12,15 @@ import { loadAddon } from '../../addon/index.ts';
 import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
 import { fixed, loud } from '../lib/format.ts';
 import { CLUSTER_USAGE, parseClusterArgs, type ClusterArgs } from './args.ts';
-import { printPart, skippedPart, type PartReport } from './report.ts';
+import { attempt, printReport, type Report } from '../lib/report.ts';
 import { benchServe } from './serve.ts';
 import { benchSwarm } from './swarm.ts';
 
 /** The whole run's bound: 512 MiB x 8 peers plus 3 x 2 transfers of 1 GiB take a few minutes on 2 cores. */
 const DEADLINE_MS = 10 * 60_000;
 
-/** Runs one part; an error there is reported and the part counted as failed, the others still run. */
-async function attempt(title: string, run: () => Promise<PartReport>, signal: AbortSignal): Promise<PartReport> {
-  try {
-    return await run();
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    const message = error instanceof Error ? error.message : String(error);
-    return { ...skippedPart(title, `FAILED: ${message}`), data: { failed: message } };
-  }
-}
-
 async function main(args: ClusterArgs, signal: AbortSignal): Promise<number> {
-  const parts: PartReport[] = [];
+  const parts: Report[] = [];
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   console.log(
@@ -41,12 +30,12 @@ async function main(args: ClusterArgs, signal: AbortSignal): Promise<number> {
   if (args.only !== 'serve') {
     console.error('bench:cluster: swarm...');
     parts.push(await attempt('swarm', () => benchSwarm(args, signal), signal));
-    printPart(parts.at(-1)!);
+    printReport(parts.at(-1)!);
   }
   if (args.only !== 'swarm') {
     console.error('bench:cluster: piece server vs nginx...');
     parts.push(await attempt('piece server CPU vs nginx', () => benchServe(args, signal), signal));
-    printPart(parts.at(-1)!);
+    printReport(parts.at(-1)!);
   }
   const targets = parts.flatMap((p) => p.targets);
   const missed = targets.filter((t) => !t.met);

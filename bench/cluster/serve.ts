@@ -19,7 +19,7 @@ import { startDaemon, trafficOf } from './cluster.ts';
 import { dfgetEntry } from './dfget.ts';
 import { startLoggedNginx } from './origin.ts';
 import { clockTicksPerSecond, cpuSecondsOf, cpuSecondsOfAll } from './proc.ts';
-import { checkTarget, skippedPart, type PartReport } from './report.ts';
+import { checkTarget, skippedReport, type Report } from '../lib/report.ts';
 
 const TITLE = 'piece server CPU vs nginx sendfile (same file, same client)';
 const FILE_NAME = 'data.bin';
@@ -55,11 +55,11 @@ function curlConfig(urls: readonly { url: string; range?: string }[]): string {
     .join('\nnext\n');
 }
 
-export async function benchServe(args: ClusterArgs, signal: AbortSignal): Promise<PartReport> {
+export async function benchServe(args: ClusterArgs, signal: AbortSignal): Promise<Report> {
   const nginx = findExecutable('nginx');
-  if (!nginx) return skippedPart(TITLE, 'nginx not found: apt-get install -y nginx-light');
+  if (!nginx) return skippedReport(TITLE, 'nginx not found: apt-get install -y nginx-light');
   const curl = findExecutable('curl');
-  if (!curl) return skippedPart(TITLE, 'curl not found: apt-get install -y curl');
+  if (!curl) return skippedReport(TITLE, 'curl not found: apt-get install -y curl');
   const size = args.serveSizeBytes;
   const dir = makeTempDir('serve');
   try {

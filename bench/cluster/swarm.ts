@@ -18,7 +18,7 @@ import { startCluster, trafficOf, type BenchCluster, type BenchDaemon, type Daem
 import { dfgetEntry } from './dfget.ts';
 import { accessLogSize, readAccessLog, startLoggedNginx, type LoggedOrigin } from './origin.ts';
 import { cpuSecondsOf, cpuSecondsOfAll, peakRssOf } from './proc.ts';
-import { checkTarget, skippedPart, type PartReport, type Table, type Target } from './report.ts';
+import { checkTarget, skippedReport, type Report, type Table, type Target } from '../lib/report.ts';
 
 const TITLE = 'swarm: seed + peers downloading one file at once (loopback)';
 const FILE_NAME = 'data.bin';
@@ -249,9 +249,9 @@ function targetsOf(results: readonly RunResult[]): Target[] {
   return [origin, integrity];
 }
 
-export async function benchSwarm(args: ClusterArgs, signal: AbortSignal): Promise<PartReport> {
+export async function benchSwarm(args: ClusterArgs, signal: AbortSignal): Promise<Report> {
   const nginx = findExecutable('nginx');
-  if (!nginx) return skippedPart(TITLE, 'nginx not found: apt-get install -y nginx-light');
+  if (!nginx) return skippedReport(TITLE, 'nginx not found: apt-get install -y nginx-light');
   const dir = makeTempDir('cluster');
   try {
     chmodSync(dir.path, 0o755);

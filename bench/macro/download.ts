@@ -10,7 +10,7 @@ import { makeTempDir } from '../lib/cleanup.ts';
 import { writeRandomFile } from '../lib/files.ts';
 import { fixed, GB, MB, median } from '../lib/format.ts';
 import { startNginx } from '../lib/nginx.ts';
-import { checkTarget, skippedSection, type SectionReport, type TargetCheck } from '../lib/report.ts';
+import { checkTarget, skippedReport, type Report, type Target } from '../lib/report.ts';
 import { findExecutable, peakRssMethod, runMeasured, type MeasuredRun } from '../lib/spawn.ts';
 import { downloadTools, type RunPaths, type Tool } from './tools.ts';
 
@@ -60,7 +60,7 @@ function summarize(tool: string, runs: MeasuredRun[], size: number): ToolResult 
   };
 }
 
-function targetsOf(results: readonly ToolResult[]): TargetCheck[] {
+function targetsOf(results: readonly ToolResult[]): Target[] {
   const curl = results.find((r) => r.tool === 'curl');
   const verified = results.find((r) => r.tool === VERIFIED_DFGET);
   if (!verified) return [];
@@ -71,9 +71,9 @@ function targetsOf(results: readonly ToolResult[]): TargetCheck[] {
   ];
 }
 
-export async function benchDownloads(size: number, runs: number, signal: AbortSignal): Promise<SectionReport> {
+export async function benchDownloads(size: number, runs: number, signal: AbortSignal): Promise<Report> {
   const nginx = findExecutable('nginx');
-  if (!nginx) return skippedSection(TITLE, 'nginx not found: apt-get install -y nginx-light');
+  if (!nginx) return skippedReport(TITLE, 'nginx not found: apt-get install -y nginx-light');
   const { tools, missing } = downloadTools();
   const notes = missing.map((m) => `SKIPPED ${m.name}: not installed (apt-get install -y ${m.debianPackage})`);
   const dir = makeTempDir('macro');
@@ -120,8 +120,7 @@ export async function benchDownloads(size: number, runs: number, signal: AbortSi
     );
     return {
       title: TITLE,
-      header: ['tool', 'median s', 'GB/s', 'x curl', 'peak RSS MB', 'CPU s'],
-      rows,
+      tables: [{ caption: '', header: ['tool', 'median s', 'GB/s', 'x curl', 'peak RSS MB', 'CPU s'], rows }],
       targets: targetsOf(results),
       notes,
       data: { sizeBytes: size, runs, url: paths.url, rssMethod: peakRssMethod(), missing, results },

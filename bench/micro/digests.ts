@@ -9,8 +9,8 @@ import { createCRC32, createSHA256, createSHA512, type IHasher } from 'hash-wasm
 import { Bench } from 'tinybench';
 import { loadAddon, nativeLoadError, type Addon, type HashAlgorithm } from '../../addon/index.ts';
 import { randomBuffer } from '../lib/files.ts';
-import { fixed, formatTable, GB } from '../lib/format.ts';
-import { checkTarget, type SectionReport } from '../lib/report.ts';
+import { fixed, GB } from '../lib/format.ts';
+import { checkTarget, printReport, type Report } from '../lib/report.ts';
 
 export const DIGEST_BUFFER_SIZES = [64 << 20, 4 << 20] as const;
 const CRC32_TARGET = 1.5;
@@ -71,7 +71,7 @@ function checkAgreement(paths: readonly DigestPath[], data: Buffer): void {
   }
 }
 
-export async function benchDigests(signal: AbortSignal): Promise<SectionReport> {
+export async function benchDigests(signal: AbortSignal): Promise<Report> {
   const native = loadAddon();
   const fallback = loadAddon({ forceFallback: true });
   const paths = await digestPaths(native, fallback);
@@ -112,8 +112,7 @@ export async function benchDigests(signal: AbortSignal): Promise<SectionReport> 
   const rows = paths.map((path) => [path.algorithm, path.path, ...DIGEST_BUFFER_SIZES.map((size) => fixed(speed(path.algorithm, path.path, size)))]);
   return {
     title: 'micro: digests on in-memory buffers',
-    header: ['algorithm', 'path', ...sizes],
-    rows,
+    tables: [{ caption: '', header: ['algorithm', 'path', ...sizes], rows }],
     targets: [checkTarget(`addon crc32 / zlib.crc32 (${large >> 20} MiB)`, native.kind === 'native' ? ratio(large) : Number.NaN, '>=', CRC32_TARGET)],
     notes,
     data: { addonKind: native.kind, results },
@@ -121,7 +120,5 @@ export async function benchDigests(signal: AbortSignal): Promise<SectionReport> 
 }
 
 if (import.meta.main) {
-  const report = await benchDigests(new AbortController().signal);
-  console.log(formatTable(report.header, report.rows));
-  for (const note of report.notes) console.log(note);
+  printReport(await benchDigests(new AbortController().signal));
 }
