@@ -5,6 +5,7 @@
 import { InvalidArgumentError, isTaskId, parseDigest, type commonv2, type schedulerv2 } from '../../api/index.ts';
 import type { HostInfo, HostType } from '../resource/host.ts';
 import type { PeerRange } from '../resource/peer.ts';
+import type { PieceInfo } from '../resource/task.ts';
 
 export const LIMITS = Object.freeze({
   idLength: 512,
@@ -159,16 +160,8 @@ export function decodeDownload(download: commonv2.Download__Output | null | unde
 
 export const TRAFFIC_TYPES = ['BACK_TO_SOURCE', 'REMOTE_PEER', 'LOCAL_PEER'] as const;
 
-export interface PieceReport {
-  readonly number: number;
-  readonly parentId: string;
-  readonly offset: number;
-  readonly length: number;
-  readonly digest: string;
-  readonly trafficType: string;
-  readonly costMs: number;
-  readonly createdAtMs: number;
-}
+/** A piece as a peer reports it: the task's own record of a piece. */
+export type PieceReport = PieceInfo;
 
 export function decodePiece(piece: commonv2.Piece__Output | null | undefined, field: string): PieceReport {
   if (!piece) throw new InvalidArgumentError(`${field} is required`);
