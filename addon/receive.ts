@@ -89,12 +89,16 @@ export async function receiveToFile(
   try {
     // What the socket can no longer deliver is a failure only when it is still needed.
     if (stop && (stop.kind === 'aborted' || received < length)) throw stopError(stop, 0, length, OP);
+    if (received < length) {
+      // Listen before the first await: a socket resumed meanwhile (by anyone) would otherwise
+      // emit its bytes to no listener, and they would be lost.
+      socket.on('data', onData);
+      socket.on('end', onEnd);
+      armIdle();
+      socket.resume();
+    }
     await writeAllAt(fileFd, [head], position);
     if (received === length) return { bytes: received, crc32: crc };
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    armIdle();
-    socket.resume();
     while (received < length) {
       if (stop?.kind === 'aborted') throw stopError(stop, received, length, OP);
       if (queue.length > 0) {

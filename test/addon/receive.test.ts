@@ -107,7 +107,9 @@ for (const { name, addon, skip } of implementations) {
       await delay(50);
       const file = taskFile(t);
       const receiving = addon.receiveToFile(client, file.fd, 0, body.length, first);
-      // JS poking the socket mid-transfer (as a stray consumer might) must not take bytes from it.
+      // JS poking the socket mid-transfer (as a stray consumer might) must not take bytes from it:
+      // at once (while the prefix is still being written) and a little later.
+      queueMicrotask(() => client.resume());
       for (const at of [0, 5, 20]) {
         setTimeout(() => {
           client.resume();
