@@ -38,11 +38,24 @@ export interface ObjectField<S extends Schema = Schema> {
   readonly fields: S;
   readonly doc?: string;
 }
-export type Field = StringField | IntField | BoolField | DurationField | SizeField | RateField | ListField | OptionalStringField | ObjectField;
+/** A list of mappings, each resolved against `fields` (e.g. proxy rules). */
+export interface RecordsField<S extends Schema = Schema> {
+  readonly kind: 'records';
+  readonly fields: S;
+  readonly default: readonly Resolved<S>[];
+  readonly doc?: string | undefined;
+}
+export type Field = StringField | IntField | BoolField | DurationField | SizeField | RateField | ListField | OptionalStringField | ObjectField | RecordsField;
 export type Schema = { readonly [key: string]: Field };
 
 export type Resolved<S extends Schema> = {
-  readonly [K in keyof S]: S[K] extends ObjectField<infer Inner> ? Resolved<Inner> : S[K] extends Base<string, infer T> ? T : never;
+  readonly [K in keyof S]: S[K] extends ObjectField<infer Inner>
+    ? Resolved<Inner>
+    : S[K] extends RecordsField<infer Item>
+      ? readonly Resolved<Item>[]
+      : S[K] extends Base<string, infer T>
+        ? T
+        : never;
 };
 
 // Builders keep schemas short and typed.
@@ -56,6 +69,13 @@ export const field = {
   rate: (value: string, doc?: string): RateField => ({ kind: 'rate', default: parseRate(value), doc }),
   list: (value: readonly string[], doc?: string): ListField => ({ kind: 'list', default: value, doc }),
   object: <S extends Schema>(fields: S, doc?: string): ObjectField<S> => ({ kind: 'object', fields, doc }),
+  /** `defaults` are raw values, resolved (and checked) like user input. */
+  records: <S extends Schema>(fields: S, defaults: readonly unknown[], doc?: string): RecordsField<S> => ({
+    kind: 'records',
+    fields,
+    default: Object.freeze(defaults.map((item, i) => resolveObject(fields, item, `[${i}]`) as Resolved<S>)),
+    doc,
+  }),
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -73,6 +93,11 @@ function converted(path: string, value: unknown, parse: (text: string | number) 
 
 function resolveField(f: Field, raw: unknown, path: string): unknown {
   if (f.kind === 'object') return resolveObject(f.fields, raw ?? {}, path);
+  if (f.kind === 'records') {
+    if (raw === undefined || raw === null) return f.default;
+    if (!Array.isArray(raw)) throw new ConfigError(path, `expected a list of mappings, got ${JSON.stringify(raw)}`);
+    return Object.freeze(raw.map((item, i) => resolveObject(f.fields, item, `${path}[${i}]`)));
+  }
   if (raw === undefined || raw === null) return f.kind === 'list' ? Object.freeze([...f.default]) : f.default;
   switch (f.kind) {
     case 'string':

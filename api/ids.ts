@@ -29,6 +29,21 @@ export interface TaskIdInput {
   pieceLength?: number | undefined;
   /** Defaults to DEFAULT_FILTERED_QUERY_PARAMS; an empty list leaves the URL exactly as given. */
   filteredQueryParams?: readonly string[] | undefined;
+  /** When set, the task id is the sha256 of this content and nothing else counts. */
+  contentForCalculatingTaskId?: string | undefined;
+  /**
+   * For OCI blob URLs (`.../v2/<name>/blobs/sha256:<hex>`): the task id is the blob's sha256 hex,
+   * so one layer pulled from several repositories or registry mirrors is one task.
+   */
+  enableTaskIdBasedBlobDigest?: boolean | undefined;
+}
+
+/** Dragonfly's `^(.*)://(.*)/v2/(.*)/blobs/([^?]+)`, narrowed to sha256: its hex is a task id. */
+const BLOB_URL = /^[^:]+:\/\/[^/]*\/(?:.*\/)?v2\/.+\/blobs\/sha256:([0-9a-f]{64})(?:\?.*)?$/;
+
+/** The blob digest's hex of an OCI blob URL, or undefined when `url` is not one. */
+export function blobDigestHexOf(url: string): string | undefined {
+  return BLOB_URL.exec(url)?.[1];
 }
 
 /** Go's url.QueryEscape: unreserved bytes kept, space as '+', everything else %XX upper-case. */
@@ -77,8 +92,17 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** sha256 hex of canonical url ‖ tag ‖ application ‖ revision ‖ piece length ‖ "STANDARD". */
+/**
+ * Dragonfly's rules, first match wins: sha256 of `contentForCalculatingTaskId`; the blob digest of
+ * an OCI blob URL when `enableTaskIdBasedBlobDigest`; else sha256 hex of canonical url ‖ tag ‖
+ * application ‖ revision ‖ piece length ‖ "STANDARD".
+ */
 export function taskIdOf(input: TaskIdInput): string {
+  if (input.contentForCalculatingTaskId) return sha256Hex(input.contentForCalculatingTaskId);
+  if (input.enableTaskIdBasedBlobDigest) {
+    const hex = blobDigestHexOf(input.url);
+    if (hex) return hex;
+  }
   const parts = [canonicalTaskUrl(input.url, input.filteredQueryParams)];
   if (input.tag) parts.push(input.tag);
   if (input.application) parts.push(input.application);

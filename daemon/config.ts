@@ -13,6 +13,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, field, resolveConfig, type Resolved } from '../api/index.ts';
 import { LOG_LEVELS } from './log.ts';
+import { parseCidr } from './proxy/client-filter.ts';
 
 const port = (value: number, doc?: string) => field.int(value, { min: 0, max: 65535, doc: doc ?? '0 picks a free port' });
 const percent = (value: number) => field.int(value, { min: 1, max: 100 });
@@ -76,7 +77,28 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     }),
   }),
   proxy: field.object({
-    server: field.object({ port: port(4001, 'reserved: answers 501 until the proxy exists') }),
+    server: field.object({
+      ip: field.string('127.0.0.1', { doc: 'loopback by default: an exposed proxy also needs allowedClients' }),
+      port: port(4001, 'registry mirror and HTTP proxy; 0 picks a free port'),
+      allowedClients: field.list(['127.0.0.0/8', '::1/128'], 'client address ranges (CIDR) the proxy serves; others get 403'),
+      caCert: field.optionalString({ doc: 'PEM CA certificate: with caKey, CONNECT tunnels are intercepted and served by the same rules' }),
+      caKey: field.optionalString({ doc: 'PEM key of caCert' }),
+    }),
+    rules: field.records(
+      {
+        regex: field.string('', { doc: 'matched against the URL without query and fragment' }),
+        useTLS: field.bool(false, 'fetch the matched URL over https'),
+        redirect: field.optionalString({ doc: 'replace the URL host with this one' }),
+        filteredQueryParams: field.list([], 'query params left out of the task id (default: the common signing params)'),
+      },
+      [{ regex: 'blobs/sha256.*' }],
+      'GET requests whose URL matches go through P2P; the rest pass straight through',
+    ),
+    registryMirror: field.object({
+      addr: field.string('https://index.docker.io', { doc: 'upstream for mirror requests that name none (no X-Dragonfly-Registry header, no ?ns=)' }),
+    }),
+    disableBackToSource: field.bool(false, 'blobs come only from peers; never from the upstream directly'),
+    authCacheTTL: field.duration('60s', 'how long an upstream\'s yes to a client\'s credentials for a blob is reused'),
   }),
   metrics: field.object({
     server: field.object({ ip: field.string('0.0.0.0'), port: port(4002) }),
@@ -105,6 +127,32 @@ function defaultIp(): string {
   return '127.0.0.1';
 }
 
+function checkProxy(proxy: Raw['proxy']): void {
+  proxy.server.allowedClients.forEach((cidr, i) => {
+    if (!parseCidr(cidr)) throw new ConfigError(`proxy.server.allowedClients[${i}]`, `"${cidr}" is not an address range like 10.0.0.0/8 or ::1/128`);
+  });
+  if ((proxy.server.caCert === undefined) !== (proxy.server.caKey === undefined)) {
+    throw new ConfigError(proxy.server.caCert === undefined ? 'proxy.server.caCert' : 'proxy.server.caKey', 'caCert and caKey go together');
+  }
+  proxy.rules.forEach((rule, i) => {
+    if (!rule.regex) throw new ConfigError(`proxy.rules[${i}].regex`, 'is required');
+    try {
+      new RegExp(rule.regex);
+    } catch (error) {
+      throw new ConfigError(`proxy.rules[${i}].regex`, `not a regular expression: ${(error as Error).message}`);
+    }
+  });
+  let mirror: URL | undefined;
+  try {
+    mirror = new URL(proxy.registryMirror.addr);
+  } catch {
+    mirror = undefined;
+  }
+  if (!mirror || !/^https?:$/.test(mirror.protocol) || (mirror.pathname !== '/' && mirror.pathname !== '')) {
+    throw new ConfigError('proxy.registryMirror.addr', `"${proxy.registryMirror.addr}" is not a registry URL like https://index.docker.io`);
+  }
+}
+
 /** Defaults filled, units converted, unknown keys and bad values rejected naming the key path. */
 export function resolveDfdaemonConfig(raw: unknown): DfdaemonConfig {
   const config = resolveConfig(DFDAEMON_CONFIG_SCHEMA, raw);
@@ -121,6 +169,7 @@ export function resolveDfdaemonConfig(raw: unknown): DfdaemonConfig {
   if (low >= high) throw new ConfigError('gc.policy.diskLowThresholdPercent', `must be below diskHighThresholdPercent (${high}), got ${low}`);
   if (!config.download.server.socketPath) throw new ConfigError('download.server.socketPath', 'must not be empty');
   if (!config.storage.dir) throw new ConfigError('storage.dir', 'must not be empty');
+  checkProxy(config.proxy);
   const host = Object.freeze({ ...config.host, hostname: config.host.hostname ?? hostname(), ip: config.host.ip ?? defaultIp() });
   if (/\s/.test(host.hostname) || !host.hostname) throw new ConfigError('host.hostname', `"${host.hostname}" is not a hostname`);
   return Object.freeze({ ...config, host });

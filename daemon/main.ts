@@ -10,7 +10,7 @@ import type { DfdaemonConfig } from './config.ts';
 import { DaemonStartError } from './errors.ts';
 import { StorageGc } from './gc.ts';
 import { hostMessage, identityOf, type BoundPorts } from './host.ts';
-import { serveHealth, serveMetrics, serveProxyPlaceholder, type HttpListener } from './http/servers.ts';
+import { serveHealth, serveMetrics, type HttpListener } from './http/servers.ts';
 import type { Logger } from './log.ts';
 import { createDaemonMetrics } from './metrics.ts';
 import { P2pDownloads } from './p2p/strategy.ts';
@@ -24,6 +24,7 @@ import { SchedulerClients } from './scheduler/clients.ts';
 import { TaskManager } from './tasks/task-manager.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { PieceServer } from './upload/piece-server.ts';
+import { startProxy } from './proxy/index.ts';
 
 export interface DaemonOptions {
   readonly config: DfdaemonConfig;
@@ -173,7 +174,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     listeners.push(health);
     const metricsListener = await serveMetrics(config.metrics.server.ip, config.metrics.server.port, metrics.registry);
     listeners.push(metricsListener);
-    const proxy = await serveProxyPlaceholder('0.0.0.0', config.proxy.server.port);
+    const proxy = await startProxy({ config: config.proxy, manager, engine, metrics, log });
     listeners.push(proxy);
     ports = { upload: uploadPort, pieces: piecesPort, proxy: proxy.port, metrics: metricsListener.port, health: health.port };
 

@@ -19,6 +19,9 @@ export interface DaemonMetrics {
   readonly downloadTaskFailures: Counter;
   readonly concurrentUploads: Gauge;
   readonly pieceDigestMismatches: Counter;
+  readonly proxyRequests: Counter;
+  readonly proxyRequestFailures: Counter;
+  readonly proxyRequestsViaP2p: Counter;
 }
 
 export function createDaemonMetrics(): DaemonMetrics {
@@ -37,6 +40,9 @@ export function createDaemonMetrics(): DaemonMetrics {
       'dragonfly_client_piece_digest_mismatch_total',
       'Pieces from a parent whose bytes did not match the digest it announced.',
     ),
+    proxyRequests: registry.counter('dragonfly_client_proxy_request_total', 'Requests to the proxy port (mirror, HTTP proxy, CONNECT).'),
+    proxyRequestFailures: registry.counter('dragonfly_client_proxy_request_failure_total', 'Proxy requests answered with an error of the proxy or the daemon.'),
+    proxyRequestsViaP2p: registry.counter('dragonfly_client_proxy_request_via_dfdaemon_total', 'Proxy requests answered from a P2P task.'),
   };
   // Zero series exist from the start, so a scrape can tell "none yet" from "not exported".
   for (const type of TRAFFIC_TYPES) {
@@ -52,5 +58,8 @@ export function createDaemonMetrics(): DaemonMetrics {
   metrics.uploadFailures.labels();
   metrics.concurrentUploads.labels();
   metrics.pieceDigestMismatches.labels();
+  metrics.proxyRequests.labels();
+  metrics.proxyRequestFailures.labels();
+  metrics.proxyRequestsViaP2p.labels();
   return metrics;
 }

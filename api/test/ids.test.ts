@@ -75,3 +75,24 @@ test('host, peer, piece ids and task id validation', () => {
   assert.ok(isTaskId(id));
   for (const bad of ['', '../etc/passwd', id.toUpperCase(), `${id}0`, id.slice(1)]) assert.equal(isTaskId(bad), false, bad);
 });
+
+test('the task id of an OCI blob is its sha256 hex when asked, whatever the registry or repository', () => {
+  const hex = 'a'.repeat(63) + 'b';
+  const a = taskIdOf({ url: `https://registry-1.docker.io/v2/library/alpine/blobs/sha256:${hex}`, enableTaskIdBasedBlobDigest: true });
+  const b = taskIdOf({ url: `http://127.0.0.1:5000/v2/mirror/alpine/blobs/sha256:${hex}?ns=docker.io`, enableTaskIdBasedBlobDigest: true });
+  assert.equal(a, hex);
+  assert.equal(b, hex);
+  // Without the flag, or for a URL that is not a blob, the URL rule applies.
+  assert.notEqual(taskIdOf({ url: `https://registry-1.docker.io/v2/library/alpine/blobs/sha256:${hex}` }), hex);
+  const manifest = `https://r.example/v2/x/manifests/sha256:${hex}`;
+  assert.equal(taskIdOf({ url: manifest, enableTaskIdBasedBlobDigest: true }), taskIdOf({ url: manifest }));
+  // A sha512 digest is not a task id: the URL rule applies.
+  const sha512 = `https://r.example/v2/x/blobs/sha512:${'c'.repeat(128)}`;
+  assert.equal(taskIdOf({ url: sha512, enableTaskIdBasedBlobDigest: true }), taskIdOf({ url: sha512 }));
+});
+
+test('content for calculating the task id wins over every other rule', () => {
+  const expected = createHash('sha256').update('my-content').digest('hex');
+  assert.equal(taskIdOf({ url: 'https://a.example/x', tag: 't', contentForCalculatingTaskId: 'my-content', enableTaskIdBasedBlobDigest: true }), expected);
+  assert.equal(taskIdOf({ url: 'https://b.example/y', contentForCalculatingTaskId: 'my-content' }), expected);
+});

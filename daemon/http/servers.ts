@@ -1,5 +1,5 @@
 /**
- * The daemon's small HTTP servers (health, metrics, the proxy placeholder) and the checks every
+ * The daemon's small HTTP servers (health, metrics) and the checks every
  * listener shares: a port that is taken fails the start with a message naming the config key.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -63,17 +63,6 @@ export function serveMetrics(host: string, port: number, registry: MetricsRegist
         : sendText(res, 404, 'not found; try /metrics\n'),
     'metrics server',
     'metrics.server.port',
-    host,
-    port,
-  );
-}
-
-/** The proxy port is reserved for the registry mirror (next issue); until then it says so. */
-export function serveProxyPlaceholder(host: string, port: number): Promise<HttpListener> {
-  return serve(
-    (_req, res) => sendText(res, 501, 'the dfdaemon proxy / registry mirror is not implemented yet\n'),
-    'proxy',
-    'proxy.server.port',
     host,
     port,
   );

@@ -243,6 +243,8 @@ export class P2pDownloads {
       filteredQueryParams: spec.filteredQueryParams ? [...spec.filteredQueryParams] : [],
       requestHeader: { ...spec.headers },
       pieceLength: spec.pieceLength,
+      contentForCalculatingTaskId: spec.contentForCalculatingTaskId,
+      enableTaskIdBasedBlobDigest: spec.enableTaskIdBasedBlobDigest ?? false,
       timeoutMs: spec.timeoutMs,
       disableBackToSource: spec.disableBackToSource,
       needBackToSource: spec.needBackToSource,

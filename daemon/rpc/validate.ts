@@ -35,6 +35,8 @@ export interface DownloadSpec {
   readonly application?: string | undefined;
   readonly filteredQueryParams?: readonly string[] | undefined;
   readonly pieceLength?: number | undefined;
+  readonly contentForCalculatingTaskId?: string | undefined;
+  readonly enableTaskIdBasedBlobDigest?: boolean | undefined;
   readonly digest?: string | undefined;
   readonly outputPath?: string | undefined;
   readonly overwrite: boolean;
@@ -131,6 +133,8 @@ export function downloadSpecOf(download: commonv2.Download__Output | null | unde
     application: boundedString('download.application', download.application, REQUEST_LIMITS.tagChars),
     filteredQueryParams: filtered.length > 0 ? Object.freeze([...filtered]) : undefined,
     pieceLength,
+    contentForCalculatingTaskId: boundedString('download.content_for_calculating_task_id', download.contentForCalculatingTaskId ?? undefined, REQUEST_LIMITS.urlChars),
+    enableTaskIdBasedBlobDigest: download.enableTaskIdBasedBlobDigest === true,
     digest,
     outputPath,
     overwrite: download.overwrite === true,

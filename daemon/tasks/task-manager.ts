@@ -124,6 +124,11 @@ export class TaskManager {
     }
   }
 
+  /** Resolves when the download of `taskId`, if one runs, has ended either way. */
+  async settled(taskId: string): Promise<void> {
+    await this.#inFlight.get(taskId)?.result?.catch(() => {});
+  }
+
   /** Stops every download (shutdown). */
   abortAll(reason: unknown): void {
     for (const entry of this.#inFlight.values()) entry.controller.abort(reason);
@@ -154,6 +159,8 @@ export class TaskManager {
         application: spec.application,
         filteredQueryParams: spec.filteredQueryParams,
         pieceLength: spec.pieceLength,
+        contentForCalculatingTaskId: spec.contentForCalculatingTaskId,
+        enableTaskIdBasedBlobDigest: spec.enableTaskIdBasedBlobDigest,
         signal,
         strategy,
         onEvent: (event) => {

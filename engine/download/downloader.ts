@@ -24,6 +24,9 @@ export interface DownloadRequest {
   filteredQueryParams?: readonly string[] | undefined;
   /** Explicit piece length; it then also enters the task id, as in Dragonfly. */
   pieceLength?: number | undefined;
+  /** Task id rules other than the URL's (see api `taskIdOf`). */
+  contentForCalculatingTaskId?: string | undefined;
+  enableTaskIdBasedBlobDigest?: boolean | undefined;
   /** `sha256:<hex>`, `sha512:<hex>` or `crc32:<decimal>` of the whole content. */
   digest?: string | undefined;
   outputPath?: string | undefined;
@@ -56,13 +59,17 @@ export interface DownloaderDeps {
 }
 
 /** The task id a request downloads into, known before the origin is asked anything. */
-export function taskIdOfRequest(request: Pick<DownloadRequest, 'url' | 'tag' | 'application' | 'pieceLength' | 'filteredQueryParams'>): string {
+export function taskIdOfRequest(
+  request: Pick<DownloadRequest, 'url' | 'tag' | 'application' | 'pieceLength' | 'filteredQueryParams' | 'contentForCalculatingTaskId' | 'enableTaskIdBasedBlobDigest'>,
+): string {
   return taskIdOf({
     url: request.url,
     tag: request.tag,
     application: request.application,
     pieceLength: request.pieceLength,
     filteredQueryParams: request.filteredQueryParams,
+    contentForCalculatingTaskId: request.contentForCalculatingTaskId,
+    enableTaskIdBasedBlobDigest: request.enableTaskIdBasedBlobDigest,
   });
 }
 

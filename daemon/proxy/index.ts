@@ -1,0 +1,63 @@
+/**
+ * The proxy port's composition: upstream client, checks, rules and the P2P task stream, built
+ * from `proxy.*` config and the daemon's task manager. Only daemon/main.ts calls this.
+ */
+import type { Engine } from '../../engine/index.ts';
+import type { DfdaemonConfig } from '../config.ts';
+import type { HttpListener } from '../http/servers.ts';
+import type { Logger } from '../log.ts';
+import type { DaemonMetrics } from '../metrics.ts';
+import type { TaskManager } from '../tasks/task-manager.ts';
+import type { CertificateSource } from './connect.ts';
+import { compileRules } from './rules.ts';
+import { ProxyServer } from './server.ts';
+import { BlobAccess, RegistryProbe } from './upstream-checks.ts';
+import { UpstreamClient } from './upstream-client.ts';
+
+export interface ProxyDeps {
+  readonly config: DfdaemonConfig['proxy'];
+  readonly manager: TaskManager;
+  readonly engine: Engine;
+  readonly metrics: DaemonMetrics;
+  readonly log: Logger;
+  /** Leaf certificates for intercepted CONNECT tunnels, when a CA is configured. */
+  readonly certificates?: CertificateSource | undefined;
+}
+
+export async function startProxy(deps: ProxyDeps): Promise<HttpListener> {
+  const { config, manager, engine, metrics, log } = deps;
+  const upstreams = new UpstreamClient();
+  const server = new ProxyServer({
+    allowedClients: config.server.allowedClients,
+    certificates: deps.certificates,
+    metrics,
+    log,
+    context: {
+      upstreams,
+      access: new BlobAccess(upstreams, config.authCacheTTL),
+      probe: new RegistryProbe(upstreams),
+      rules: compileRules(config.rules),
+      registryMirrorAddr: config.registryMirror.addr,
+      disableBackToSource: config.disableBackToSource,
+      metrics,
+      log,
+      tasks: {
+        manager,
+        log,
+        dataPathOf: (taskId) => engine.store.filesOf(taskId).dataPath,
+        forget: async (taskId) => {
+          await manager.settled(taskId);
+          await engine.tasks.remove(taskId);
+        },
+      },
+    },
+  });
+  const port = await server.listen(config.server.ip, config.server.port);
+  return {
+    port,
+    close: async () => {
+      await server.close();
+      await upstreams.close();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The registry mirror: origin-form requests (`GET /v2/...`) from containerd, CRI-O, podman and
+ * skopeo. Manifests, pings, tag lists and errors pass straight through (the client runs its own
+ * token flow against the 401s it sees); blob GETs the upstream allows this client to read come
+ * through P2P, one task per blob digest whatever the repository or registry.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { taskIdOf } from '../../api/index.ts';
+import { parseRangeHeader } from './byte-range.ts';
+import { proxySpec, type ProxyContext } from './context.ts';
+import { ProxyRequestError, UpstreamError } from './errors.ts';
+import { parseRegistryPath } from './registry-routes.ts';
+import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
+import { streamTask } from './task-stream.ts';
+import { REGISTRY_API_HEADER } from './upstream-checks.ts';
+import { chooseUpstream } from './upstream.ts';
+import { relayAnswer } from './upstream-client.ts';
+
+export async function handleMirror(context: ProxyContext, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://mirror.invalid');
+  const route = parseRegistryPath(url.pathname);
+  const method = req.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD') {
+    throw new ProxyRequestError('UNSUPPORTED', `${method} ${url.pathname.slice(0, 120)}: this mirror serves pulls only (GET and HEAD)`, 405);
+  }
+  const controls = dragonflyControls(req.headers);
+  const upstream = chooseUpstream({ header: controls.registry, ns: url.searchParams.get('ns'), configured: context.registryMirrorAddr });
+  if (upstream.from !== 'config') await context.probe.check(upstream.base, signal);
+  url.searchParams.delete('ns');
+  const target = `${upstream.base}${url.pathname}${url.search}`;
+  const headers = forwardedHeaders(req.headers);
+  const passThrough = async () => relayAnswer(await context.upstreams.request({ url: target, method, headers, signal }), res);
+
+  const range = parseRangeHeader(req.headers.range);
+  if (route.kind !== 'blob' || method !== 'GET' || controls.useP2p === false || range.kind === 'other') return passThrough();
+
+  const authorization = headers.authorization;
+  const access = await context.access.check(target, authorization, signal);
+  // Whatever the upstream says to this client (401 with its challenge, 404, 5xx) is what it gets.
+  if (!access.ok) return passThrough();
+
+  const credentials: Record<string, string> = authorization ? { authorization } : {};
+  const spec = proxySpec(target, credentials, controls, { enableTaskIdBasedBlobDigest: true, disableBackToSource: context.disableBackToSource });
+  const taskId = taskIdOf(spec);
+  context.metrics.proxyRequestsViaP2p.inc();
+  try {
+    await streamTask(context.tasks, {
+      spec,
+      res,
+      range,
+      signal,
+      headers: {
+        'content-type': access.contentType ?? 'application/octet-stream',
+        'docker-content-digest': route.digest,
+        [REGISTRY_API_HEADER]: 'registry/2.0',
+        'x-dragonfly-task-id': taskId,
+      },
+      expectedSha256: route.digest.startsWith('sha256:') ? route.digest.slice(7) : undefined,
+      fromOrigin: context.disableBackToSource ? undefined : (start, end, rangeSignal) => fetchRange(context, target, credentials, start, end, rangeSignal),
+    });
+  } catch (error) {
+    if (res.headersSent || signal.aborted || context.disableBackToSource) throw error;
+    context.log.warn('P2P failed before the blob started; fetching it directly', { taskId, url: target, error });
+    await passThrough();
+  }
+}
+
+/** Bytes [start, end] of `url` straight from the upstream. */
+export async function fetchRange(context: ProxyContext, url: string, headers: Record<string, string>, start: number, end: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  const answer = await context.upstreams.request({ url, method: 'GET', headers: { ...headers, range: `bytes=${start}-${end}` }, signal });
+  const contentRange = answer.headers['content-range'];
+  const startsRight = answer.statusCode === 206 ? typeof contentRange === 'string' && new RegExp(`^bytes ${start}-`).test(contentRange) : answer.statusCode === 200 && start === 0;
+  if (!startsRight) {
+    void answer.body.dump();
+    throw new UpstreamError(`${url} answered ${answer.statusCode} ${typeof contentRange === 'string' ? contentRange : ''} to a request for bytes ${start}-${end}`);
+  }
+  return answer.body;
+}
