@@ -45,6 +45,12 @@ export async function startProxy(deps: ProxyDeps): Promise<HttpListener> {
         manager,
         log,
         dataPathOf: (taskId) => engine.store.filesOf(taskId).dataPath,
+        completed: async (taskId) => {
+          const view = await engine.tasks.get(taskId);
+          if (!view?.complete || view.downloading) return undefined;
+          engine.tasks.touch(taskId);
+          return { contentLength: view.contentLength, pieceLength: view.pieceLength };
+        },
         forget: async (taskId) => {
           await manager.settled(taskId);
           await engine.tasks.remove(taskId);

@@ -17,17 +17,19 @@ import { chooseUpstream } from './upstream.ts';
 import { relayAnswer } from './upstream-client.ts';
 
 export async function handleMirror(context: ProxyContext, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  // The raw path, not URL's normalized one: `/v2/a/../b` must be refused, not quietly rewritten.
+  const rawPath = (req.url ?? '/').split('?')[0]!;
+  const route = parseRegistryPath(rawPath);
   const url = new URL(req.url ?? '/', 'http://mirror.invalid');
-  const route = parseRegistryPath(url.pathname);
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
-    throw new ProxyRequestError('UNSUPPORTED', `${method} ${url.pathname.slice(0, 120)}: this mirror serves pulls only (GET and HEAD)`, 405);
+    throw new ProxyRequestError('UNSUPPORTED', `${method} ${rawPath.slice(0, 120)}: this mirror serves pulls only (GET and HEAD)`, 405);
   }
   const controls = dragonflyControls(req.headers);
   const upstream = chooseUpstream({ header: controls.registry, ns: url.searchParams.get('ns'), configured: context.registryMirrorAddr });
   if (upstream.from !== 'config') await context.probe.check(upstream.base, signal);
   url.searchParams.delete('ns');
-  const target = `${upstream.base}${url.pathname}${url.search}`;
+  const target = `${upstream.base}${rawPath}${url.search}`;
   const headers = forwardedHeaders(req.headers);
   const passThrough = async () => relayAnswer(await context.upstreams.request({ url: target, method, headers, signal }), res);
 

@@ -46,6 +46,8 @@ export interface TaskStreamResult {
 
 export interface TaskStreamDeps {
   readonly manager: TaskManager;
+  /** The task's layout when it is complete in the store: then it is answered without a download. */
+  readonly completed: (taskId: string) => Promise<{ contentLength: number; pieceLength: number } | undefined>;
   readonly dataPathOf: (taskId: string) => string;
   /** Drops a task whose content proved wrong, so it is not served again. */
   readonly forget: (taskId: string) => Promise<unknown>;
@@ -56,11 +58,16 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
   const { res, signal } = request;
   const pieces = new PieceArrivals();
   const taskId = deps.manager.taskIdOf(request.spec);
-  const download = deps.manager.follow(request.spec, { onStarted: (info) => pieces.start(info), onPiece: (record) => pieces.add(record) }, { signal, detached: true });
-  download.then(
-    () => pieces.finish(),
-    (error: unknown) => pieces.fail(error),
-  );
+  const stored = deps.manager.isRunning(taskId) ? undefined : await deps.completed(taskId);
+  if (stored) {
+    pieces.complete(stored.contentLength, stored.pieceLength);
+  } else {
+    const follower = { onStarted: (info: StartedInfo) => pieces.start(info), onPiece: (record: PieceRecord) => pieces.add(record) };
+    deps.manager.follow(request.spec, follower, { signal, detached: true }).then(
+      () => pieces.finish(),
+      (error: unknown) => pieces.fail(error),
+    );
+  }
   const layout = await pieces.started();
   const range = resolveRange(request.range, layout.contentLength);
   if (range === 'unsatisfiable') {
@@ -71,6 +78,7 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
   const start = range?.start ?? 0;
   const end = range?.end ?? layout.contentLength - 1;
   const headers: Record<string, string | number> = { ...request.headers, 'accept-ranges': 'bytes', 'content-length': end - start + 1 };
+  if (stored) headers['x-dragonfly-task-download-finished'] = 'true';
   if (range) headers['content-range'] = `bytes ${start}-${end}/${layout.contentLength}`;
   res.writeHead(range ? 206 : 200, headers);
   if (request.head) {
@@ -131,11 +139,19 @@ async function copyRange(file: FileHandle, from: number, to: number, sink: Respo
 
 /** Pieces of one task as they are recorded, for a reader that needs them in order. */
 class PieceArrivals {
-  #layout: StartedInfo | undefined;
+  #layout: { contentLength: number; pieceLength: number } | undefined;
   readonly #have = new Set<number>();
+  #all = false;
   #failure: { error: unknown } | undefined;
   #finished = false;
   #wake: (() => void) | undefined;
+
+  /** Every piece is already in the store. */
+  complete(contentLength: number, pieceLength: number): void {
+    this.#layout = { contentLength, pieceLength };
+    this.#all = true;
+    this.#finished = true;
+  }
 
   start(info: StartedInfo): void {
     this.#layout = info;
@@ -158,7 +174,7 @@ class PieceArrivals {
     this.#notify();
   }
 
-  async started(): Promise<StartedInfo> {
+  async started(): Promise<{ contentLength: number; pieceLength: number }> {
     while (!this.#layout) {
       if (this.#failure) throw this.#failure.error;
       if (this.#finished) throw new Error('the download ended before it started');
@@ -168,7 +184,7 @@ class PieceArrivals {
   }
 
   async waitFor(number: number): Promise<void> {
-    while (!this.#have.has(number)) {
+    while (!this.#all && !this.#have.has(number)) {
       if (this.#failure) throw this.#failure.error;
       if (this.#finished) throw new Error(`the download finished without piece ${number}`);
       await this.#next();

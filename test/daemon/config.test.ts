@@ -57,17 +57,26 @@ const BAD: ReadonlyArray<{ name: string; edit: Record<string, unknown>; names: R
   { name: 'a log level that does not exist', edit: { log: { level: 'loud' } }, names: /log\.level/ },
   { name: 'disk thresholds upside down', edit: { gc: { policy: { diskHighThresholdPercent: 50, diskLowThresholdPercent: 70 } } }, names: /gc\.policy\.diskLowThresholdPercent/ },
   { name: 'a zero announce interval', edit: { scheduler: { announceInterval: '0s' } }, names: /scheduler\.announceInterval/ },
+  { name: 'a client range that is not one', edit: { proxy: { server: { allowedClients: ['10.0.0.0/99'] } } }, names: /proxy\.server\.allowedClients\[0\]/ },
+  { name: 'a proxy rule that is not a regex', edit: { proxy: { rules: [{ regex: 'a(' }] } }, names: /proxy\.rules\[0\]\.regex/ },
+  { name: 'an unknown key in a proxy rule', edit: { proxy: { rules: [{ regx: 'a' }] } }, names: /proxy\.rules\[0\]\.regx: unknown key/ },
+  { name: 'a CA certificate without its key', edit: { proxy: { server: { caCert: '/x.pem' } } }, names: /proxy\.server\.caKey/ },
+  { name: 'a registry mirror that is not a URL', edit: { proxy: { registryMirror: { addr: 'ftp://r/x' } } }, names: /proxy\.registryMirror\.addr/ },
 ];
 
 test('bad config: exit 1 and one line naming the key path', async (t) => {
   const dir = await tempDir(t, 'df-config-');
-  const exits = await Promise.all(
-    BAD.map(async (c, i) => {
+  // A few at a time: a dozen Node start-ups at once on a small machine take longer than the timeout.
+  const exits: Exit[] = [];
+  for (let first = 0; first < BAD.length; first += 4) {
+    const batch = BAD.slice(first, first + 4).map(async (c, j) => {
+      const i = first + j;
       const path = join(dir, `bad-${i}.yaml`);
       await writeFile(path, stringify(daemonConfig(join(dir, `d${i}`), { name: `d${i}`, config: c.edit })));
       return runDaemon(['--config', path]);
-    }),
-  );
+    });
+    exits.push(...(await Promise.all(batch)));
+  }
   BAD.forEach((c, i) => assert.match(errorLine(exits[i]!), c.names, c.name));
 });
 
@@ -132,5 +141,8 @@ test('defaults are Dragonfly\'s', () => {
   assert.equal(config.gc.policy.diskHighThresholdPercent, 80);
   assert.equal(config.gc.policy.diskLowThresholdPercent, 60);
   assert.equal(config.seedPeer.enable, false);
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.host));
+  assert.equal(config.proxy.server.ip, '127.0.0.1');
+  assert.deepEqual(config.proxy.rules.map((rule) => rule.regex), ['blobs/sha256.*']);
+  assert.equal(config.proxy.registryMirror.addr, 'https://index.docker.io');
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.host) && Object.isFrozen(config.proxy.rules[0]));
 });
