@@ -1,0 +1,65 @@
+/**
+ * For the registry mirror's end-to-end tests: a real registry with a real image in it, a cluster
+ * of real daemons, and a plain HTTP client that talks to the mirror the way runtimes do.
+ */
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { buildImage, pushImage, requireTools, startRegistry, TOOL, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
+
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/** One request with the path sent exactly as given (no normalization), on a fresh connection. */
+export function send(port: number, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error(`no answer to ${path} within 60 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function basic(credentials: RegistryCredentials): string {
+  return `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
+}
+
+export interface RegistryWithImage {
+  readonly registry: RunningRegistry;
+  readonly image: BuiltImage;
+  /** `test/img` */
+  readonly name: string;
+}
+
+/** Skips (or fails under DF_E2E_REQUIRED=1) when the registry tools are missing. */
+export function haveRegistryTools(t: TestContext): boolean {
+  return requireTools(t, [TOOL.registry, TOOL.umoci, TOOL.skopeo]);
+}
+
+/** A registry on loopback with a two-layer image (both layers several pieces long) at `test/img:1`. */
+export async function registryWithImage(t: TestContext, dir: string, options: { auth?: RegistryCredentials; layers?: number[] } = {}): Promise<RegistryWithImage> {
+  const registry = await startRegistry(t, { dir: join(dir, 'registry'), auth: options.auth });
+  const image = await buildImage(join(dir, 'image'), { layers: options.layers ?? [9 * 1024 * 1024 + 17, 5 * 1024 * 1024] });
+  await pushImage(image, registry, 'test/img:1', options.auth);
+  return { registry, image, name: 'test/img' };
+}
