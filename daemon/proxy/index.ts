@@ -9,7 +9,9 @@ import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import type { TaskManager } from '../tasks/task-manager.ts';
 import type { CertificateSource } from './connect.ts';
+import { DaemonStartError } from '../errors.ts';
 import { compileRules } from './rules.ts';
+import { LeafCertificates } from './tls-certificates.ts';
 import { ProxyServer } from './server.ts';
 import { BlobAccess, RegistryProbe } from './upstream-checks.ts';
 import { UpstreamClient } from './upstream-client.ts';
@@ -20,16 +22,26 @@ export interface ProxyDeps {
   readonly engine: Engine;
   readonly metrics: DaemonMetrics;
   readonly log: Logger;
-  /** Leaf certificates for intercepted CONNECT tunnels, when a CA is configured. */
-  readonly certificates?: CertificateSource | undefined;
+}
+
+/** With `proxy.server.caCert`/`caKey`, CONNECT tunnels are intercepted with leaves that CA signs. */
+async function certificatesOf(config: ProxyDeps['config']): Promise<CertificateSource | undefined> {
+  const { caCert, caKey } = config.server;
+  if (caCert === undefined || caKey === undefined) return undefined;
+  try {
+    return await LeafCertificates.fromFiles(caCert, caKey);
+  } catch (error) {
+    throw new DaemonStartError(`proxy.server.caCert / proxy.server.caKey: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 export async function startProxy(deps: ProxyDeps): Promise<HttpListener> {
   const { config, manager, engine, metrics, log } = deps;
+  const certificates = await certificatesOf(config);
   const upstreams = new UpstreamClient();
   const server = new ProxyServer({
     allowedClients: config.server.allowedClients,
-    certificates: deps.certificates,
+    certificates,
     metrics,
     log,
     context: {

@@ -74,7 +74,7 @@ export interface IssuedCertificate {
   readonly host: string;
   readonly certPem: string;
   readonly keyPem: string;
-  /** The leaf followed by the CA file's certificates: what the TLS server sends. */
+  /** What the TLS server sends: the leaf, then the CA file's certificates except a self-signed root. */
   readonly chainPem: string;
   readonly notAfter: Date;
   readonly secureContext: SecureContext;
@@ -104,7 +104,7 @@ interface SigningCa {
   /** The CA's subject key identifier, for the leaf's authority key identifier. */
   readonly keyIdentifier: ArrayBuffer;
   readonly notAfter: Date;
-  /** Every certificate of the CA file (the CA, then any intermediates' issuers), sent after the leaf. */
+  /** The CA file's certificates that are not self-signed (an intermediate CA and its issuers up to the root), sent after the leaf. */
   readonly chainPem: string;
 }
 
@@ -128,6 +128,11 @@ async function readPem(path: string, what: string): Promise<string> {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
     throw new TlsCaError('unreadable', `cannot read the ${what} ${path}: ${reason}`, { cause: error });
   }
+}
+
+/** A root: clients have it already, so it is not sent after the leaf. */
+function isSelfSigned(certificate: X509Certificate): boolean {
+  return certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
 }
 
 /** Reads and checks the CA: PEM, a key that matches, a CA certificate that may sign and is not expired. */
@@ -175,7 +180,10 @@ async function loadSigningCa(source: { certPath: string; keyPath: string } | { c
     subject: parsed.subject,
     keyIdentifier,
     notAfter: certificate.validToDate,
-    chainPem: blocks.map((block) => `${block}\n`).join(''),
+    chainPem: blocks
+      .filter((block) => !isSelfSigned(new X509Certificate(block)))
+      .map((block) => `${block}\n`)
+      .join(''),
   };
 }
 
@@ -187,9 +195,14 @@ interface CacheEntry {
 
 /** The name a certificate is issued for: an IP (v4/v6, brackets dropped) or a lowercase DNS name. */
 export function normalizeHost(host: string): { name: string; ip: boolean } {
-  const bare = host.trim().replace(/^\[(.*)\]$/, '$1');
-  if (isIP(bare) !== 0) return { name: bare.toLowerCase(), ip: true };
-  const name = bare.toLowerCase().replace(/\.$/, '');
+  const trimmed = host.trim();
+  const bracketed = /^\[(.*)\]$/.exec(trimmed);
+  if (bracketed) {
+    if (isIP(bracketed[1]!) === 6) return { name: bracketed[1]!.toLowerCase(), ip: true };
+    throw new InvalidArgumentError(`cannot issue a certificate for ${JSON.stringify(host)}: brackets hold an IPv6 address only`);
+  }
+  if (isIP(trimmed) !== 0) return { name: trimmed.toLowerCase(), ip: true };
+  const name = trimmed.toLowerCase().replace(/\.$/, '');
   const labels = name.split('.');
   if (name.length === 0 || name.length > 253 || !labels.every((label) => /^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$/.test(label)) || labels.slice(1).includes('*')) {
     throw new InvalidArgumentError(`cannot issue a certificate for ${JSON.stringify(host)}: not a DNS name or IP address`);

@@ -93,7 +93,8 @@ async function failingFront(target: string, failWith: (method: string, url: stri
       res.end('{"errors":[{"code":"UNAVAILABLE","message":"storage is down"}]}');
       return;
     }
-    request(`${target}${req.url}`, { method: req.method as 'GET', headers: { ...req.headers, host: undefined } as Record<string, string> }).then(
+    const { host: _host, ...headers } = req.headers;
+    request(`${target}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> }).then(
       async (answer) => {
         res.writeHead(answer.statusCode, answer.headers as Record<string, string>);
         for await (const chunk of answer.body) res.write(chunk);

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -69,6 +70,8 @@ export interface OriginOptions {
   chunked?: boolean;
   /** HEAD answers carry Content-Length. Default true. */
   headLength?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM). Default plain HTTP. */
+  tls?: { cert: string; key: string } | undefined;
 }
 
 const RANGE = /^bytes=(\d+)-(\d*)$/;
@@ -81,18 +84,19 @@ export class Origin {
   readonly #statuses = new Map<string, number>();
   readonly #redirects = new Map<string, { location: string; status: number }>();
   readonly #faults: Fault[] = [];
-  readonly #options: Required<OriginOptions>;
+  readonly #options: Required<Omit<OriginOptions, 'tls'>> & Pick<OriginOptions, 'tls'>;
   readonly #closed = new AbortController();
   /** GET answers whose whole body left this server, by path and range. */
   readonly completed: Array<{ path: string; range?: string | undefined }> = [];
 
   private constructor(options: OriginOptions) {
-    this.#options = { ranges: true, chunked: false, headLength: true, ...options };
-    this.#server = createServer((req, res) => {
+    this.#options = { ranges: true, chunked: false, headLength: true, tls: undefined, ...options };
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((error: unknown) => {
         res.destroy(error as Error);
       });
-    });
+    };
+    this.#server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
@@ -113,7 +117,7 @@ export class Origin {
   }
 
   url(path = '/file'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `${this.#options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}${path}`;
   }
 
   setFile(path: string, file: OriginFile | Buffer): this {
