@@ -61,7 +61,7 @@ export class P2pDownloads {
     const { task, stat } = session;
     if (task.complete) return;
     const mayUseOrigin = config.scheduler.enableBackToSource && !spec.disableBackToSource;
-    if (stat.contentLength <= DIRECT_FROM_ORIGIN_MAX_BYTES && mayUseOrigin) return fetchFromOrigin(session, limiter);
+    if (stat.contentLength <= (spec.directFromOriginMaxBytes ?? DIRECT_FROM_ORIGIN_MAX_BYTES) && mayUseOrigin) return fetchFromOrigin(session, limiter);
     try {
       await this.#withScheduler(session, spec, peerId);
     } catch (error) {

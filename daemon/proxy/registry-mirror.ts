@@ -16,6 +16,13 @@ import { REGISTRY_API_HEADER } from './upstream-checks.ts';
 import { chooseUpstream } from './upstream.ts';
 import { relayAnswer } from './upstream-client.ts';
 
+/**
+ * Blobs up to this size skip P2P (Dragonfly skips it up to 4 MiB for every task): image configs
+ * and tiny layers, where scheduling costs more than the registry's bytes. Larger layers, even of a
+ * few MiB, go through P2P, since every node of a cluster pulls them at once.
+ */
+export const MIRROR_DIRECT_MAX_BYTES = 64 * 1024;
+
 export async function handleMirror(context: ProxyContext, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   // The raw path, not URL's normalized one: `/v2/a/../b` must be refused, not quietly rewritten.
   const rawPath = (req.url ?? '/').split('?')[0]!;
@@ -42,7 +49,11 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
   if (!access.ok) return passThrough();
 
   const credentials: Record<string, string> = authorization ? { authorization } : {};
-  const spec = proxySpec(target, credentials, controls, { enableTaskIdBasedBlobDigest: true, disableBackToSource: context.disableBackToSource });
+  const spec = proxySpec(target, credentials, controls, {
+    enableTaskIdBasedBlobDigest: true,
+    disableBackToSource: context.disableBackToSource,
+    directFromOriginMaxBytes: MIRROR_DIRECT_MAX_BYTES,
+  });
   const taskId = taskIdOf(spec);
   context.metrics.proxyRequestsViaP2p.inc();
   try {

@@ -47,6 +47,12 @@ export interface DownloadSpec {
   readonly concurrentPieceCount?: number | undefined;
   /** Priority name as the proto's enum (`LEVEL6`). */
   readonly priority: string;
+  /**
+   * Tasks up to this size come straight from the origin, without the scheduler (default: Dragonfly's
+   * 4 MiB). The registry mirror lowers it: a 3 MiB layer pulled by a thousand nodes is what melts
+   * a registry.
+   */
+  readonly directFromOriginMaxBytes?: number | undefined;
 }
 
 function short(text: string): string {

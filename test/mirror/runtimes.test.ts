@@ -1,0 +1,81 @@
+/**
+ * Real container runtimes pulling through the dfdaemon registry mirror from a real registry:
+ * two containerd instances, each behind its own daemon and configured by `dfdaemon init-runtime`,
+ * pull the same image and the registry serves each blob once; skopeo and podman pull with a
+ * registries.conf whose primary is a dead port, so their success proves the mirror served them.
+ * The runtimes verify the content themselves (containerd and containers/image check every digest).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startCluster } from '../support/cluster.ts';
+import { DFDAEMON_BIN, downloadTraffic } from '../support/daemon.ts';
+import { podmanPull, requireRoot, requireTools, runCommand, skopeoPull, startContainerd, TOOL, writeRegistriesConf } from '../support/registry/index.ts';
+import { closedPort, tempDir } from '../support/temp.ts';
+import { haveRegistryTools, registryWithImage } from './support.ts';
+
+test('two containerd nodes pull one image through their daemons; the registry serves each blob once', async (t) => {
+  if (!haveRegistryTools(t) || !requireTools(t, [TOOL.containerd, TOOL.ctr]) || !requireRoot(t, 'containerd runs as root')) return;
+  const cluster = await startCluster(t, { peers: 2, seed: false });
+  const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [9 * 1024 * 1024, 3 * 1024 * 1024, 512 * 1024] });
+  const ref = `${registry.host}/${name}:1`;
+  await registry.settle();
+  registry.clearLog();
+
+  const pulls = [];
+  for (const node of cluster.peers) {
+    const certsDir = join(cluster.dir, `${node.name}-certs.d`);
+    const setup = await runCommand(process.execPath, [DFDAEMON_BIN, 'init-runtime', '--runtime', 'containerd', '--containerd-certs-dir', certsDir, '--registry', `http://${registry.host}`, '--mirror', `http://127.0.0.1:${node.ports.proxy}`], { env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(setup.code, 0, setup.stderr);
+    const hostsToml = await readFile(join(certsDir, registry.host, 'hosts.toml'), 'utf8');
+    assert.match(hostsToml, new RegExp(`X-Dragonfly-Registry = "http://${registry.host.replace(/\./g, '\\.')}"`));
+
+    const containerd = await startContainerd(t, join(cluster.dir, `${node.name}-containerd`));
+    const pull = await containerd.pull(ref, { hostsDir: certsDir });
+    assert.equal(pull.code, 0, `${node.name}: ctr pull failed:\n${pull.stderr}\n${containerd.log().slice(-2000)}`);
+    const stored = await containerd.imageContentDigests(ref);
+    for (const layer of image.layers) assert.ok(stored.includes(layer.digest), `${node.name}: containerd lacks ${layer.digest}`);
+    pulls.push(pull);
+  }
+
+  await registry.settle();
+  for (const layer of image.layers) {
+    const served = registry.blobBytesServed(layer.digest);
+    // Once in full, plus each node's 1-byte stat of the blob.
+    assert.ok(served >= layer.size && served <= layer.size + 2, `registry served ${served} bytes of a ${layer.size}-byte blob for two pulls`);
+  }
+  const second = await downloadTraffic(cluster.peers[1]!);
+  assert.ok(second.remote_peer > 0, 'the second node got nothing from the first');
+});
+
+test('skopeo and podman pull through the mirror; the primary in registries.conf is a dead port', async (t) => {
+  if (!haveRegistryTools(t) || !requireTools(t, [TOOL.podman]) || !requireRoot(t, 'podman with overlay storage runs as root')) return;
+  const dir = await tempDir(t, 'df-containers-');
+  const { registry, image, name } = await registryWithImage(t, dir);
+  // skopeo and podman send neither ns= nor a header: the mirror's configured upstream applies.
+  const cluster = await startCluster(t, { peers: 1, seed: false, config: { proxy: { registryMirror: { addr: registry.url } } } });
+  const proxyPort = cluster.peers[0]!.ports.proxy;
+  const dead = `127.0.0.1:${await closedPort()}`;
+  const registriesConf = await writeRegistriesConf(join(dir, 'conf'), { prefix: dead, location: dead, mirror: `127.0.0.1:${proxyPort}` });
+  const ref = `${dead}/${name}:1`;
+  await registry.settle();
+  registry.clearLog();
+
+  const copy = await skopeoPull(ref, { home: join(dir, 'skopeo-home'), dest: `dir:${join(dir, 'copy')}`, registriesConf });
+  assert.equal(copy.code, 0, copy.stderr);
+  for (const layer of image.layers) {
+    const bytes = await readFile(join(dir, 'copy', layer.digest.slice('sha256:'.length)));
+    assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, layer.digest);
+  }
+
+  const podman = await podmanPull(ref, { dir: join(dir, 'podman'), registriesConf });
+  assert.equal(podman.code, 0, podman.stderr);
+
+  await registry.settle();
+  for (const layer of image.layers) {
+    const served = registry.blobBytesServed(layer.digest);
+    assert.ok(served >= layer.size && served <= layer.size + 1, `registry served ${served} bytes of a ${layer.size}-byte blob for skopeo then podman`);
+  }
+});
