@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.ts';
 import { DFDAEMON_BIN, downloadTraffic } from '../support/daemon.ts';
-import { podmanPull, requireRoot, requireTools, runCommand, skopeoPull, startContainerd, TOOL, writeRegistriesConf } from '../support/registry/index.ts';
-import { closedPort, tempDir } from '../support/temp.ts';
+import { podmanPull, requireRoot, requireTools, runCommand, scratchDir, skopeoPull, startContainerd, TOOL, writeRegistriesConf } from '../support/registry/index.ts';
+import { closedPort } from '../support/temp.ts';
 import { haveRegistryTools, registryWithImage } from './support.ts';
 
 test('two containerd nodes pull one image through their daemons; the registry serves each blob once', async (t) => {
@@ -21,6 +21,8 @@ test('two containerd nodes pull one image through their daemons; the registry se
   const cluster = await startCluster(t, { peers: 2, seed: false });
   const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [9 * 1024 * 1024, 3 * 1024 * 1024, 512 * 1024] });
   const ref = `${registry.host}/${name}:1`;
+  // containerd must stop before its dir goes: scratchDir cleans up last-in first-out.
+  const runtimes = await scratchDir(t, 'df-containerd-');
   await registry.settle();
   registry.clearLog();
 
@@ -32,7 +34,7 @@ test('two containerd nodes pull one image through their daemons; the registry se
     const hostsToml = await readFile(join(certsDir, registry.host, 'hosts.toml'), 'utf8');
     assert.match(hostsToml, new RegExp(`X-Dragonfly-Registry = "http://${registry.host.replace(/\./g, '\\.')}"`));
 
-    const containerd = await startContainerd(t, join(cluster.dir, `${node.name}-containerd`));
+    const containerd = await startContainerd(t, join(runtimes, node.name));
     const pull = await containerd.pull(ref, { hostsDir: certsDir });
     assert.equal(pull.code, 0, `${node.name}: ctr pull failed:\n${pull.stderr}\n${containerd.log().slice(-2000)}`);
     const stored = await containerd.imageContentDigests(ref);
@@ -52,7 +54,7 @@ test('two containerd nodes pull one image through their daemons; the registry se
 
 test('skopeo and podman pull through the mirror; the primary in registries.conf is a dead port', async (t) => {
   if (!haveRegistryTools(t) || !requireTools(t, [TOOL.podman]) || !requireRoot(t, 'podman with overlay storage runs as root')) return;
-  const dir = await tempDir(t, 'df-containers-');
+  const dir = await scratchDir(t, 'df-containers-');
   const { registry, image, name } = await registryWithImage(t, dir);
   // skopeo and podman send neither ns= nor a header: the mirror's configured upstream applies.
   const cluster = await startCluster(t, { peers: 1, seed: false, config: { proxy: { registryMirror: { addr: registry.url } } } });
@@ -78,4 +80,34 @@ test('skopeo and podman pull through the mirror; the primary in registries.conf 
     const served = registry.blobBytesServed(layer.digest);
     assert.ok(served >= layer.size && served <= layer.size + 1, `registry served ${served} bytes of a ${layer.size}-byte blob for skopeo then podman`);
   }
+});
+
+test('containerd with credentials pulls a private image through the mirror; without them it fails like a direct pull', async (t) => {
+  if (!haveRegistryTools(t) || !requireTools(t, [TOOL.containerd, TOOL.ctr, TOOL.htpasswd]) || !requireRoot(t, 'containerd runs as root')) return;
+  const alice = { user: 'alice', password: 'pull-secret' };
+  const cluster = await startCluster(t, { peers: 1, seed: false });
+  const { registry, image, name } = await registryWithImage(t, cluster.dir, { auth: alice, layers: [6 * 1024 * 1024] });
+  const ref = `${registry.host}/${name}:1`;
+  const node = cluster.peers[0]!;
+  const certsDir = join(cluster.dir, 'certs.d');
+  const setup = await runCommand(process.execPath, [DFDAEMON_BIN, 'init-runtime', '--runtime', 'containerd', '--containerd-certs-dir', certsDir, '--registry', `http://${registry.host}`, '--mirror', `http://127.0.0.1:${node.ports.proxy}`], { env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(setup.code, 0, setup.stderr);
+  const runtimes = await scratchDir(t, 'df-containerd-');
+
+  const anonymous = await startContainerd(t, join(runtimes, 'anonymous'));
+  const refused = await anonymous.pull(ref, { hostsDir: certsDir });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr + refused.stdout, /401 Unauthorized/);
+
+  const entitled = await startContainerd(t, join(runtimes, 'entitled'));
+  const pulled = await entitled.pull(ref, { hostsDir: certsDir, user: `${alice.user}:${alice.password}` });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.ok((await entitled.imageContentDigests(ref)).includes(image.layers[0]!.digest));
+  // It came through the daemon: the layer is a task there.
+  const traffic = await downloadTraffic(node);
+  assert.ok(traffic.back_to_source >= image.layers[0]!.size, 'the layer did not go through the daemon');
+
+  // The layer is now in the daemon's store; an anonymous pull still cannot have it.
+  const again = await anonymous.pull(ref, { hostsDir: certsDir });
+  assert.notEqual(again.code, 0);
 });
