@@ -1,17 +1,18 @@
 /**
- * dfdaemon's command line: `--config <file>` (default /etc/dragonfly/dfdaemon.yaml). A bad config
+ * dfdaemon's command line: `--config <file>` (default /etc/dragonfly/dfdaemon.yaml) runs the
+ * daemon; `init-runtime ...` points container runtimes at its registry mirror. A bad config
  * or a port that is taken ends the process with exit 1 and one line naming the key; SIGINT and
  * SIGTERM shut it down in order and exit 0.
  */
 import { parseArgs } from 'node:util';
 import { DfError } from '../api/index.ts';
-import { loadDfdaemonConfig } from './config.ts';
+import { initRuntimeMain } from './init-runtime/command.ts';
 import { createLogger, isLogLevel } from './log.ts';
-import { startDaemon } from './main.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/dragonfly/dfdaemon.yaml';
 
 const USAGE = `Usage: dfdaemon [--config <FILE>]
+       dfdaemon init-runtime [options]   point containerd / CRI-O / podman at the mirror (--help for more)
 
   -c, --config <FILE>  dfdaemon.yaml (default ${DEFAULT_CONFIG_PATH})
   -h, --help           this text
@@ -20,7 +21,10 @@ const USAGE = `Usage: dfdaemon [--config <FILE>]
 /** Env knob for fault-injection tests only: the piece server flips one byte of every piece it serves. */
 export const CORRUPT_PIECES_ENV = 'DFDAEMON_TEST_CORRUPT_PIECES';
 
-export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
+export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; stdout?: NodeJS.WritableStream }): Promise<number> {
+  if (argv[0] === 'init-runtime') {
+    return initRuntimeMain(argv.slice(1), { stdout: io.stdout ?? process.stdout, stderr: io.stderr, cwd: process.cwd() });
+  }
   let configPath = DEFAULT_CONFIG_PATH;
   try {
     const { values } = parseArgs({
@@ -36,6 +40,9 @@ export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS
     io.stderr.write(`dfdaemon: error: ${(error as Error).message}\n${USAGE}`);
     return 1;
   }
+  // Loaded here, not at the top: init-runtime should not pay for loading the whole daemon.
+  const { loadDfdaemonConfig } = await import('./config.ts');
+  const { startDaemon } = await import('./main.ts');
   let config;
   try {
     config = await loadDfdaemonConfig(configPath);

@@ -12,3 +12,4 @@ export { PieceClient, type AnnouncedPiece, type ParentAddress } from './p2p/piec
 export { idleBandwidth, parentWeight, pickWeighted, DEFAULT_PARENT_TX_BPS } from './p2p/parent-selector.ts';
 export { tasksToEvict, type GcPolicy } from './gc.ts';
 export { checkTaskId, checkPieceNumbers, downloadSpecOf, REQUEST_LIMITS, type DownloadSpec } from './rpc/validate.ts';
+export { LeafCertificates, TlsCaError, LEAF_CERTIFICATE_DEFAULTS, normalizeHost, type IssuedCertificate, type LeafCertificatesOptions, type TlsCaProblem } from './proxy/tls-certificates.ts';
