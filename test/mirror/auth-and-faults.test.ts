@@ -5,14 +5,12 @@
  * every peer gone; an upstream 5xx reaches the client as a 5xx.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { request } from 'undici';
 import { startCluster } from '../support/cluster.ts';
 import { CORRUPT_PIECES_ENV } from '../../daemon/index.ts';
 import { scrape } from '../support/daemon.ts';
-import { basic, haveRegistryTools, MANIFEST_ACCEPT, registryWithImage, send, sha256Hex } from './support.ts';
+import { basic, failingFront, haveRegistryTools, MANIFEST_ACCEPT, registryWithImage, send, sha256Hex } from './support.ts';
 
 test('auth passes through: 401 and its challenge relayed, credentials forwarded, no cached blob without them', async (t) => {
   if (!haveRegistryTools(t)) return;
@@ -83,29 +81,6 @@ test('faults: scheduler down, a corrupt peer, every peer gone: pulls still succe
   await cluster.scheduler.proc.stop('SIGKILL');
   await pull(c.ports.proxy, second.digest);
 });
-
-/** A registry front: requests `failWith` gives a status for get it; everything else goes to `target`. */
-async function failingFront(target: string, failWith: (method: string, url: string, range: string | undefined) => number | undefined): Promise<Server> {
-  const server = createServer((req, res) => {
-    const status = failWith(req.method ?? 'GET', req.url ?? '', req.headers.range);
-    if (status !== undefined) {
-      res.writeHead(status, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
-      res.end('{"errors":[{"code":"UNAVAILABLE","message":"storage is down"}]}');
-      return;
-    }
-    const { host: _host, ...headers } = req.headers;
-    request(`${target}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> }).then(
-      async (answer) => {
-        res.writeHead(answer.statusCode, answer.headers as Record<string, string>);
-        for await (const chunk of answer.body) res.write(chunk);
-        res.end();
-      },
-      (error: unknown) => res.destroy(error as Error),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
 
 test('an upstream 5xx on a blob reaches the client as that 5xx, marked as the backend\'s', async (t) => {
   if (!haveRegistryTools(t)) return;

@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.ts';
 import { DFDAEMON_BIN, downloadTraffic } from '../support/daemon.ts';
-import { podmanPull, requireRoot, requireTools, runCommand, scratchDir, skopeoPull, startContainerd, TOOL, writeRegistriesConf } from '../support/registry/index.ts';
+import { podmanPull, requireRoot, requireTools, runCommand, scratchDir, skopeoPull, startContainerd, TOOL, writeHostsToml, writeRegistriesConf } from '../support/registry/index.ts';
 import { closedPort } from '../support/temp.ts';
-import { haveRegistryTools, registryWithImage } from './support.ts';
+import { failingFront, haveRegistryTools, registryWithImage } from './support.ts';
 
 test('two containerd nodes pull one image through their daemons; the registry serves each blob once', async (t) => {
   if (!haveRegistryTools(t) || !requireTools(t, [TOOL.containerd, TOOL.ctr]) || !requireRoot(t, 'containerd runs as root')) return;
@@ -110,4 +111,29 @@ test('containerd with credentials pulls a private image through the mirror; with
   // The layer is now in the daemon's store; an anonymous pull still cannot have it.
   const again = await anonymous.pull(ref, { hostsDir: certsDir });
   assert.notEqual(again.code, 0);
+});
+
+test('when the mirror answers a blob with the upstream\'s 5xx, containerd falls back to the registry for that blob', async (t) => {
+  if (!haveRegistryTools(t) || !requireTools(t, [TOOL.containerd, TOOL.ctr]) || !requireRoot(t, 'containerd runs as root')) return;
+  const cluster = await startCluster(t, { peers: 1, seed: false });
+  const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [5 * 1024 * 1024] });
+  // The mirror's upstream fails every blob GET; manifests go through it to the registry.
+  const front = await failingFront(registry.url, (method, url) => (method === 'GET' && url.includes('/blobs/') ? 503 : undefined));
+  t.after(() => new Promise((resolve) => front.close(resolve)));
+  const hostsDir = join(cluster.dir, 'certs.d');
+  await writeHostsToml(hostsDir, registry.host, {
+    server: registry.url,
+    mirror: `http://127.0.0.1:${cluster.peers[0]!.ports.proxy}`,
+    headers: { 'X-Dragonfly-Registry': `http://127.0.0.1:${(front.address() as AddressInfo).port}` },
+  });
+  const containerd = await startContainerd(t, join(await scratchDir(t, 'df-containerd-'), 'node'));
+  await registry.settle();
+  registry.clearLog();
+  const pull = await containerd.pull(`${registry.host}/${name}:1`, { hostsDir });
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.ok((await containerd.imageContentDigests(`${registry.host}/${name}:1`)).includes(image.layers[0]!.digest));
+  await registry.settle();
+  // The layer came from the registry straight to containerd, after the mirror's 503.
+  const direct = registry.requests().filter((r) => r.kind === 'blob' && r.digest === image.layers[0]!.digest && r.method === 'GET' && r.status === 200);
+  assert.ok(direct.length >= 1, 'containerd did not fetch the layer from the registry itself');
 });

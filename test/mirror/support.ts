@@ -3,9 +3,10 @@
  * of real daemons, and a plain HTTP client that talks to the mirror the way runtimes do.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { request } from 'undici';
 import { buildImage, pushImage, requireTools, startRegistry, TOOL, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
 
 export const MANIFEST_ACCEPT = [
@@ -62,4 +63,27 @@ export async function registryWithImage(t: TestContext, dir: string, options: { 
   const image = await buildImage(join(dir, 'image'), { layers: options.layers ?? [9 * 1024 * 1024 + 17, 5 * 1024 * 1024] });
   await pushImage(image, registry, 'test/img:1', options.auth);
   return { registry, image, name: 'test/img' };
+}
+
+/** A registry front: requests `failWith` gives a status for get it; everything else goes to `target`. */
+export async function failingFront(target: string, failWith: (method: string, url: string, range: string | undefined) => number | undefined): Promise<Server> {
+  const server = createServer((req, res) => {
+    const status = failWith(req.method ?? 'GET', req.url ?? '', req.headers.range);
+    if (status !== undefined) {
+      res.writeHead(status, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
+      res.end('{"errors":[{"code":"UNAVAILABLE","message":"storage is down"}]}');
+      return;
+    }
+    const { host: _host, ...headers } = req.headers;
+    request(`${target}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> }).then(
+      async (answer) => {
+        res.writeHead(answer.statusCode, answer.headers as Record<string, string>);
+        for await (const chunk of answer.body) res.write(chunk);
+        res.end();
+      },
+      (error: unknown) => res.destroy(error as Error),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
 }
