@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.ts';
+import { Origin } from '../support/origin.ts';
 import { CORRUPT_PIECES_ENV } from '../../daemon/index.ts';
 import { scrape } from '../support/daemon.ts';
 import { basic, failingFront, haveRegistryTools, MANIFEST_ACCEPT, registryWithImage, send, sha256Hex } from './support.ts';
@@ -110,4 +111,33 @@ test('once a blob answer has started, a failed P2P download is finished from the
   assert.equal(`sha256:${sha256Hex(answer.body)}`, layer.digest);
   const log = cluster.peers[0]!.proc.lines;
   assert.ok(log.some((line) => line.msg === 'P2P failed mid-answer; the rest comes from the origin'), 'the download did not fail mid-answer: the fault did not happen');
+});
+
+test('blobs redirected to storage on another host: fetched there without the client\'s credentials', async (t) => {
+  if (!haveRegistryTools(t)) return;
+  const alice = { user: 'alice', password: 'redirect-pw' };
+  const cluster = await startCluster(t, { peers: 1, seed: false });
+  const { registry, image, name } = await registryWithImage(t, cluster.dir, { auth: alice, layers: [5 * 1024 * 1024] });
+  const layer = image.layers[0]!;
+  const withAuth = { authorization: basic(alice) };
+  // "Blob storage": another origin holding the layer's bytes, as the registry's redirect target.
+  const direct = await send(registry.port, `/v2/${name}/blobs/${layer.digest}`, { headers: withAuth });
+  assert.equal(direct.status, 200);
+  const storage = await Origin.start();
+  t.after(() => storage.close());
+  storage.setFile('/bucket/layer', direct.body);
+  const front = await failingFront(registry.url, (method, url) => (url.includes('/blobs/') && method !== 'HEAD' ? { redirect: storage.url('/bucket/layer') } : undefined));
+  t.after(() => new Promise((resolve) => front.close(resolve)));
+  const upstream = { 'x-dragonfly-registry': `http://127.0.0.1:${(front.address() as AddressInfo).port}` };
+  const port = cluster.peers[0]!.ports.proxy;
+
+  // Through P2P, and passed straight through (X-Dragonfly-Use-P2P: false): the same bytes, and
+  // the storage host never saw the credentials.
+  for (const extra of [{}, { 'x-dragonfly-use-p2p': 'false' }] as Array<Record<string, string>>) {
+    const answer = await send(port, `/v2/${name}/blobs/${layer.digest}`, { headers: { ...upstream, ...withAuth, ...extra } });
+    assert.equal(answer.status, 200, JSON.stringify(extra));
+    assert.equal(`sha256:${sha256Hex(answer.body)}`, layer.digest);
+  }
+  assert.ok(storage.log.length >= 2);
+  assert.ok(storage.log.every((r) => r.headers.authorization === undefined), 'credentials reached the storage host');
 });

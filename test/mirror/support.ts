@@ -65,20 +65,31 @@ export async function registryWithImage(t: TestContext, dir: string, options: { 
   return { registry, image, name: 'test/img' };
 }
 
-/** A registry front: requests `failWith` gives a status for get it; everything else goes to `target`. */
-export async function failingFront(target: string, failWith: (method: string, url: string, range: string | undefined) => number | undefined): Promise<Server> {
+/** What a registry front answers itself: a status (with an OCI error body), or a redirect. */
+export type FrontAnswer = number | { readonly redirect: string };
+
+/**
+ * A registry front: requests `intercept` answers (a status, or a 307 to elsewhere) never reach
+ * `target`; everything else is relayed to it.
+ */
+export async function failingFront(target: string, intercept: (method: string, url: string, range: string | undefined) => FrontAnswer | undefined): Promise<Server> {
   const server = createServer((req, res) => {
-    const status = failWith(req.method ?? 'GET', req.url ?? '', req.headers.range);
-    if (status !== undefined) {
-      res.writeHead(status, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
+    const answer = intercept(req.method ?? 'GET', req.url ?? '', req.headers.range);
+    if (typeof answer === 'object') {
+      res.writeHead(307, { location: answer.redirect, 'docker-distribution-api-version': 'registry/2.0', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (answer !== undefined) {
+      res.writeHead(answer, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
       res.end('{"errors":[{"code":"UNAVAILABLE","message":"storage is down"}]}');
       return;
     }
     const { host: _host, ...headers } = req.headers;
     request(`${target}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> }).then(
-      async (answer) => {
-        res.writeHead(answer.statusCode, answer.headers as Record<string, string>);
-        for await (const chunk of answer.body) res.write(chunk);
+      async (upstream) => {
+        res.writeHead(upstream.statusCode, upstream.headers as Record<string, string>);
+        for await (const chunk of upstream.body) res.write(chunk);
         res.end();
       },
       (error: unknown) => res.destroy(error as Error),
