@@ -100,11 +100,21 @@ export async function startScheduler(dir: string, signal: AbortSignal): Promise<
   }
 }
 
-export async function startDaemon(parentDir: string, name: string, seed: boolean, schedulerPort: number | undefined, signal: AbortSignal): Promise<BenchDaemon> {
+/** `configure` may change the config's sections (daemonConfig's, by key) before it is written. */
+export async function startDaemon(
+  parentDir: string,
+  name: string,
+  seed: boolean,
+  schedulerPort: number | undefined,
+  signal: AbortSignal,
+  configure?: (config: Record<string, Record<string, unknown>>) => void,
+): Promise<BenchDaemon> {
   const dir = join(parentDir, name);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'dfdaemon.yaml');
-  writeFileSync(configPath, stringify(daemonConfig(dir, name, seed, schedulerPort)));
+  const config = daemonConfig(dir, name, seed, schedulerPort) as Record<string, Record<string, unknown>>;
+  configure?.(config);
+  writeFileSync(configPath, stringify(config));
   const proc = new ServerProcess(name, DFDAEMON_BIN, ['--config', configPath], serverEnv());
   try {
     const ready = await proc.waitForLine((line) => line.msg === 'dfdaemon ready', READY_TIMEOUT_MS, signal);

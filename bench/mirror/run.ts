@@ -1,0 +1,72 @@
+/**
+ * `npm run bench:mirror`: dfdaemon's registry mirror against a real docker-registry: how much of
+ * an image the registry still sends when a second node pulls it, and the time to a blob's first
+ * byte through the mirror against straight from the registry. Bounded in time; every process
+ * started is stopped by PID and every temp dir removed, also on error and Ctrl-C. Prints tables and
+ * writes bench/results/mirror-<timestamp>.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { loadAddon } from '../../addon/index.ts';
+import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
+import { fixed, loud } from '../lib/format.ts';
+import { attempt, printReport } from '../lib/report.ts';
+import { MIRROR_USAGE, parseMirrorArgs, type MirrorArgs } from './args.ts';
+import { benchMirror } from './mirror.ts';
+
+/** 210 MiB pulled three times plus 3 x 5 first-byte samples, each with its own daemon: about a minute on 2 cores. */
+const DEADLINE_MS = 10 * 60_000;
+
+async function main(args: MirrorArgs, signal: AbortSignal): Promise<number> {
+  const started = new Date();
+  const loadBefore = loadavg()[0]!;
+  console.log(
+    `bench:mirror: ${started.toISOString()}, ${availableParallelism()} cpus (${cpus()[0]?.model ?? '?'}), node ${process.version}, addon ${loadAddon().kind}, load ${fixed(loadBefore)}`,
+  );
+  if (loadBefore > availableParallelism() / 2) console.log(loud(`machine already busy (1-min load ${fixed(loadBefore)}): figures will be noisy`));
+  const report = await attempt('registry mirror', () => benchMirror(args, signal), signal);
+  printReport(report);
+  const loadAfter = loadavg()[0]!;
+  const missed = report.targets.filter((t) => !t.met);
+  console.log(`\nbench:mirror: load average ${fixed(loadBefore)} before, ${fixed(loadAfter)} after`);
+  console.log(`bench:mirror: ${report.targets.length - missed.length}/${report.targets.length} targets met${missed.length ? `; MISSED: ${missed.map((t) => t.name).join('; ')}` : ''}`);
+  mkdirSync(args.outDir, { recursive: true });
+  const file = join(args.outDir, `mirror-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const record = {
+    startedAt: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    command: ['npm run bench:mirror', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version, addon: loadAddon().kind },
+    loadAverage: { before: loadBefore, after: loadAfter },
+    args,
+    parts: [{ title: report.title, skipped: report.skipped, targets: report.targets, notes: report.notes, data: report.data }],
+  };
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`bench:mirror: results written to ${file}`);
+  if (report.skipped) console.error(loud(`${report.title}: ${report.skipped}`));
+  return report.skipped ? 1 : 0;
+}
+
+let args: MirrorArgs;
+try {
+  args = parseMirrorArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`bench:mirror: ${(error as Error).message}\n\n${MIRROR_USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(MIRROR_USAGE);
+  process.exit(0);
+}
+const controller = new AbortController();
+const uninstall = installInterruptHandlers(controller, DEADLINE_MS);
+try {
+  process.exitCode = await main(args, controller.signal);
+} catch (error) {
+  console.error(`bench:mirror: ${controller.signal.aborted ? 'stopped' : 'failed'}: ${(error as Error)?.message ?? error}`);
+  process.exitCode = controller.signal.aborted ? 130 : 1;
+} finally {
+  await runCleanup();
+  uninstall();
+}
