@@ -37,6 +37,7 @@ export function proxySpec(url: string, headers: Readonly<Record<string, string>>
     disableBackToSource: false,
     needBackToSource: false,
     priority: controls.priority,
+    inOrderReader: true,
     ...extra,
   });
 }

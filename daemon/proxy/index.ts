@@ -2,7 +2,7 @@
  * The proxy port's composition: upstream client, checks, rules and the P2P task stream, built
  * from `proxy.*` config and the daemon's task manager. Only daemon/main.ts calls this.
  */
-import type { Engine } from '../../engine/index.ts';
+import { createPieceSender, type Engine } from '../../engine/index.ts';
 import type { DfdaemonConfig } from '../config.ts';
 import type { HttpListener } from '../http/servers.ts';
 import type { Logger } from '../log.ts';
@@ -63,10 +63,7 @@ export async function startProxy(deps: ProxyDeps): Promise<HttpListener> {
           engine.tasks.touch(taskId);
           return { contentLength: view.contentLength, pieceLength: view.pieceLength };
         },
-        forget: async (taskId) => {
-          await manager.settled(taskId);
-          await engine.tasks.remove(taskId);
-        },
+        sender: createPieceSender(),
       },
     },
   });

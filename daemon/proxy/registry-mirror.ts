@@ -51,6 +51,7 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
   const credentials: Record<string, string> = authorization ? { authorization } : {};
   const spec = proxySpec(target, credentials, controls, {
     enableTaskIdBasedBlobDigest: true,
+    digest: route.digest,
     disableBackToSource: context.disableBackToSource,
     directFromOriginMaxBytes: MIRROR_DIRECT_MAX_BYTES,
   });
@@ -68,7 +69,6 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
         [REGISTRY_API_HEADER]: 'registry/2.0',
         'x-dragonfly-task-id': taskId,
       },
-      expectedSha256: route.digest.startsWith('sha256:') ? route.digest.slice(7) : undefined,
       fromOrigin: context.disableBackToSource ? undefined : (start, end, rangeSignal) => fetchRange(context, target, credentials, start, end, rangeSignal),
     });
   } catch (error) {

@@ -1,20 +1,27 @@
 /**
  * Answers an HTTP request from a P2P task while its pieces arrive: headers as soon as the length
- * is known, then the bytes in order, each piece as soon as it is in the store, so the client's
- * first bytes come long before the whole blob is local. The download itself goes on detached:
- * a client that gives up leaves a task the next pull (or another peer) finds further along.
+ * is known, then the bytes in order, each piece sent from the task file (sendfile on a plain TCP
+ * socket) as soon as it is in the store, so the client's first bytes come long before the whole
+ * blob is local. The download itself goes on detached: a client that gives up leaves a task the
+ * next pull (or another peer) finds further along.
+ *
+ * Verification: when the spec carries the content's digest (a registry blob), the engine hashes the
+ * pieces in order as they arrive; the answer's last byte is held back until that check passed, so
+ * a client never receives a complete body with the wrong content. A task already complete in the
+ * store was checked when it was downloaded.
  *
  * Failure rules: if the download fails before any header went out, the caller gets the error and
  * may fetch directly; once the answer has started, the rest comes straight from the origin
- * (registry clients such as skopeo and podman do not retry a broken blob). A whole-body answer with
- * a known sha256 is hashed on the way and its last chunk is held back until the hash matches, so a
- * client never receives a complete body with the wrong content.
+ * (registry clients such as skopeo and podman do not retry a broken blob), hashed together with
+ * what was sent already when there is a digest to check.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { TaskDigestMismatchError, type PieceRecord } from '../../engine/index.ts';
+import { parseDigest } from '../../api/index.ts';
+import { TaskDigestMismatchError, type PieceRecord, type PieceSender } from '../../engine/index.ts';
+import { socketOf } from '../http/respond.ts';
 import type { Logger } from '../log.ts';
 import type { DownloadSpec } from '../rpc/validate.ts';
 import type { StartedInfo, TaskManager } from '../tasks/task-manager.ts';
@@ -28,8 +35,6 @@ export interface TaskStreamRequest {
   readonly range: RangeRequest;
   /** Sent with the answer (content type, digest, task id...). */
   readonly headers: Readonly<Record<string, string>>;
-  /** Hex sha256 of the whole content, checked when the whole body is sent. */
-  readonly expectedSha256?: string | undefined;
   readonly head?: boolean | undefined;
   /** Bytes [start, end] of the content straight from the origin, when P2P fails mid-answer. */
   readonly fromOrigin?: ((start: number, end: number, signal: AbortSignal) => Promise<AsyncIterable<Uint8Array>>) | undefined;
@@ -49,21 +54,25 @@ export interface TaskStreamDeps {
   /** The task's layout when it is complete in the store: then it is answered without a download. */
   readonly completed: (taskId: string) => Promise<{ contentLength: number; pieceLength: number } | undefined>;
   readonly dataPathOf: (taskId: string) => string;
-  /** Drops a task whose content proved wrong, so it is not served again. */
-  readonly forget: (taskId: string) => Promise<unknown>;
+  readonly sender: PieceSender;
   readonly log: Logger;
 }
 
+/** The download failed (not the client, not the send): what the origin may still make up for. */
+class DownloadFailed extends Error {}
+
 export async function streamTask(deps: TaskStreamDeps, request: TaskStreamRequest): Promise<TaskStreamResult> {
-  const { res, signal } = request;
+  const { res, signal, spec } = request;
   const pieces = new PieceArrivals();
-  const taskId = deps.manager.taskIdOf(request.spec);
+  const taskId = deps.manager.taskIdOf(spec);
   const stored = deps.manager.isRunning(taskId) ? undefined : await deps.completed(taskId);
+  let downloaded: Promise<unknown> = Promise.resolve();
   if (stored) {
     pieces.complete(stored.contentLength, stored.pieceLength);
   } else {
     const follower = { onStarted: (info: StartedInfo) => pieces.start(info), onPiece: (record: PieceRecord) => pieces.add(record) };
-    deps.manager.follow(request.spec, follower, { signal, detached: true }).then(
+    downloaded = deps.manager.follow(spec, follower, { signal, detached: true });
+    downloaded.then(
       () => pieces.finish(),
       (error: unknown) => pieces.fail(error),
     );
@@ -81,60 +90,79 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
   if (stored) headers['x-dragonfly-task-download-finished'] = 'true';
   if (range) headers['content-range'] = `bytes ${start}-${end}/${layout.contentLength}`;
   res.writeHead(range ? 206 : 200, headers);
+  // The status and length are known now: the client need not wait for the first piece to see them.
+  res.flushHeaders();
   if (request.head) {
     res.end();
     return { taskId, bytesSent: 0, fromOriginBytes: 0 };
   }
 
-  const sink = new ResponseSink(res, range ? undefined : request.expectedSha256, signal);
+  const verified = spec.digest !== undefined && spec.enableTaskIdBasedBlobDigest === true && !range && !stored;
+  // The last byte waits for the engine's digest check.
+  const last = verified ? end - 1 : end;
+  const dataPath = deps.dataPathOf(taskId);
   let offset = start;
-  let fromOriginBytes = 0;
-  let file: FileHandle | undefined;
   try {
-    file = await open(deps.dataPathOf(taskId), 'r');
-    for (let number = Math.floor(start / layout.pieceLength); offset <= end; number++) {
-      await pieces.waitFor(number);
-      const pieceEnd = Math.min(end, (number + 1) * layout.pieceLength - 1);
-      offset = await copyRange(file, offset, pieceEnd, sink);
+    const socket = await socketOf(res, signal);
+    for (let number = Math.floor(start / layout.pieceLength); offset <= last; number++) {
+      await pieces.waitFor(number).catch((error: unknown) => Promise.reject(new DownloadFailed('download failed', { cause: error })));
+      const pieceEnd = Math.min(last, (number + 1) * layout.pieceLength - 1);
+      if (pieceEnd >= offset) offset += await deps.sender.send(socket, dataPath, offset, pieceEnd - offset + 1, signal);
+    }
+    if (verified) {
+      await downloaded.catch((error: unknown) => Promise.reject(new DownloadFailed('download failed', { cause: error })));
+      offset += await deps.sender.send(socket, dataPath, offset, end - offset + 1, signal);
     }
   } catch (error) {
-    if (signal.aborted || !request.fromOrigin || error instanceof SinkError) throw error;
-    deps.log.warn('P2P failed mid-answer; the rest comes from the origin', { taskId, offset, end, error });
-    for await (const chunk of await request.fromOrigin(offset, end, signal)) {
-      const bytes = Math.min(chunk.byteLength, end + 1 - offset);
-      await sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
-      offset += bytes;
-      fromOriginBytes += bytes;
-      if (offset > end) break;
-    }
-    if (offset <= end) throw new Error(`the origin ended the body at byte ${offset} of ${end + 1}`, { cause: error });
-  } finally {
-    await file?.close();
+    const cause = error instanceof DownloadFailed ? error.cause : undefined;
+    if (cause instanceof TaskDigestMismatchError) deps.log.error('content does not match its digest: answer cut', { taskId, error: cause });
+    if (!(error instanceof DownloadFailed) || cause instanceof TaskDigestMismatchError || signal.aborted || !request.fromOrigin) throw cause ?? error;
+    deps.log.warn('P2P failed mid-answer; the rest comes from the origin', { taskId, offset, end, error: cause });
+    const fromOriginBytes = await finishFromOrigin(request.fromOrigin, { res, signal, dataPath, start, offset, end, digest: verified ? spec.digest : undefined }).catch(
+      (fallbackError: unknown) => Promise.reject(new Error(`P2P failed mid-answer and so did the origin: ${(fallbackError as Error).message}`, { cause: fallbackError })),
+    );
+    return { taskId, bytesSent: end - start + 1, fromOriginBytes };
   }
-  try {
-    await sink.end();
-  } catch (error) {
-    if (error instanceof TaskDigestMismatchError) {
-      deps.log.error('content does not match its digest: answer cut, task dropped', { taskId, error });
-      await deps.forget(taskId).catch(() => {});
-    }
-    throw error;
-  }
-  // The answer is complete; the download finishes (and is recorded as complete) on its own.
-  return { taskId, bytesSent: end - start + 1, fromOriginBytes };
+  res.end();
+  return { taskId, bytesSent: end - start + 1, fromOriginBytes: 0 };
 }
 
-async function copyRange(file: FileHandle, from: number, to: number, sink: ResponseSink): Promise<number> {
-  let position = from;
-  while (position <= to) {
-    const length = Math.min(READ_CHUNK, to + 1 - position);
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await file.read(buffer, 0, length, position);
-    if (bytesRead === 0) throw new Error(`the task file ends at byte ${position}, before a recorded piece`);
-    await sink.write(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
-    position += bytesRead;
+/**
+ * Bytes [offset, end] from the origin, through the response. With a digest, the bytes already sent
+ * are read back from the task file into the hash first, and the last chunk waits for the match.
+ */
+async function finishFromOrigin(
+  fromOrigin: NonNullable<TaskStreamRequest['fromOrigin']>,
+  at: { res: ServerResponse; signal: AbortSignal; dataPath: string; start: number; offset: number; end: number; digest: string | undefined },
+): Promise<number> {
+  const hash = at.digest ? createHash(parseDigest(at.digest).algorithm) : undefined;
+  if (hash) await hashFileRange(hash, at.dataPath, at.start, at.offset);
+  const sink = new ResponseSink(at.res, hash, at.signal);
+  let offset = at.offset;
+  for await (const chunk of await fromOrigin(offset, at.end, at.signal)) {
+    const bytes = Math.min(chunk.byteLength, at.end + 1 - offset);
+    await sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
+    offset += bytes;
+    if (offset > at.end) break;
   }
-  return position;
+  if (offset <= at.end) throw new Error(`the origin ended the body at byte ${offset} of ${at.end + 1}`);
+  await sink.end(at.digest);
+  return at.end + 1 - at.offset;
+}
+
+async function hashFileRange(hash: Hash, path: string, from: number, to: number): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    for (let position = from; position < to; ) {
+      const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK, to - position), position);
+      if (bytesRead === 0) throw new Error(`the task file ends at byte ${position}, before bytes already sent`);
+      hash.update(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** Pieces of one task as they are recorded, for a reader that needs them in order. */
@@ -208,21 +236,16 @@ class PieceArrivals {
   }
 }
 
-/** The response could not take more bytes (the client left): no origin can help. */
-class SinkError extends Error {}
-
-/** Writes to the response with backpressure; with a digest, holds the last chunk until it matches. */
+/** Writes to the response with backpressure; with a hash, holds the last chunk until it matches. */
 class ResponseSink {
   readonly #res: ServerResponse;
   readonly #hash: Hash | undefined;
-  readonly #expected: string | undefined;
   readonly #signal: AbortSignal;
   #held: Buffer | undefined;
 
-  constructor(res: ServerResponse, expectedSha256: string | undefined, signal: AbortSignal) {
+  constructor(res: ServerResponse, hash: Hash | undefined, signal: AbortSignal) {
     this.#res = res;
-    this.#expected = expectedSha256;
-    this.#hash = expectedSha256 ? createHash('sha256') : undefined;
+    this.#hash = hash;
     this.#signal = signal;
   }
 
@@ -234,22 +257,18 @@ class ResponseSink {
     if (previous) await this.#send(previous);
   }
 
-  async end(): Promise<void> {
-    if (this.#hash) {
+  async end(digest: string | undefined): Promise<void> {
+    if (this.#hash && digest) {
+      const expected = parseDigest(digest);
       const actual = this.#hash.digest('hex');
-      if (actual !== this.#expected) throw new TaskDigestMismatchError(`sha256:${this.#expected}`, `sha256:${actual}`);
+      if (actual !== expected.encoded) throw new TaskDigestMismatchError(digest, `${expected.algorithm}:${actual}`);
       if (this.#held) await this.#send(this.#held);
     }
     this.#res.end();
   }
 
   async #send(chunk: Buffer): Promise<void> {
-    if (this.#res.destroyed) throw new SinkError('the client closed the connection');
-    if (this.#res.write(chunk)) return;
-    try {
-      await once(this.#res, 'drain', { signal: this.#signal });
-    } catch (error) {
-      throw new SinkError('the client closed the connection', { cause: error });
-    }
+    if (this.#res.destroyed) throw new Error('the client closed the connection');
+    if (!this.#res.write(chunk)) await once(this.#res, 'drain', { signal: this.#signal });
   }
 }

@@ -53,6 +53,8 @@ export interface DownloadSpec {
    * a registry.
    */
   readonly directFromOriginMaxBytes?: number | undefined;
+  /** A proxy answer streams the content in order while it downloads (engine `inOrderReader`). */
+  readonly inOrderReader?: boolean | undefined;
 }
 
 function short(text: string): string {

@@ -124,11 +124,6 @@ export class TaskManager {
     }
   }
 
-  /** Resolves when the download of `taskId`, if one runs, has ended either way. */
-  async settled(taskId: string): Promise<void> {
-    await this.#inFlight.get(taskId)?.result?.catch(() => {});
-  }
-
   /** Stops every download (shutdown). */
   abortAll(reason: unknown): void {
     for (const entry of this.#inFlight.values()) entry.controller.abort(reason);
@@ -161,6 +156,10 @@ export class TaskManager {
         pieceLength: spec.pieceLength,
         contentForCalculatingTaskId: spec.contentForCalculatingTaskId,
         enableTaskIdBasedBlobDigest: spec.enableTaskIdBasedBlobDigest,
+        // When the task id is the content's digest, the digest belongs to the task and the engine
+        // checks it while the pieces arrive; other requests check their own (TaskService).
+        digest: spec.enableTaskIdBasedBlobDigest ? spec.digest : undefined,
+        inOrderReader: spec.inOrderReader,
         signal,
         strategy,
         onEvent: (event) => {

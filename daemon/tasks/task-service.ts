@@ -50,7 +50,8 @@ export class TaskService {
     const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
     const result = await this.#manager.follow(spec, follower, { signal, detached: options.detached ?? false, seed: options.seed ?? false });
     const dataPath = this.#engine.store.filesOf(result.taskId).dataPath;
-    if (spec.digest) await this.#verify(result.taskId, dataPath, result.contentLength, spec.digest, signal);
+    // The engine checked it already when the digest is the task's own (an OCI blob).
+    if (spec.digest && result.digest !== formatDigest(parseDigest(spec.digest))) await this.#verify(result.taskId, dataPath, result.contentLength, spec.digest, signal);
     if (spec.outputPath) {
       const how = await exportFile(dataPath, spec.outputPath, { overwrite: spec.overwrite, move: false, forceHardLink: spec.forceHardLink });
       this.#log.info('output written', { taskId: result.taskId, output: spec.outputPath, how });

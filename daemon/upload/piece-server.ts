@@ -6,14 +6,14 @@
  * decided before a path is built, so no request can read outside the store.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { open } from 'node:fs/promises';
 import { InvalidArgumentError, isTaskId, DfError } from '../../api/index.ts';
 import type { PieceSender, TaskRegistry, TokenBucket } from '../../engine/index.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
-import { sendError } from '../http/respond.ts';
+import { sendError, socketOf } from '../http/respond.ts';
 
 export const PIECE_DIGEST_HEADER = 'x-dragonfly-piece-digest';
 export const PIECE_OFFSET_HEADER = 'x-dragonfly-piece-offset';
@@ -139,27 +139,6 @@ export class PieceServer {
       metrics.concurrentUploads.labels().dec();
     }
   }
-}
-
-/**
- * The response's socket. A keep-alive client may send its next request as soon as it has the last
- * byte of the previous answer, before that answer's end() ran: Node then queues the new response
- * without a socket until the previous one finishes, and hands it over with a 'socket' event.
- */
-async function socketOf(res: ServerResponse, signal: AbortSignal): Promise<Socket> {
-  if (res.socket) return res.socket as Socket;
-  return new Promise<Socket>((resolve, reject) => {
-    const onSocket = (socket: Socket) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(socket);
-    };
-    const onAbort = () => {
-      res.off('socket', onSocket);
-      reject(signal.reason);
-    };
-    res.once('socket', onSocket);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function corrupted(path: string, offset: number, length: number): Promise<Buffer> {

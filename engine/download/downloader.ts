@@ -35,6 +35,8 @@ export interface DownloadRequest {
   keepInStore?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onEvent?: DownloadEventListener | undefined;
+  /** Someone reads the content in order while it downloads: the first piece gets a head start. */
+  inOrderReader?: boolean | undefined;
   /** Where missing pieces come from; default: the origin. */
   strategy?: PieceStrategy | undefined;
 }
@@ -176,6 +178,7 @@ export class Downloader {
         options: this.#deps.options,
         onPiece,
         emit,
+        headStart: request.inOrderReader,
       });
       await (request.strategy ?? originOnly)(session);
       if (request.signal?.aborted) throw new AbortedError(request.signal.reason);

@@ -39,6 +39,12 @@ export interface PieceLoopOptions {
   readonly retry: Omit<RetryOptions, 'signal' | 'onRetry'>;
   onRetry?: ((number: number, error: unknown, attempt: number, delayMs: number) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The first piece is fetched alone and the other workers join once it is done: a reader that
+   * streams the content in order (a proxy answer) gets its first bytes after one piece instead of
+   * after N pieces sharing the link.
+   */
+  readonly headStart?: boolean | undefined;
 }
 
 export async function runPieceLoop(options: PieceLoopOptions): Promise<void> {
@@ -46,7 +52,15 @@ export async function runPieceLoop(options: PieceLoopOptions): Promise<void> {
   // One failure stops the other workers; the first error is the one reported.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const worker = async () => {
+  const firstPiece = Promise.withResolvers<void>();
+  const worker = async (leader: boolean) => {
+    try {
+      await work(leader);
+    } finally {
+      if (leader) firstPiece.resolve();
+    }
+  };
+  const work = async (leader: boolean) => {
     while (!signal.aborted) {
       const job = await options.nextJob(signal);
       if (!job || signal.aborted) return;
@@ -70,10 +84,11 @@ export async function runPieceLoop(options: PieceLoopOptions): Promise<void> {
       }
       await options.onPiece(record);
       await job.finished?.(record);
+      if (leader) firstPiece.resolve();
     }
   };
-  const workers = Array.from({ length: options.concurrency }, () =>
-    worker().catch((error: unknown) => {
+  const workers = Array.from({ length: options.concurrency }, (_, i) =>
+    (i === 0 || !options.headStart ? worker(i === 0) : firstPiece.promise.then(() => worker(false))).catch((error: unknown) => {
       if (!stop.signal.aborted) stop.abort(error);
       throw error;
     }),

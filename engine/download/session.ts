@@ -44,6 +44,8 @@ export function createPieceSession(init: {
   options: ResolvedEngineOptions;
   onPiece: (record: PieceRecord) => Promise<void>;
   emit: (event: DownloadEvent) => void;
+  /** See PieceLoopOptions.headStart. */
+  headStart?: boolean | undefined;
 }): PieceSession {
   const { task, stat, source, options, emit } = init;
   const context: WriteContext = {
@@ -88,6 +90,7 @@ export function createPieceSession(init: {
         onPiece: init.onPiece,
         onPieceFailed,
         signal: init.signal,
+        headStart: init.headStart,
         retry,
         onRetry: (pieceNumber, error, attempt, delayMs) => emit({ type: 'retry', pieceNumber, attempt, delayMs, error }),
       }),

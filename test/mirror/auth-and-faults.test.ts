@@ -5,7 +5,9 @@
  * every peer gone; an upstream 5xx reaches the client as a 5xx.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.ts';
 import { Origin } from '../support/origin.ts';
@@ -140,4 +142,41 @@ test('blobs redirected to storage on another host: fetched there without the cli
   }
   assert.ok(storage.log.length >= 2);
   assert.ok(storage.log.every((r) => r.headers.authorization === undefined), 'credentials reached the storage host');
+});
+
+test('content that does not match the blob digest is never answered in full, and is not kept', async (t) => {
+  if (!haveRegistryTools(t)) return;
+  const cluster = await startCluster(t, { peers: 1, seed: false });
+  const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [9 * 1024 * 1024] });
+  const layer = image.layers[0]!;
+  // A front whose storage flips a byte in the piece at 4 MiB, until told to stop.
+  let corrupting = true;
+  const front = createServer((req, res) => {
+    const { host: _host, ...headers } = req.headers;
+    request(`${registry.url}${req.url}`, { method: req.method as 'GET', headers: headers as Record<string, string> }).then(
+      async (upstream) => {
+        const body = Buffer.from(await upstream.body.arrayBuffer());
+        if (corrupting && req.url?.includes('/blobs/') && req.headers.range?.startsWith(`bytes=${4 * 1024 * 1024}-`)) body[100] = body[100]! ^ 0xff;
+        res.writeHead(upstream.statusCode, upstream.headers as Record<string, string>);
+        res.end(body);
+      },
+      (error: unknown) => res.destroy(error as Error),
+    );
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => front.close(resolve)));
+  const upstream = { 'x-dragonfly-registry': `http://127.0.0.1:${(front.address() as AddressInfo).port}` };
+  const port = cluster.peers[0]!.ports.proxy;
+
+  // The body stops one byte short: the client sees a cut connection, not a complete wrong blob.
+  await assert.rejects(send(port, `/v2/${name}/blobs/${layer.digest}`, { headers: upstream }));
+  const daemon = cluster.peers[0]!.proc;
+  assert.ok(daemon.lines.some((line) => line.msg === 'content does not match its digest: answer cut'));
+
+  // Nothing wrong was kept: with the storage fixed, the next pull downloads again and is right.
+  corrupting = false;
+  const answer = await send(port, `/v2/${name}/blobs/${layer.digest}`, { headers: upstream });
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers['x-dragonfly-task-download-finished'], undefined);
+  assert.equal(`sha256:${sha256Hex(answer.body)}`, layer.digest);
 });
