@@ -19,6 +19,7 @@ import { UploadClients } from './p2p/piece-collector.ts';
 import { bindServer, grpc, loadProtos, SERVER_OPTIONS, shutdownServer } from './rpc/grpc.ts';
 import { downloadHandlers, uploadHandlers, type ServiceContext } from './rpc/services.ts';
 import { prepareSocketPath } from './rpc/socket.ts';
+import { warmUpCodecs } from './rpc/warm-up.ts';
 import { Announcer } from './scheduler/announcer.ts';
 import { SchedulerClients } from './scheduler/clients.ts';
 import { TaskManager } from './tasks/task-manager.ts';
@@ -147,6 +148,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const hostNow = () => hostMessage(config, identity, ports, { ...lastLoad, concurrentUploadPieceCount: pieceServer.active });
     const context: ServiceContext = { service, log, hostId: identity.hostId, ip: identity.ip, pieceServerPort: () => piecesPort, seed: identity.seed, shared: !config.upload.disableShared, host: hostNow };
     const protos = loadProtos();
+    warmUpCodecs(protos);
 
     const upload = new grpc.Server(SERVER_OPTIONS);
     upload.addService(protos.dfdaemon.DfdaemonUpload.service, uploadHandlers(context));
