@@ -9,7 +9,8 @@ export { DFDAEMON_CONFIG_SCHEMA, parseDfdaemonConfig, resolveDfdaemonConfig, typ
 export { createDaemonMetrics, type DaemonMetrics, type TrafficType } from './metrics.ts';
 export { PieceServer, parsePiecePath, PIECE_DIGEST_HEADER, type PieceServerOptions } from './upload/piece-server.ts';
 export { PieceClient, type AnnouncedPiece, type ParentAddress } from './p2p/piece-client.ts';
-export { idleBandwidth, parentWeight, pickWeighted, DEFAULT_PARENT_TX_BPS } from './p2p/parent-selector.ts';
+export { idleBandwidth, parentShares, parentWeight, pickWeighted, DEFAULT_PARENT_TX_BPS } from './p2p/parent-selector.ts';
+export { SlowLinkQueue } from './p2p/origin.ts';
 export { tasksToEvict, type GcPolicy } from './gc.ts';
 export { checkTaskId, checkPieceNumbers, downloadSpecOf, REQUEST_LIMITS, type DownloadSpec } from './rpc/validate.ts';
 export { LeafCertificates, TlsCaError, LEAF_CERTIFICATE_DEFAULTS, normalizeHost, type IssuedCertificate, type LeafCertificatesOptions, type TlsCaProblem } from './proxy/tls-certificates.ts';

@@ -21,6 +21,7 @@ export {
   type ReceiveToFile,
 } from './source/raw-range.ts';
 export { FileSource } from './source/file-source.ts';
+export { KEEP_ALIVE_BELOW_BYTES_PER_SECOND, LinkRates, linkRates, SLOW_LINK_PIECES_IN_FLIGHT, timedBody } from './source/link-rate.ts';
 export { originOnly, type PieceSession, type PieceStrategy } from './download/session.ts';
 export { queueOf, type PieceBody, type PieceJob } from './download/piece-loop.ts';
 export { taskIdOfRequest } from './download/downloader.ts';

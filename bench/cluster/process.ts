@@ -29,10 +29,15 @@ export class ServerProcess {
   readonly #exited: Promise<void>;
   readonly #unregister: () => Promise<void>;
 
-  constructor(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+  /**
+   * `launcher`: a command that runs Node for us, e.g. `['ip', 'netns', 'exec', NS]`; it must exec
+   * Node in place (same PID), so /proc/<pid> and the kill by PID still reach the server itself.
+   */
+  constructor(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv, launcher: readonly string[] = []) {
     this.name = name;
     // process.execPath is the pinned Node 24 running the bench (system node cannot run .ts).
-    this.child = spawn(process.execPath, [script, ...args], { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = [...launcher, process.execPath, script, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let partial = '';
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => {
       this.#stderrTail = (this.#stderrTail + text).slice(-STDERR_TAIL_BYTES);

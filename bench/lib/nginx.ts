@@ -41,7 +41,11 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-function config(dir: string, root: string, port: number, options: NginxOptions): string {
+/**
+ * The private config: pid, logs and temp paths under `dir`, `sendfile on`, serving `root` on
+ * `listen` (`IP:PORT`).
+ */
+export function nginxConfig(dir: string, root: string, listen: string, options: NginxOptions): string {
   const accessLog = options.accessLogFormat
     ? `log_format df '${options.accessLogFormat}';\n  access_log ${dir}/access.log df;`
     : 'access_log off;';
@@ -64,7 +68,7 @@ http {
   keepalive_timeout 30s;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:${port};
+    listen ${listen};
     root ${root};
   }
 }
@@ -103,7 +107,7 @@ export async function startNginx(
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freeLoopbackPort();
     const confPath = join(dir, 'nginx.conf');
-    writeFileSync(confPath, config(dir, root, port, options));
+    writeFileSync(confPath, nginxConfig(dir, root, `127.0.0.1:${port}`, options));
     const server = startBackground('nginx', binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath]);
     const baseUrl = `http://127.0.0.1:${port}/`;
     const deadline = performance.now() + READY_TIMEOUT_MS;

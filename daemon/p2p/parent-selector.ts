@@ -31,3 +31,25 @@ export function pickWeighted<T>(candidates: readonly T[], weight: (candidate: T)
   }
   return candidates[candidates.length - 1];
 }
+
+/**
+ * How many pieces each parent may have in flight at once: `concurrency` split in proportion to idle
+ * upload bandwidth, each share rounded down, and what rounding leaves over going to the idlest
+ * parents. A parent the scheduler already loaded with children (its projected tx at its max,
+ * so only the 10% floor idle) then gets no share while an idle parent has room for every piece in
+ * flight: it is not asked at all rather than asked for copies of what the idle one delivers.
+ * Equal weights split evenly. Pure.
+ */
+export function parentShares(parents: readonly { readonly peerId: string; readonly host: commonv2.Host__Output | null | undefined }[], concurrency: number): Map<string, number> {
+  const weights = parents.map((parent) => parentWeight(parent.host));
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  const shares = parents.map((_, i) => (total > 0 ? Math.floor((concurrency * weights[i]!) / total) : 0));
+  // What rounding left over goes round-robin to the idlest parents, in the scheduler's order (best first).
+  const most = Math.max(...weights);
+  const idlest = parents.map((_, i) => i).filter((i) => weights[i] === most);
+  for (let left = concurrency - shares.reduce((sum, n) => sum + n, 0), k = 0; left > 0 && idlest.length > 0; left--, k++) {
+    const i = idlest[k % idlest.length]!;
+    shares[i] = shares[i]! + 1;
+  }
+  return new Map(parents.map((parent, i) => [parent.peerId, shares[i]!]));
+}

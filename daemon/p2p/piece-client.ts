@@ -7,13 +7,18 @@
  * With the native addon loaded, each piece goes over a connection of its own through the engine's
  * raw client (engine/source/raw-range.ts): headers parsed in JS, the body moved socket -> crc32 ->
  * task file by addon.receiveToFile on a native thread, never a JS buffer. Without it (DF_NO_ADDON),
- * or for an answer that client does not take as it is, HTTP/1.1 keep-alive through one undici pool
- * per parent address. Either way the same answers give the same errors.
+ * for an answer that client does not take as it is, or from a parent whose pieces arrive slower
+ * than the engine's KEEP_ALIVE_BELOW_BYTES_PER_SECOND (link-rate.ts says why), HTTP/1.1
+ * keep-alive through one undici pool per parent address. Either way the same answers give the
+ * same errors.
  */
 import { Pool } from 'undici';
 import {
+  type LinkRates,
   isPlainBody,
+  linkRates,
   nativeReceiveToFile,
+  timedBody,
   RawRangeBody,
   requestRange,
   StorageError,
@@ -44,20 +49,38 @@ export class PieceClient {
   readonly #timeoutMs: number;
   readonly #connectionsPerParent: number;
   readonly #directReceive: ReceiveToFile | false;
+  readonly #rates: LinkRates;
 
   /**
    * `directReceive`: the receiveToFile of the direct path; default the native addon's when it is
    * loaded, false: always undici.
    */
-  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false }) {
+  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false; rates?: LinkRates }) {
     this.#timeoutMs = options.timeoutMs;
     this.#connectionsPerParent = options.connectionsPerParent ?? 8;
     this.#directReceive = options.directReceive ?? nativeReceiveToFile();
+    this.#rates = options.rates ?? linkRates;
+  }
+
+  /** True once this parent is known to be slow (engine's link-rate.ts): its pieces then go over kept-alive connections. */
+  isSlow(ip: string, port: number): boolean {
+    return this.#rates.isSlow(originOf(ip, port));
   }
 
   async fetch(parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
     const origin = originOf(parent.ip, parent.port);
-    if (this.#directReceive) {
+    const done = this.#rates.start(origin);
+    try {
+      const body = await this.#fetch(origin, parent, taskId, piece, signal);
+      return { ...body, body: timedBody(body.body, piece.length, done) };
+    } catch (error) {
+      done(undefined);
+      throw error;
+    }
+  }
+
+  async #fetch(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
+    if (this.#directReceive && !this.isSlow(parent.ip, parent.port)) {
       const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive);
       if (direct) return direct;
     }
@@ -137,6 +160,7 @@ export class PieceClient {
     const origin = originOf(ip, port);
     const pool = this.#pools.get(origin);
     this.#pools.delete(origin);
+    this.#rates.forget(origin);
     await pool?.destroy().catch(() => {});
   }
 

@@ -100,6 +100,13 @@ export class PieceCollector {
     this.#notify();
   }
 
+  /** Parents not in `excluded` whose sync has not failed: those a piece may still come from. */
+  usable(excluded: ReadonlySet<string>): CandidateParent[] {
+    const out: CandidateParent[] = [];
+    for (const [peerId, entry] of this.#parents) if (entry.state !== 'failed' && !excluded.has(peerId)) out.push(entry.parent);
+    return out;
+  }
+
   /** True while some parent not in `excluded` may still announce pieces. */
   syncing(excluded: ReadonlySet<string>): boolean {
     for (const [peerId, entry] of this.#parents) if (entry.state === 'syncing' && !excluded.has(peerId)) return true;

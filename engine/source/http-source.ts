@@ -13,6 +13,7 @@ import {
   SourceTimeoutError,
   SourceUnreachableError,
 } from '../errors.ts';
+import { linkRates, type LinkRates, timedBody } from './link-rate.ts';
 import { canSendRaw, isPlainBody, RawRangeBody, requestRange, type ReceiveToFile } from './raw-range.ts';
 import type { ByteRange, DirectBody, ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
 
@@ -28,9 +29,13 @@ export interface HttpSourceOptions {
   /**
    * Ranged reads of `http:` URLs go socket -> task file without JS buffers (raw-range.ts), with
    * this receiveToFile. Default: the native addon's, when it is loaded and no dispatcher is given
-   * (a dispatcher may be a proxy, which must see every request); false: always undici.
+   * (a dispatcher may be a proxy, which must see every request); false: always undici. An origin
+   * whose ranges arrive slower than KEEP_ALIVE_BELOW_BYTES_PER_SECOND (link-rate.ts) gets undici's kept-alive
+   * connections instead (link-rate.ts says why).
    */
   directReceive?: ReceiveToFile | false;
+  /** Measured rate per origin (`host:port`); default the process-wide `linkRates`. */
+  rates?: LinkRates;
 }
 
 interface Answer {
@@ -47,12 +52,14 @@ export class HttpSource implements Source {
   /** Original URL -> where it redirected, so later pieces skip the hop (Dragonfly caches 307s 10 min). */
   readonly #redirects = new Map<string, { target: string; expiresAt: number; dropCredentials: boolean }>();
   readonly #directReceive: ReceiveToFile | false;
+  readonly #rates: LinkRates;
 
   constructor(options: HttpSourceOptions) {
     this.#options = options;
     this.#ownsDispatcher = !options.dispatcher;
     this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
     this.#directReceive = options.directReceive ?? (!options.dispatcher && addon.kind === 'native' && addon.receiveToFile);
+    this.#rates = options.rates ?? linkRates;
   }
 
   async stat(request: SourceRequest): Promise<SourceStat> {
@@ -82,10 +89,23 @@ export class HttpSource implements Source {
 
   async read(request: ReadRequest): Promise<AsyncIterable<Uint8Array>> {
     const range = request.range;
-    if (range && this.#directReceive) {
-      const direct = await this.#readDirect(request, range, this.#directReceive);
-      if (direct) return direct;
+    if (!range) return this.#readUndici(request);
+    // Timed per origin (host and port), so slow links move to kept-alive connections.
+    const key = new URL(request.url).host;
+    const done = this.#rates.start(key);
+    try {
+      let body: AsyncIterable<Uint8Array> | undefined;
+      if (this.#directReceive && !this.#rates.isSlow(key)) {
+        body = await this.#readDirect(request, range, this.#directReceive);
+      }
+      return timedBody(body ?? (await this.#readUndici(request)), range.length, done);
+    } catch (error) {
+      done(undefined);
+      throw error;
     }
+  }
+
+  async #readUndici(request: ReadRequest): Promise<AsyncIterable<Uint8Array>> {
     const answer = await this.#request(request, rangeHeaders(request));
     const error = answerError(request, answer);
     if (error) {

@@ -28,6 +28,16 @@ test('each rule rejects what it should, in Dragonfly order', () => {
       },
       undefined,
     ],
+    [
+      'normal peer just given a parent, not started yet (peers registering in the same instant)',
+      () => {
+        const parent = w.peer('its-parent-2', PeerState.Running, { host: 'h-its-parent-2', pieces: 1 });
+        const peer = w.peer('scheduled', PeerState.ReceivedNormal, { host: 'h-scheduled' });
+        peer.task.addPeerEdge(parent, peer);
+        return peer;
+      },
+      undefined,
+    ],
     ['normal peer waiting for parents', () => w.peer('waiting', PeerState.ReceivedNormal), 'notServing'],
     ['seed not started', () => w.peer('seed-pending', PeerState.ReceivedNormal, { hostExtra: { type: 'seed' } }), 'badParent'],
     ['failed peer', () => w.peer('failed', PeerState.Failed, { pieces: 3 }), 'badParent'],

@@ -1,0 +1,160 @@
+/** `npm run bench:swarm -- [flags]` and `npm run bench:tune -- [flags]`: parsed once into frozen objects. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseDuration, parseRate, parseSize } from '../../api/index.ts';
+import { MAX_HOSTS } from './netns.ts';
+import { SYSTEMS, type SystemName } from './system.ts';
+
+export class UsageError extends Error {
+  readonly code = 'DF_ERR_BENCH_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface SwarmArgs {
+  readonly peers: number;
+  readonly sizeBytes: number;
+  /** Every link's rate, bits per second, both directions. */
+  readonly rateBps: number;
+  readonly rateText: string;
+  /** The origin host's link rate. */
+  readonly originRateBps: number;
+  /** dfget --piece-length (and the torrent's); undefined: the formula's choice. */
+  readonly pieceLengthBytes: number | undefined;
+  /** The daemons' download.concurrentPieceCount; undefined: the daemon's default. */
+  readonly concurrentPieceCount: number | undefined;
+  readonly systems: readonly SystemName[];
+  readonly runs: number;
+  readonly outDir: string;
+  /** Hard bound of one system's launch; undefined: derived from peers and floor. */
+  readonly timeoutMs: number | undefined;
+  readonly help: boolean;
+}
+
+export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
+         [--piece-length SIZE] [--concurrency N] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION] [--out DIR]
+
+Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
+bridge with tc rate limits both ways, runs each system on them one after the other with the same
+file, and reports each peer's completion time, the origin's egress bytes, every peer's upload bytes
+and whether every output is right. Needs root.
+
+  --peers N            peer hosts (default 16)
+  --size SIZE          file size (default 256MiB)
+  --rate RATE          every link's rate, both directions (default 100mbit)
+  --origin-rate RATE   the origin host's link rate (default: --rate)
+  --piece-length SIZE  piece length for dfget and the torrent, 4MiB to 64MiB (default: dfget's formula)
+  --concurrency N      the daemons' download.concurrentPieceCount (default: the daemon's, 8)
+  --systems LIST       which systems, comma-separated (default p2p,http,bittorrent)
+  --runs K             repetitions of each system on the same hosts (default 1)
+  --timeout DURATION   hard bound per system run (default: 60s + 1.5 x peers x floor)
+  --out DIR            where results.json and chart.svg go (default bench/results/swarm-<time>)
+`;
+
+export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
+         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--runs 1] [--out DIR]
+
+Runs the p2p system on one topology for every piece length (plus the formula's choice) and every
+concurrency, and prints the best settings with their figures. Needs root.
+`;
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
+  return value;
+}
+
+function unit<T>(name: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`);
+  }
+}
+
+export function pieceLengthArg(name: string, text: string): number {
+  const bytes = unit(name, text, parseSize);
+  if (bytes < MIN_PIECE_LENGTH || bytes > MAX_PIECE_LENGTH) throw new UsageError(`--${name} must be from 4MiB to 64MiB, got ${text}`);
+  return bytes;
+}
+
+const COMMON_OPTIONS = {
+  peers: { type: 'string', default: '16' },
+  size: { type: 'string', default: '256MiB' },
+  rate: { type: 'string', default: '100mbit' },
+  'origin-rate': { type: 'string' },
+  runs: { type: 'string', default: '1' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function common(values: Record<string, string | boolean | undefined>, cwd: string, outName: string) {
+  const sizeBytes = unit('size', String(values['size']), parseSize);
+  // Below 4 MiB a daemon goes straight to the origin (Dragonfly's rule): no swarm to measure.
+  if (sizeBytes <= 4 << 20) throw new UsageError(`--size must be more than 4MiB, got ${values['size']}`);
+  const rateText = String(values['rate']);
+  const rateBps = unit('rate', rateText, parseRate);
+  if (rateBps < 1e6) throw new UsageError(`--rate must be at least 1mbit, got ${rateText}`);
+  const originRateBps = values['origin-rate'] === undefined ? rateBps : unit('origin-rate', String(values['origin-rate']), parseRate);
+  if (originRateBps < 1e6) throw new UsageError(`--origin-rate must be at least 1mbit, got ${values['origin-rate']}`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    peers: integer('peers', String(values['peers']), 1, MAX_HOSTS - 2),
+    sizeBytes,
+    rateBps,
+    rateText,
+    originRateBps,
+    runs: integer('runs', String(values['runs']), 1, 20),
+    outDir: values['out'] ? resolve(cwd, String(values['out'])) : resolve(import.meta.dirname, '..', 'results', `${outName}-${stamp}`),
+    timeoutMs: values['timeout'] === undefined ? undefined : unit('timeout', String(values['timeout']), parseDuration),
+    help: values['help'] === true,
+  };
+}
+
+export function parseSwarmArgs(argv: readonly string[], cwd = process.cwd()): SwarmArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: { ...COMMON_OPTIONS, 'piece-length': { type: 'string' }, concurrency: { type: 'string' }, systems: { type: 'string', default: SYSTEMS.join(',') } },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const systems = values.systems.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) throw new UsageError(`--systems: unknown system "${s}"; known: ${SYSTEMS.join(', ')}`);
+  if (systems.length === 0) throw new UsageError('--systems must name at least one system');
+  return Object.freeze({
+    ...common(values, cwd, 'swarm'),
+    pieceLengthBytes: values['piece-length'] === undefined ? undefined : pieceLengthArg('piece-length', values['piece-length']),
+    concurrentPieceCount: values.concurrency === undefined ? undefined : integer('concurrency', values.concurrency, 1, 1024),
+    systems: [...new Set(systems)] as SystemName[],
+  });
+}
+
+export interface TuneArgs extends Omit<SwarmArgs, 'pieceLengthBytes' | 'concurrentPieceCount' | 'systems'> {
+  readonly pieceLengths: readonly number[];
+  readonly concurrencies: readonly number[];
+}
+
+export function parseTuneArgs(argv: readonly string[], cwd = process.cwd()): TuneArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: { ...COMMON_OPTIONS, 'piece-lengths': { type: 'string', default: '4MiB,8MiB,16MiB,32MiB' }, 'concurrency-list': { type: 'string', default: '4,8,16' } },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+  const pieceLengths = list(values['piece-lengths']).map((text) => pieceLengthArg('piece-lengths', text));
+  const concurrencies = list(values['concurrency-list']).map((text) => integer('concurrency-list', text, 1, 1024));
+  if (pieceLengths.length === 0 || concurrencies.length === 0) throw new UsageError('--piece-lengths and --concurrency-list must not be empty');
+  return Object.freeze({ ...common(values, cwd, 'tune'), pieceLengths, concurrencies });
+}

@@ -1,0 +1,158 @@
+/**
+ * One system's run on the topology: prepare its servers, read link counters and CPU, launch every
+ * peer's client at once, read them again once all are done, then check every output's sha256
+ * against the file's and stop the servers. Bytes are the links' own counters (eth0 tx of each
+ * host: IP packets with their headers), so every system is measured the same way.
+ */
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { addon } from '../../addon/index.ts';
+import { CpuLedger, machineSnapshot, type CpuReport } from './cpu.ts';
+import { countersOfAll } from './netns.ts';
+import { startTimeline, type LinkTimeline } from './timeline.ts';
+import type { PeerOutcome, SwarmContext, SwarmSystem, SystemName } from './system.ts';
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p95: number;
+  readonly max: number;
+}
+
+export interface SystemResult {
+  readonly system: SystemName;
+  readonly completionSeconds: Percentiles;
+  /** Bytes the origin host put on its link during the launch (wire bytes). */
+  readonly originEgressBytes: number;
+  /** Bytes each peer host put on its link, in peer order. */
+  readonly peerUploadBytes: readonly number[];
+  /** Every peer finished and every output has the file's sha256. */
+  readonly verified: boolean;
+  /** Per peer, in peer order: seconds to done (null when it failed). */
+  readonly peerSeconds: readonly (number | null)[];
+  readonly seedHostEgressBytes: number;
+  readonly wallSeconds: number;
+  readonly failures: readonly string[];
+  readonly cpu: CpuReport;
+  readonly loadBefore: number;
+  readonly details: Record<string, unknown>;
+  /** Every host's link throughput over the launch. */
+  readonly timeline: LinkTimeline;
+}
+
+/** Nearest-rank percentile of `values` (0 < q <= 1); NaN for none. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * p50, p95 and max of the peers' completion times. A peer that failed counts as never done: the
+ * figures are then Infinity where it falls, so a failure never looks fast.
+ */
+export function completionPercentiles(seconds: readonly (number | undefined)[]): Percentiles {
+  const values = seconds.map((s) => s ?? Number.POSITIVE_INFINITY);
+  return { p50: percentile(values, 0.5), p95: percentile(values, 0.95), max: percentile(values, 1) };
+}
+
+async function sha256Of(path: string, size: number): Promise<string> {
+  const fd = openSync(path, 'r');
+  try {
+    return await addon.hashFileRange(fd, 0, size, 'sha256');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Which outputs are not the file: `undefined` when right, else why. Two at a time (two cores). */
+async function checkOutputs(outcomes: readonly PeerOutcome[], ctx: SwarmContext): Promise<Array<string | undefined>> {
+  const problems: Array<string | undefined> = new Array(outcomes.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < outcomes.length) {
+      const i = next++;
+      const outcome = outcomes[i]!;
+      if (outcome.error) {
+        problems[i] = `${outcome.name}: ${outcome.error}`;
+        continue;
+      }
+      try {
+        const digest = await sha256Of(outcome.outputPath, ctx.file.sizeBytes);
+        problems[i] = digest === ctx.file.sha256 ? undefined : `${outcome.name}: output sha256 ${digest.slice(0, 12)}... is not the file's`;
+      } catch (error) {
+        problems[i] = `${outcome.name}: cannot read its output: ${(error as Error).message}`;
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return problems;
+}
+
+/** Runs `system` once in `ctx` (its workDir is created here and removed after). */
+export async function measureSystem(system: SwarmSystem, ctx: SwarmContext): Promise<SystemResult> {
+  mkdirSync(ctx.workDir, { recursive: true, mode: 0o755 });
+  const loadBefore = loadavg()[0]!;
+  try {
+    const prepared = await system.prepare(ctx);
+    let outcomes: PeerOutcome[];
+    let details: Record<string, unknown> = {};
+    let cpu: CpuReport;
+    let wallSeconds: number;
+    let before;
+    let after;
+    let timeline: LinkTimeline;
+    try {
+      const ledger = new CpuLedger();
+      prepared.track(ledger);
+      before = await countersOfAll(ctx.topology);
+      const machineBefore = machineSnapshot();
+      const sampler = startTimeline(ctx.topology);
+      const started = performance.now();
+      ctx.log(`${system.name}: ${ctx.peers.length} peers start now`);
+      try {
+        outcomes = await prepared.launch(ledger, ctx.signal);
+      } finally {
+        timeline = await sampler.stop();
+      }
+      wallSeconds = (performance.now() - started) / 1000;
+      const machineAfter = machineSnapshot();
+      after = await countersOfAll(ctx.topology);
+      ledger.settle();
+      cpu = ledger.report(wallSeconds, machineBefore, machineAfter);
+      details = (await prepared.details?.()) ?? {};
+    } finally {
+      await prepared.stop();
+    }
+    ctx.signal.throwIfAborted();
+    ctx.log(`${system.name}: every client ended after ${wallSeconds.toFixed(2)} s; checking sha256 of ${outcomes.length} outputs`);
+    const problems = await checkOutputs(outcomes, ctx);
+    const egress = (host: { netns: string }) => {
+      const i = ctx.topology.hosts.findIndex((h) => h.netns === host.netns);
+      return after[i]!.txBytes - before[i]!.txBytes;
+    };
+    const seconds = outcomes.map((o, i) => (problems[i] === undefined ? o.seconds : undefined));
+    return {
+      system: system.name,
+      completionSeconds: completionPercentiles(seconds),
+      originEgressBytes: egress(ctx.origin),
+      peerUploadBytes: ctx.peers.map(egress),
+      verified: problems.every((p) => p === undefined),
+      peerSeconds: seconds.map((s) => s ?? null),
+      seedHostEgressBytes: egress(ctx.seed),
+      wallSeconds,
+      failures: problems.filter((p): p is string => p !== undefined),
+      cpu,
+      loadBefore,
+      details,
+      timeline,
+    };
+  } finally {
+    rmSync(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+/** A fresh work dir name for one system's run. */
+export function workDirFor(base: string, system: SystemName, run: number): string {
+  return join(base, `${system}-run${run}`);
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:swarm -- [--peers N] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
+ * [--piece-length L] [--systems p2p,http,bittorrent] [--runs K] [--out DIR]`: the swarm benchmark
+ * on simulated hosts (see bench/README.md). Needs root; without it, says so and exits 2.
+ * Exit 1 when a system could not run at all (its error is printed); missed targets are reported,
+ * not fatal.
+ */
+import { fixed, loud } from '../lib/format.ts';
+import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
+import { parseSwarmArgs, SWARM_USAGE, UsageError } from './args.ts';
+import { bittorrentSystem } from './bittorrent.ts';
+import { httpSystem } from './http.ts';
+import { measureSystem, type SystemResult } from './measure.ts';
+import { rootProblem } from './netns.ts';
+import { p2pSystem } from './p2p.ts';
+import { cpuTable, summaryTable, targetsOf, writeOutputs, type RunSetup } from './results.ts';
+import { missingTools, openSession } from './session.ts';
+import type { SwarmSystem, SystemName } from './system.ts';
+
+const SYSTEM_RUNNERS: Readonly<Record<SystemName, SwarmSystem>> = { p2p: p2pSystem, http: httpSystem, bittorrent: bittorrentSystem };
+const SETUP_ALLOWANCE_MS = 10 * 60_000;
+
+const log = (message: string) => console.error(`swarm: ${message}`);
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseSwarmArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench:swarm: ${error.message}\n\n${SWARM_USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(SWARM_USAGE);
+    return 0;
+  }
+  const problem = rootProblem();
+  if (problem) {
+    console.error(`bench:swarm: ${problem}`);
+    return 2;
+  }
+  const skipped: Record<string, string> = {};
+  const systems: SwarmSystem[] = [];
+  for (const name of args.systems) {
+    const missing = missingTools(SYSTEM_RUNNERS[name]);
+    if (missing.length > 0) {
+      skipped[name] = `SKIPPED: missing ${missing.join(', ')}`;
+      console.error(loud(`${name} ${skipped[name]}`));
+    } else {
+      systems.push(SYSTEM_RUNNERS[name]);
+    }
+  }
+  const controller = new AbortController();
+  // The overall bound: every system run at its own hard timeout, plus set-up.
+  const perRunMs = args.timeoutMs ?? 60_000 + 1.5 * args.peers * ((args.sizeBytes * 8) / args.rateBps) * 1000;
+  const removeHandlers = installInterruptHandlers(controller, SETUP_ALLOWANCE_MS + systems.length * args.runs * (perRunMs + 120_000));
+  let failed = false;
+  try {
+    const session = await openSession(args, controller.signal, log);
+    const bySystem = new Map<SystemName, SystemResult[]>();
+    const knobs = { pieceLengthBytes: args.pieceLengthBytes, concurrentPieceCount: args.concurrentPieceCount };
+    for (let run = 1; run <= args.runs; run++) {
+      for (const system of systems) {
+        if (skipped[system.name]) continue;
+        try {
+          const result = await measureSystem(system, session.contextFor(system.name, run, knobs));
+          bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
+          const c = result.completionSeconds;
+          log(`${system.name} run ${run}: p50 ${fixed(c.p50)} s, max ${fixed(c.max)} s (${fixed(c.max / session.floorSeconds)} x floor), origin egress ${fixed(result.originEgressBytes / args.sizeBytes, 3)} x file, verified ${result.verified}${result.cpu.cpuBound ? `, CPU-BOUND (${result.cpu.reason})` : ''}`);
+          for (const failure of result.failures.slice(0, 3)) log(`  ${failure}`);
+        } catch (error) {
+          if (controller.signal.aborted) throw controller.signal.reason;
+          failed = true;
+          skipped[system.name] = `FAILED: ${(error as Error).message}`;
+          console.error(loud(`${system.name} FAILED: ${(error as Error).message}`));
+        }
+      }
+    }
+    const setup: RunSetup = {
+      prefix: session.topology.prefix,
+      peers: args.peers,
+      sizeBytes: args.sizeBytes,
+      rateText: args.rateText,
+      rateBps: args.rateBps,
+      originRateBps: args.originRateBps,
+      floorSeconds: session.floorSeconds,
+      pieceLengthBytes: session.contextFor('p2p', 0, knobs).pieceLengthBytes,
+      concurrentPieceCount: args.concurrentPieceCount,
+      timeoutMs: session.timeoutMs,
+    };
+    await session.close();
+    console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}\n`);
+    if (bySystem.size > 0) {
+      console.log(summaryTable(setup, bySystem));
+      console.log(`\nCPU per process kind (over the launch)\n${cpuTable(bySystem)}`);
+      for (const [name, runs] of bySystem) {
+        for (const r of runs) if (r.cpu.cpuBound) console.log(loud(`${name}: CPU-BOUND run: ${r.cpu.reason}; its times measure this machine, not the links`));
+      }
+      const p2p = bySystem.get('p2p')?.at(-1)?.details;
+      const started = p2p?.['downloadsStartedSeconds'] as { first: number; last: number } | null | undefined;
+      if (started) console.log(`\n  p2p: the daemons began downloading ${fixed(started.first)}-${fixed(started.last)} s after the launch (dfget start-up: ${args.peers} Node processes at once on this machine)`);
+      if (p2p) console.log(`  p2p: peers whose first parents were the seed alone (a star): ${String(p2p['seedOnlyFirstRounds'])} of ${args.peers}`);
+      for (const [name, runs] of bySystem) console.log(`  ${name}: 1-minute load average before each run: ${runs.map((r) => fixed(r.loadBefore)).join(', ')}`);
+      for (const t of targetsOf(setup, bySystem)) {
+        console.log(`  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${fixed(t.value)} (want ${t.comparison} ${t.target})${t.note ? ` - ${t.note}` : ''}`);
+      }
+    }
+    for (const [name, reason] of Object.entries(skipped)) console.log(loud(`${name}: ${reason}`));
+    const { json, chart } = writeOutputs(args.outDir, setup, bySystem, skipped);
+    console.log(`\nresults: ${json}\nchart:   ${chart}`);
+    return failed || bySystem.size === 0 ? 1 : 0;
+  } finally {
+    removeHandlers();
+    await runCleanup();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  async (error: unknown) => {
+    console.error(`bench:swarm: ${(error as Error).message ?? error}`);
+    await runCleanup();
+    process.exit(1);
+  },
+);
