@@ -157,7 +157,9 @@ test('Ctrl-C in the middle of a run: every process it started is stopped and its
 
 const setpriv = onPath('setpriv');
 test('without root the bench says so and exits non-zero (run as nobody through setpriv)', { skip: skip || (!setpriv && 'setpriv missing (util-linux)'), timeout: 30_000 }, () => {
-  const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, RUN, '--peers', '2', '--size', '16MiB'], {
+  // Reading files is kept (CAP_DAC_READ_SEARCH), so the checkout may sit in a directory only root can enter.
+  const readAnything = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+  const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...readAnything, process.execPath, RUN, '--peers', '2', '--size', '16MiB'], {
     cwd: '/',
     encoding: 'utf8',
     timeout: 25_000,
