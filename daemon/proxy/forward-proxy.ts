@@ -5,14 +5,12 @@
  * to the origin, body and all.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { taskIdOf } from '../../api/index.ts';
 import { parseRangeHeader } from './byte-range.ts';
 import { proxySpec, type ProxyContext } from './context.ts';
 import { ProxyRequestError } from './errors.ts';
-import { fetchRange } from './registry-mirror.ts';
+import { answerViaP2p } from './p2p-answer.ts';
 import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
 import { applyRule, matchRule } from './rules.ts';
-import { streamTask } from './task-stream.ts';
 import { relayAnswer } from './upstream-client.ts';
 
 /** Request headers that would make the origin's bytes differ from the task's, or ask for a part. */
@@ -38,20 +36,5 @@ export async function handleForward(context: ProxyContext, req: IncomingMessage,
   const taskHeaders = forwardedHeaders(req.headers, { drop: NOT_FOR_TASKS });
   const filteredQueryParams = controls.filteredQueryParams ?? (rule && rule.filteredQueryParams.length > 0 ? rule.filteredQueryParams : undefined);
   const spec = proxySpec(source.href, taskHeaders, { ...controls, filteredQueryParams }, { disableBackToSource: context.disableBackToSource });
-  const taskId = taskIdOf(spec);
-  context.metrics.proxyRequestsViaP2p.inc();
-  try {
-    await streamTask(context.tasks, {
-      spec,
-      res,
-      range,
-      signal,
-      headers: { 'content-type': 'application/octet-stream', 'x-dragonfly-task-id': taskId },
-      fromOrigin: context.disableBackToSource ? undefined : (start, end, rangeSignal) => fetchRange(context, source.href, taskHeaders, start, end, rangeSignal),
-    });
-  } catch (error) {
-    if (res.headersSent || signal.aborted || context.disableBackToSource) throw error;
-    context.log.warn('P2P failed before the answer started; fetching directly', { taskId, url: source.href, error });
-    await passThrough(source);
-  }
+  await answerViaP2p(context, { spec, res, range, signal, headers: { 'content-type': 'application/octet-stream' }, passThrough: () => passThrough(source) });
 }

@@ -5,13 +5,12 @@
  * through P2P, one task per blob digest whatever the repository or registry.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { taskIdOf } from '../../api/index.ts';
 import { parseRangeHeader } from './byte-range.ts';
 import { proxySpec, type ProxyContext } from './context.ts';
-import { ProxyRequestError, UpstreamError } from './errors.ts';
+import { ProxyRequestError } from './errors.ts';
+import { answerViaP2p } from './p2p-answer.ts';
 import { parseRegistryPath } from './registry-routes.ts';
 import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
-import { streamTask } from './task-stream.ts';
 import { REGISTRY_API_HEADER } from './upstream-checks.ts';
 import { chooseUpstream } from './upstream.ts';
 import { relayAnswer } from './upstream-client.ts';
@@ -55,37 +54,16 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
     disableBackToSource: context.disableBackToSource,
     directFromOriginMaxBytes: MIRROR_DIRECT_MAX_BYTES,
   });
-  const taskId = taskIdOf(spec);
-  context.metrics.proxyRequestsViaP2p.inc();
-  try {
-    await streamTask(context.tasks, {
-      spec,
-      res,
-      range,
-      signal,
-      headers: {
-        'content-type': access.contentType ?? 'application/octet-stream',
-        'docker-content-digest': route.digest,
-        [REGISTRY_API_HEADER]: 'registry/2.0',
-        'x-dragonfly-task-id': taskId,
-      },
-      fromOrigin: context.disableBackToSource ? undefined : (start, end, rangeSignal) => fetchRange(context, target, credentials, start, end, rangeSignal),
-    });
-  } catch (error) {
-    if (res.headersSent || signal.aborted || context.disableBackToSource) throw error;
-    context.log.warn('P2P failed before the blob started; fetching it directly', { taskId, url: target, error });
-    await passThrough();
-  }
-}
-
-/** Bytes [start, end] of `url` straight from the upstream. */
-export async function fetchRange(context: ProxyContext, url: string, headers: Record<string, string>, start: number, end: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-  const answer = await context.upstreams.request({ url, method: 'GET', headers: { ...headers, range: `bytes=${start}-${end}` }, signal });
-  const contentRange = answer.headers['content-range'];
-  const startsRight = answer.statusCode === 206 ? typeof contentRange === 'string' && new RegExp(`^bytes ${start}-`).test(contentRange) : answer.statusCode === 200 && start === 0;
-  if (!startsRight) {
-    void answer.body.dump();
-    throw new UpstreamError(`${url} answered ${answer.statusCode} ${typeof contentRange === 'string' ? contentRange : ''} to a request for bytes ${start}-${end}`);
-  }
-  return answer.body;
+  await answerViaP2p(context, {
+    spec,
+    res,
+    range,
+    signal,
+    headers: {
+      'content-type': access.contentType ?? 'application/octet-stream',
+      'docker-content-digest': route.digest,
+      [REGISTRY_API_HEADER]: 'registry/2.0',
+    },
+    passThrough,
+  });
 }
