@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../addon/index.ts';
 import { parseBenchArgs, BENCH_USAGE, type BenchArgs } from './lib/args.ts';
-import { installInterruptHandlers, runCleanup } from './lib/cleanup.ts';
+import { runBenchScript } from './lib/main.ts';
 import { fixed, loud } from './lib/format.ts';
 import { attempt, printReport, type Report } from './lib/report.ts';
 import { benchDownloads } from './macro/download.ts';
@@ -59,25 +59,4 @@ async function main(args: BenchArgs, signal: AbortSignal): Promise<number> {
   return sections.length > 0 && skipped.length === sections.length ? 1 : 0;
 }
 
-let args: BenchArgs;
-try {
-  args = parseBenchArgs(process.argv.slice(2));
-} catch (error) {
-  console.error(`bench: ${(error as Error).message}\n\n${BENCH_USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(BENCH_USAGE);
-  process.exit(0);
-}
-const controller = new AbortController();
-const uninstall = installInterruptHandlers(controller, DEADLINE_MS);
-try {
-  process.exitCode = await main(args, controller.signal);
-} catch (error) {
-  console.error(`bench: ${controller.signal.aborted ? 'stopped' : 'failed'}: ${(error as Error)?.message ?? error}`);
-  process.exitCode = controller.signal.aborted ? 130 : 1;
-} finally {
-  await runCleanup();
-  uninstall();
-}
+await runBenchScript({ name: 'bench', usage: BENCH_USAGE, deadlineMs: DEADLINE_MS, parse: parseBenchArgs, main });

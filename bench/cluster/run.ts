@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../../addon/index.ts';
-import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
+import { runBenchScript } from '../lib/main.ts';
 import { fixed, loud } from '../lib/format.ts';
 import { CLUSTER_USAGE, parseClusterArgs, type ClusterArgs } from './args.ts';
 import { attempt, printReport, type Report } from '../lib/report.ts';
@@ -60,25 +60,4 @@ async function main(args: ClusterArgs, signal: AbortSignal): Promise<number> {
   return parts.length > 0 && skipped.length === parts.length ? 1 : 0;
 }
 
-let args: ClusterArgs;
-try {
-  args = parseClusterArgs(process.argv.slice(2));
-} catch (error) {
-  console.error(`bench:cluster: ${(error as Error).message}\n\n${CLUSTER_USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(CLUSTER_USAGE);
-  process.exit(0);
-}
-const controller = new AbortController();
-const uninstall = installInterruptHandlers(controller, DEADLINE_MS);
-try {
-  process.exitCode = await main(args, controller.signal);
-} catch (error) {
-  console.error(`bench:cluster: ${controller.signal.aborted ? 'stopped' : 'failed'}: ${(error as Error)?.message ?? error}`);
-  process.exitCode = controller.signal.aborted ? 130 : 1;
-} finally {
-  await runCleanup();
-  uninstall();
-}
+await runBenchScript({ name: 'bench:cluster', usage: CLUSTER_USAGE, deadlineMs: DEADLINE_MS, parse: parseClusterArgs, main });

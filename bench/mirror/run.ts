@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../../addon/index.ts';
-import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
+import { runBenchScript } from '../lib/main.ts';
 import { fixed, loud } from '../lib/format.ts';
 import { attempt, printReport } from '../lib/report.ts';
 import { MIRROR_USAGE, parseMirrorArgs, type MirrorArgs } from './args.ts';
@@ -48,25 +48,4 @@ async function main(args: MirrorArgs, signal: AbortSignal): Promise<number> {
   return report.skipped ? 1 : 0;
 }
 
-let args: MirrorArgs;
-try {
-  args = parseMirrorArgs(process.argv.slice(2));
-} catch (error) {
-  console.error(`bench:mirror: ${(error as Error).message}\n\n${MIRROR_USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(MIRROR_USAGE);
-  process.exit(0);
-}
-const controller = new AbortController();
-const uninstall = installInterruptHandlers(controller, DEADLINE_MS);
-try {
-  process.exitCode = await main(args, controller.signal);
-} catch (error) {
-  console.error(`bench:mirror: ${controller.signal.aborted ? 'stopped' : 'failed'}: ${(error as Error)?.message ?? error}`);
-  process.exitCode = controller.signal.aborted ? 130 : 1;
-} finally {
-  await runCleanup();
-  uninstall();
-}
+await runBenchScript({ name: 'bench:mirror', usage: MIRROR_USAGE, deadlineMs: DEADLINE_MS, parse: parseMirrorArgs, main });
