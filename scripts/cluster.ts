@@ -199,8 +199,9 @@ Download through the peer (the seed fetches from the origin, the peer from the s
 
   npx dfget <URL> -O <PATH> --endpoint ${socket}
 
-or set DFDAEMON_SOCKET=${socket} and leave out --endpoint. The peer's registry mirror and HTTP
-proxy listen on http://127.0.0.1:${PEER.proxy}:
+or set DFDAEMON_SOCKET=${socket} and leave out --endpoint.
+
+The peer's registry mirror and HTTP proxy listen on http://127.0.0.1:${PEER.proxy}:
 
   curl -H 'X-Dragonfly-Registry: https://<registry>' http://127.0.0.1:${PEER.proxy}/v2/<name>/blobs/<digest> -o layer
   curl -x http://127.0.0.1:${PEER.proxy} -H 'X-Dragonfly-Use-P2P: true' <URL> -o <PATH>
