@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { parseInitRuntimeArgs, type InitRuntimeArgs } from './args.ts';
 
 function run(argv: string[]): InitRuntimeArgs {
-  const parsed = parseInitRuntimeArgs(argv, '/work');
+  const parsed = parseInitRuntimeArgs(argv, '/srv/node');
   assert.equal(parsed.type, 'run');
   return (parsed as { args: InitRuntimeArgs }).args;
 }
@@ -26,7 +26,7 @@ test('flags', () => {
     [['--runtime', 'all'], { runtimes: ['containerd', 'crio', 'podman'] }],
     [['--runtime', 'podman,containerd'], { runtimes: ['podman', 'containerd'] }],
     [['--runtime', 'cri-o', '--runtime', 'crio'], { runtimes: ['crio'] }],
-    [['--containerd-certs-dir', 'certs'], { containerdCertsDir: '/work/certs', given: { containerdCertsDir: true, registriesConf: false } }],
+    [['--containerd-certs-dir', 'certs'], { containerdCertsDir: '/srv/node/certs', given: { containerdCertsDir: true, registriesConf: false } }],
     [['--registries-conf', '/tmp/r.conf'], { registriesConf: '/tmp/r.conf', given: { containerdCertsDir: false, registriesConf: true } }],
     [['--dry-run'], { dryRun: true }],
   ];
