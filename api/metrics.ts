@@ -6,6 +6,17 @@
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** The samples of a Prometheus text page, by `name{labels}` (comments skipped). */
+export function parseMetricsText(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
 type LabelValues = Readonly<Record<string, string | number>>;
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exponentialBuckets, MetricsRegistry } from '../index.ts';
+import { exponentialBuckets, MetricsRegistry, parseMetricsText } from '../index.ts';
 
 test('counters, gauges and histograms render in the Prometheus text format', () => {
   const registry = new MetricsRegistry();
@@ -46,4 +46,14 @@ test('misuse throws: bad names, missing or extra labels, counters going down, du
   assert.throws(() => registry.counter('c_total', 'again'), RangeError);
   assert.throws(() => registry.histogram('h', 'x', []), RangeError);
   assert.deepEqual(exponentialBuckets(1, 2, 4), [1, 2, 4, 8]);
+});
+
+test('a rendered page parses back into its samples', () => {
+  const registry = new MetricsRegistry();
+  registry.counter('df_test_total', 'Things.', ['type']).labels({ type: 'a' }).inc(3);
+  registry.gauge('df_test_gauge', 'Level.').labels().set(1.5);
+  const samples = parseMetricsText(registry.render());
+  assert.equal(samples.get('df_test_total{type="a"}'), 3);
+  assert.equal(samples.get('df_test_gauge'), 1.5);
+  assert.ok(![...samples.keys()].some((key) => key.startsWith('#')));
 });

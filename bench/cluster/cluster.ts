@@ -5,6 +5,7 @@
  * taken from test/support (bench may not import test); they are Dragonfly's defaults except for
  * what loopback and several daemons on one machine need.
  */
+import { parseMetricsText } from '../../api/index.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -162,13 +163,7 @@ export async function startCluster(dir: string, peers: number, signal: AbortSign
 export async function scrape(port: number, signal: AbortSignal): Promise<Map<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
   if (!response.ok) throw new Error(`GET /metrics on port ${port} answered ${response.status}`);
-  const samples = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return parseMetricsText(await response.text());
 }
 
 export interface DaemonTraffic {

@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { addon } from '../../addon/index.ts';
 import { makeTempDir } from '../lib/cleanup.ts';
-import { writeRandomFile } from '../lib/files.ts';
+import { sha256Of, writeRandomFile } from '../lib/files.ts';
 import { fixed, MB, median } from '../lib/format.ts';
 import { findExecutable, peakRssMethod, runMeasured, type MeasuredRun } from '../lib/spawn.ts';
 import type { ClusterArgs } from './args.ts';
@@ -64,16 +64,6 @@ interface RunResult {
 /** Per-dfget timeout: every peer's bytes at 20 MB/s through two shared cores, plus start-up. */
 function downloadTimeoutMs(args: ClusterArgs): number {
   return 60_000 + Math.ceil((args.peers * args.sizeBytes) / (20 * MB)) * 1000;
-}
-
-/** sha256 hex of a whole file, off the JS thread (addon, or its node:crypto fallback). */
-async function sha256Of(path: string, size: number): Promise<string> {
-  const fd = openSync(path, 'r');
-  try {
-    return await addon.hashFileRange(fd, 0, size, 'sha256');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Runs `tasks` at most `limit` at a time, results in order. */

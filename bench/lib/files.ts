@@ -1,6 +1,7 @@
 /** Test data: random files written once, hashed while they are written. */
 import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { addon } from '../../addon/index.ts';
 
 const CHUNK_BYTES = 16 << 20;
 
@@ -27,4 +28,14 @@ export function writeRandomFile(path: string, size: number, signal: AbortSignal)
 /** A random buffer of `size` bytes. */
 export function randomBuffer(size: number): Buffer {
   return randomFillSync(Buffer.allocUnsafe(size));
+}
+
+/** sha256 hex of the first `size` bytes of a file, off the JS thread (addon, or its node:crypto fallback). */
+export async function sha256Of(path: string, size: number): Promise<string> {
+  const fd = openSync(path, 'r');
+  try {
+    return await addon.hashFileRange(fd, 0, size, 'sha256');
+  } finally {
+    closeSync(fd);
+  }
 }

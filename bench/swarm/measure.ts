@@ -7,7 +7,7 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { addon } from '../../addon/index.ts';
+import { sha256Of } from '../lib/files.ts';
 import { CpuLedger, machineSnapshot, type CpuReport } from './cpu.ts';
 import { countersOfAll } from './netns.ts';
 import { startTimeline, type LinkTimeline } from './timeline.ts';
@@ -54,15 +54,6 @@ export function percentile(values: readonly number[], q: number): number {
 export function completionPercentiles(seconds: readonly (number | undefined)[]): Percentiles {
   const values = seconds.map((s) => s ?? Number.POSITIVE_INFINITY);
   return { p50: percentile(values, 0.5), p95: percentile(values, 0.95), max: percentile(values, 1) };
-}
-
-async function sha256Of(path: string, size: number): Promise<string> {
-  const fd = openSync(path, 'r');
-  try {
-    return await addon.hashFileRange(fd, 0, size, 'sha256');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Which outputs are not the file: `undefined` when right, else why. Two at a time (two cores). */

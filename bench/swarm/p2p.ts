@@ -5,6 +5,7 @@
  * Dragonfly's default ports (every namespace has its own port space); metrics and health stay on
  * the namespace's loopback, read with curl from inside it. The proxy is not used (port 0).
  */
+import { parseMetricsText } from '../../api/index.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -95,13 +96,7 @@ async function startDaemon(ctx: SwarmContext, host: SimHost, seed: boolean): Pro
 /** The samples of the daemon's Prometheus page, read with curl inside its namespace. */
 async function metricsOf(daemon: Daemon): Promise<Map<string, number>> {
   const text = await execInHost(daemon.host, 'curl', ['-s', '--fail', '--max-time', '5', `http://127.0.0.1:${METRICS_PORT}/metrics`]);
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return parseMetricsText(text);
 }
 
 /** Seconds from the launch to the daemon's log line `msg` (its `time` field), if it logged one. */

@@ -3,6 +3,7 @@
  * dir, unix socket and ports (port 0, read back from its "ready" log line), and helpers to read
  * its /metrics and to run dfget through it.
  */
+import { parseMetricsText } from '../../api/index.ts';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -141,13 +142,7 @@ export async function startScheduler(t: TestContext, dir: string, extra: Tree = 
 export async function scrape(port: number): Promise<Map<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   const text = await response.text();
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return parseMetricsText(text);
 }
 
 /** Download traffic bytes of a daemon by type. */
