@@ -42,13 +42,6 @@ export interface TaskStreamRequest {
   readonly signal: AbortSignal;
 }
 
-export interface TaskStreamResult {
-  readonly taskId: string;
-  readonly bytesSent: number;
-  /** Of those, how many came straight from the origin after P2P failed mid-answer. */
-  readonly fromOriginBytes: number;
-}
-
 export interface TaskStreamDeps {
   readonly manager: TaskManager;
   /** The task's layout when it is complete in the store: then it is answered without a download. */
@@ -61,7 +54,7 @@ export interface TaskStreamDeps {
 /** The download failed (not the client, not the send): what the origin may still make up for. */
 class DownloadFailed extends Error {}
 
-export async function streamTask(deps: TaskStreamDeps, request: TaskStreamRequest): Promise<TaskStreamResult> {
+export async function streamTask(deps: TaskStreamDeps, request: TaskStreamRequest): Promise<void> {
   const { res, signal, spec } = request;
   const pieces = new PieceArrivals();
   const taskId = deps.manager.taskIdOf(spec);
@@ -82,7 +75,7 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
   if (range === 'unsatisfiable') {
     res.writeHead(416, { ...request.headers, 'content-range': `bytes */${layout.contentLength}`, 'content-length': 0 });
     res.end();
-    return { taskId, bytesSent: 0, fromOriginBytes: 0 };
+    return;
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? layout.contentLength - 1;
@@ -94,7 +87,7 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
   res.flushHeaders();
   if (request.head) {
     res.end();
-    return { taskId, bytesSent: 0, fromOriginBytes: 0 };
+    return;
   }
 
   const verified = spec.digest !== undefined && spec.enableTaskIdBasedBlobDigest === true && !range && !stored;
@@ -118,13 +111,12 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
     if (cause instanceof TaskDigestMismatchError) deps.log.error('content does not match its digest: answer cut', { taskId, error: cause });
     if (!(error instanceof DownloadFailed) || cause instanceof TaskDigestMismatchError || signal.aborted || !request.fromOrigin) throw cause ?? error;
     deps.log.warn('P2P failed mid-answer; the rest comes from the origin', { taskId, offset, end, error: cause });
-    const fromOriginBytes = await finishFromOrigin(request.fromOrigin, { res, signal, dataPath, start, offset, end, digest: verified ? spec.digest : undefined }).catch(
+    await finishFromOrigin(request.fromOrigin, { res, signal, dataPath, start, offset, end, digest: verified ? spec.digest : undefined }).catch(
       (fallbackError: unknown) => Promise.reject(new Error(`P2P failed mid-answer and so did the origin: ${(fallbackError as Error).message}`, { cause: fallbackError })),
     );
-    return { taskId, bytesSent: end - start + 1, fromOriginBytes };
+    return; // finishFromOrigin ended the answer.
   }
   res.end();
-  return { taskId, bytesSent: end - start + 1, fromOriginBytes: 0 };
 }
 
 /**
@@ -134,7 +126,7 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
 async function finishFromOrigin(
   fromOrigin: NonNullable<TaskStreamRequest['fromOrigin']>,
   at: { res: ServerResponse; signal: AbortSignal; dataPath: string; start: number; offset: number; end: number; digest: string | undefined },
-): Promise<number> {
+): Promise<void> {
   const hash = at.digest ? createHash(parseDigest(at.digest).algorithm) : undefined;
   if (hash) await hashFileRange(hash, at.dataPath, at.start, at.offset);
   const sink = new ResponseSink(at.res, hash, at.signal);
@@ -147,7 +139,6 @@ async function finishFromOrigin(
   }
   if (offset <= at.end) throw new Error(`the origin ended the body at byte ${offset} of ${at.end + 1}`);
   await sink.end(at.digest);
-  return at.end + 1 - at.offset;
 }
 
 async function hashFileRange(hash: Hash, path: string, from: number, to: number): Promise<void> {
