@@ -4,6 +4,7 @@
 //   node scripts/build-addon.ts --required  npm run build:addon: any failure exits non-zero
 //   node scripts/build-addon.ts --test      npm run test:rust: cargo test, exits with its status
 // Quiet on success (one summary line); on failure prints the tool's output.
+// The crates come from addon/vendor through .cargo/config.toml: no network, no --config needed.
 
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -13,16 +14,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADDON_DIR = path.join(ROOT, 'addon');
-const OFFLINE_CONFIG = path.join(ADDON_DIR, 'cargo-offline.toml');
-/** Debian's librust-*-dev crates; where present, crates.io is assumed unreachable (RECIPES.md). */
-const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
+/** Cargo.lock is committed with the vendored crates: a build that would change it is a mistake. */
+const CARGO_ARGS = ['--locked'];
 
 const args = new Set(process.argv.slice(2));
 const required = args.has('--required') || process.env['DF_E2E_REQUIRED'] === '1';
-
-function cargoArgs(): string[] {
-  return existsSync(DEBIAN_REGISTRY) ? ['--config', OFFLINE_CONFIG] : [];
-}
 
 function hasCargo(): boolean {
   const r = spawnSync('cargo', ['--version'], { stdio: 'ignore' });
@@ -67,10 +63,10 @@ function build(): SpawnSyncReturns<string> {
   const cli = napiCli();
   if (cli !== undefined) {
     const argv = [cli, 'build', '--release', '--platform', '--no-js', '--cwd', ADDON_DIR,
-      '--package-json-path', '../package.json', '--config-path', 'napi.json', '--output-dir', '.', '--', ...cargoArgs()];
+      '--package-json-path', '../package.json', '--config-path', 'napi.json', '--output-dir', '.', '--', ...CARGO_ARGS];
     return run(process.execPath, argv, ADDON_DIR);
   }
-  const r = run('cargo', ['build', '--release', '--lib', ...cargoArgs()], ADDON_DIR);
+  const r = run('cargo', ['build', '--release', '--lib', ...CARGO_ARGS], ADDON_DIR);
   if (!failed(r)) {
     const lib = process.platform === 'darwin' ? 'libdf_addon.dylib' : process.platform === 'win32' ? 'df_addon.dll' : 'libdf_addon.so';
     copyFileSync(path.join(ROOT, 'target', 'release', lib), path.join(ADDON_DIR, platformFile()));
@@ -89,7 +85,7 @@ function main(): number {
   }
 
   if (args.has('--test')) {
-    const r = spawnSync('cargo', ['test', '--quiet', ...cargoArgs()], { cwd: ADDON_DIR, stdio: 'inherit' });
+    const r = spawnSync('cargo', ['test', '--quiet', ...CARGO_ARGS], { cwd: ADDON_DIR, stdio: 'inherit' });
     if (r.error) console.error(`addon: cannot run cargo test: ${r.error.message}`);
     return r.status ?? 1;
   }
@@ -99,11 +95,7 @@ function main(): number {
   const built = path.join('addon', platformFile());
   if (failed(r) || !existsSync(path.join(ROOT, built))) {
     printOutput(r);
-    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-    const hint = cargoArgs().length > 0 && /checksum/i.test(output)
-      ? ' (Cargo.lock was probably made against crates.io: delete it, its checksums break the offline build)'
-      : '';
-    console.error(`addon: build FAILED${hint}; ${required ? 'aborting' : 'the JS fallback will be used'}`);
+    console.error(`addon: build FAILED; ${required ? 'aborting' : 'the JS fallback will be used'}`);
     return required ? 1 : 0;
   }
   console.log(`addon: built ${built} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
