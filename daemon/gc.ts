@@ -64,8 +64,7 @@ export class StorageGc {
     const evicted: string[] = [];
     const run = (async () => {
       const tasks = await this.#tasks.list();
-      const fs = await statfs(this.#dir).catch(() => undefined);
-      const disk = fs ? { totalBytes: fs.blocks * fs.bsize, usedBytes: (fs.blocks - fs.bavail) * fs.bsize } : undefined;
+      const disk = await this.#diskUsage();
       for (const task of tasksToEvict(tasks, this.#policy, Date.now(), disk)) {
         if (await this.#tasks.remove(task.taskId)) {
           evicted.push(task.taskId);
@@ -73,11 +72,22 @@ export class StorageGc {
         }
       }
       if (evicted.length > 0) this.#log.info('gc evicted tasks', { count: evicted.length });
-    })().catch((error: unknown) => this.#log.warn('gc failed', { error }));
+    })().catch((error: unknown) => this.#log.error('gc failed', { error }));
     this.#running = run;
     await run;
     this.#running = undefined;
     return evicted;
+  }
+
+  /** Without disk usage only the TTL rule runs this round; said as an error, since the disk may be filling. */
+  async #diskUsage(): Promise<DiskUsage | undefined> {
+    try {
+      const fs = await statfs(this.#dir);
+      return { totalBytes: fs.blocks * fs.bsize, usedBytes: (fs.blocks - fs.bavail) * fs.bsize };
+    } catch (error) {
+      this.#log.error('gc cannot read disk usage, evicting by TTL only', { dir: this.#dir, error });
+      return undefined;
+    }
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,7 @@
  * `<dir>/metadata/tasks/<id[0:3]>/<id>.json|.pieces|.lock` what is known about them.
  * Task ids are checked to be 64 hex characters before any path is built from them.
  */
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTaskId } from '../../api/index.ts';
@@ -69,7 +70,7 @@ export class ContentStore {
         await rm(files.dataPath, { force: true });
         await writeJsonAtomic(files.metadataPath, metadata);
       }
-      const journalText = same ? await readFile(files.journalPath, 'utf8').catch(() => '') : '';
+      const journalText = same ? await readTextIfExists(files.journalPath) : '';
       const data = await open(files.dataPath, 'a+').then(async (handle) => {
         // 'a+' creates without truncating; reopen r+ because positional writes ignore O_APPEND only on some systems.
         await handle.close();
@@ -101,28 +102,36 @@ export class ContentStore {
     const files = this.filesOf(taskId);
     const metadata = await readMetadata(files.metadataPath);
     if (!metadata || metadata.taskId !== taskId) return undefined;
-    const journal = await readFile(files.journalPath, 'utf8').catch(() => '');
+    const journal = await readTextIfExists(files.journalPath);
     return { metadata, pieces: parseJournal(journal, metadata), files };
   }
 
+  /** Whether anything of the task is on disk; a path that cannot be looked at is an error, not a no. */
   async hasTask(taskId: string): Promise<boolean> {
     const files = this.filesOf(taskId);
-    return stat(files.metadataPath).then(
-      () => true,
-      () => stat(files.dataPath).then(
-        () => true,
-        () => false,
-      ),
-    );
+    for (const path of [files.metadataPath, files.dataPath]) {
+      try {
+        await stat(path);
+        return true;
+      } catch (error) {
+        if (!isMissing(error)) throw new StorageError(`cannot look at ${path}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return false;
   }
 
-  /** Ids of every task with metadata in the store. */
+  /**
+   * Ids of every task with metadata in the store. A store that does not exist yet has none; a
+   * folder that cannot be read fails the listing, because an empty answer would let a caller
+   * believe the tasks are gone.
+   */
   async listTaskIds(): Promise<string[]> {
     const root = join(this.dir, 'metadata', 'tasks');
     const ids: string[] = [];
-    for (const shard of await readdir(root).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, shard)).catch(() => [] as string[])) {
-        const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+    for (const shard of await readDirIfExists(root)) {
+      if (!shard.isDirectory()) continue;
+      for (const entry of await readDirIfExists(join(root, shard.name))) {
+        const id = entry.name.endsWith('.json') ? entry.name.slice(0, -'.json'.length) : '';
         if (isTaskId(id)) ids.push(id);
       }
     }
@@ -141,12 +150,43 @@ export class ContentStore {
   }
 }
 
+/**
+ * The task's metadata; undefined when there is none (ENOENT) or it is not ours (not JSON of our
+ * version: metadata is written by rename, so this is never a half-written file). Any other read
+ * failure throws: treating an unreadable task as absent would start it afresh and delete its bytes.
+ */
 async function readMetadata(path: string): Promise<TaskMetadata | undefined> {
+  const text = await readTextIfExists(path);
+  if (text === '') return undefined;
+  let parsed: TaskMetadata;
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as TaskMetadata;
-    return parsed.version === 1 ? parsed : undefined;
+    parsed = JSON.parse(text) as TaskMetadata;
   } catch {
     return undefined;
+  }
+  return parsed?.version === 1 ? parsed : undefined;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/** A file's text, '' when it does not exist; any other failure is a StorageError. */
+async function readTextIfExists(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isMissing(error)) return '';
+    throw new StorageError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function readDirIfExists(path: string): Promise<Dirent[]> {
+  try {
+    return await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw new StorageError(`cannot list ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -163,7 +203,8 @@ async function takeLock(path: string, taskId: string): Promise<void> {
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+      // A lock that cannot be read must not be taken over: its holder may be alive.
+      const holder = Number(await readTextIfExists(path));
       if (holder && holder !== process.pid && isAlive(holder)) {
         throw new StorageError(`task ${taskId} is being downloaded by process ${holder}`);
       }

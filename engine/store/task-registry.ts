@@ -110,7 +110,11 @@ export class TaskRegistry {
     return this.#open.has(taskId);
   }
 
-  /** The task, open or complete on disk; undefined for unknown, invalid and unfinished ones. */
+  /**
+   * The task, open or complete on disk; undefined for unknown, invalid and unfinished ones. A task
+   * whose files cannot be read (EIO, EACCES) is a StorageError, never "unknown": callers delete
+   * unknown tasks' leftovers.
+   */
   async get(taskId: string): Promise<TaskView | undefined> {
     if (!isTaskId(taskId)) return undefined;
     const open = this.#open.get(taskId);
@@ -134,7 +138,7 @@ export class TaskRegistry {
     };
   }
 
-  /** Deletes a task that is not being downloaded; false when it is (or never was). */
+  /** Deletes a task that is not being downloaded; false when it is (or never was). Unreadable ones are kept and throw. */
   async remove(taskId: string): Promise<boolean> {
     if (!isTaskId(taskId) || this.#open.has(taskId)) return false;
     const known = (await this.get(taskId)) !== undefined || (await this.#store.hasTask(taskId));
@@ -145,7 +149,7 @@ export class TaskRegistry {
     return true;
   }
 
-  /** Every complete task on disk (for GC), plus the open ones. */
+  /** Every complete task on disk (for GC), plus the open ones. Throws when the store or a task cannot be read. */
   async list(): Promise<TaskView[]> {
     const views: TaskView[] = [];
     for (const taskId of await this.#store.listTaskIds()) {
