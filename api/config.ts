@@ -10,7 +10,7 @@ import { parseDuration, parseRate, parseSize } from './units.ts';
 export class ConfigError extends DfError {
   readonly path: string;
   constructor(path: string, message: string) {
-    super('DF_ERR_INVALID_ARGUMENT', `config ${path || '(root)'}: ${message}`);
+    super('DF_ERR_INVALID_CONFIG', `config ${path || '(root)'}: ${message}`);
     this.name = 'ConfigError';
     this.path = path;
   }

@@ -16,17 +16,27 @@ export const GrpcStatus = Object.freeze({
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   ABORTED: 10,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
   UNAVAILABLE: 14,
   DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
-  INTERNAL: 13,
 });
 
+/**
+ * Every code, one per failure kind (fastify's FST_ERR_* way): a client, a log or a test can tell
+ * a lost parent from a lost scheduler by the code alone. The generic codes (INVALID_ARGUMENT,
+ * NOT_FOUND, ...) are for `InvalidArgumentError` and plain `DfError`s built at one call site.
+ */
 export const ERROR_STATUS = Object.freeze({
   DF_ERR_INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_INVALID_DIGEST: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_INVALID_URL: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_INVALID_UNIT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  /** A config file key has a bad value or is unknown. */
+  DF_ERR_INVALID_CONFIG: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  /** A command-line flag or argument is wrong. */
+  DF_ERR_USAGE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
   DF_ERR_ALREADY_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, http: 409 },
   DF_ERR_UNSUPPORTED_SCHEME: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
@@ -34,6 +44,8 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_SOURCE_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
   DF_ERR_SOURCE_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504 },
   DF_ERR_SOURCE_PROTOCOL: { grpc: GrpcStatus.INTERNAL, http: 502 },
+  /** The origin's redirects went on past maxRedirects (usually a loop): asking again gives the same. */
+  DF_ERR_TOO_MANY_REDIRECTS: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
   DF_ERR_SOURCE_CHANGED: { grpc: GrpcStatus.ABORTED, http: 502 },
   DF_ERR_INVALID_CONTENT_LENGTH: { grpc: GrpcStatus.INTERNAL, http: 502 },
   DF_ERR_PIECE_DIGEST_MISMATCH: { grpc: GrpcStatus.DATA_LOSS, http: 502 },
@@ -41,12 +53,52 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_STORAGE: { grpc: GrpcStatus.INTERNAL, http: 500 },
   DF_ERR_OUTPUT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409 },
   DF_ERR_ABORTED: { grpc: GrpcStatus.CANCELLED, http: 499 },
-  /** The request is valid but the state forbids it: an invalid state transition, a retry limit. */
+  /** The request is valid but the state forbids it (generic; specific kinds have their own code). */
   DF_ERR_FAILED_PRECONDITION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 412 },
   DF_ERR_PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403 },
   DF_ERR_RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429 },
   DF_ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   DF_ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500 },
+  /** A process is stopping and ends the work it was doing. */
+  DF_ERR_SHUTTING_DOWN: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
+  /** The caller cancelled or its connection closed before the answer was complete. */
+  DF_ERR_CLIENT_GONE: { grpc: GrpcStatus.CANCELLED, http: 499 },
+
+  // dfdaemon and dfget
+  /** A port or address the daemon must listen on is taken by another process. */
+  DF_ERR_ADDRESS_IN_USE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409 },
+  /** The daemon cannot start for another reason: socket of a live daemon, locked storage, bad CA. */
+  DF_ERR_DAEMON_START: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 500 },
+  /** A parent could not give a piece; the piece goes to another parent, so the peer is a bad gateway. */
+  DF_ERR_PARENT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
+  /** The scheduler is unreachable or broke the stream: the download goes on without it. */
+  DF_ERR_SCHEDULER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
+  DF_ERR_INVALID_TLS_CA: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  /** An existing containerd / CRI-O config file cannot be merged. */
+  DF_ERR_RUNTIME_CONFIG_INVALID: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  DF_ERR_RUNTIME_CONFIG_WRITE: { grpc: GrpcStatus.INTERNAL, http: 500 },
+
+  // proxy and registry mirror
+  DF_ERR_PROXY_BAD_REQUEST: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  DF_ERR_PROXY_CLIENT_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403 },
+  DF_ERR_PROXY_ROUTE_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  DF_ERR_PROXY_METHOD_NOT_ALLOWED: { grpc: GrpcStatus.UNIMPLEMENTED, http: 405 },
+  DF_ERR_PROXY_HEADERS_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 431 },
+  /** No certificate could be made for an intercepted CONNECT tunnel. */
+  DF_ERR_PROXY_INTERCEPT: { grpc: GrpcStatus.INTERNAL, http: 502 },
+  /** The upstream of a proxied request could not be reached, or redirected where we do not follow. */
+  DF_ERR_UPSTREAM_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
+
+  // dfscheduler
+  /** A host, task or peer the scheduler does not know. */
+  DF_ERR_RESOURCE_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  DF_ERR_PEER_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, http: 409 },
+  DF_ERR_INVALID_TRANSITION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 412 },
+  /** Scheduling gave up (retry limit, LEVEL1 priority): Dragonfly answers FailedPrecondition. */
+  DF_ERR_SCHEDULE_FAILED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 412 },
+  /** LEVEL2 priority and no peer has the task: Dragonfly answers NotFound. */
+  DF_ERR_NO_CANDIDATE: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  DF_ERR_SCHEDULE_ABORTED: { grpc: GrpcStatus.CANCELLED, http: 499 },
 });
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -65,6 +117,14 @@ export class InvalidArgumentError extends DfError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DF_ERR_INVALID_ARGUMENT', message, options);
     this.name = 'InvalidArgumentError';
+  }
+}
+
+/** The process is stopping; whatever was running is ended with this reason. */
+export class ShuttingDownError extends DfError {
+  constructor(message: string) {
+    super('DF_ERR_SHUTTING_DOWN', message);
+    this.name = 'ShuttingDownError';
   }
 }
 

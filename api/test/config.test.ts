@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ConfigError, field, resolveConfig } from '../index.ts';
 
@@ -69,7 +69,7 @@ test('every bad value names its key path', () => {
     assert.throws(() => resolveConfig(schema, raw), (error: unknown) => {
       assert.ok(error instanceof ConfigError, String(error));
       assert.equal(error.path, path);
-      assert.equal(error.code, 'DF_ERR_INVALID_ARGUMENT');
+      assert.equal(error.code, 'DF_ERR_INVALID_CONFIG');
       assert.match(error.message, message);
       return true;
     }, JSON.stringify(raw));

@@ -5,7 +5,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from '../../api/index.ts';
-import { DaemonStartError } from '../errors.ts';
+import { AddressInUseError, DaemonStartError } from '../errors.ts';
 import { sendText } from './respond.ts';
 
 export interface HttpListener {
@@ -14,10 +14,12 @@ export interface HttpListener {
 }
 
 /** Why a listen failed, as a start error naming what the user configured. */
-export function listenError(what: string, key: string, host: string, port: number, error: unknown): DaemonStartError {
+export function listenError(what: string, key: string, host: string, port: number, error: unknown): AddressInUseError | DaemonStartError {
   const code = (error as NodeJS.ErrnoException)?.code;
-  const reason = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : ((error as Error)?.message ?? String(error));
-  return new DaemonStartError(`cannot listen on ${host}:${port} for the ${what} (${key}): ${reason}`, { cause: error });
+  const where = `cannot listen on ${host}:${port} for the ${what} (${key})`;
+  if (code === 'EADDRINUSE') return new AddressInUseError(`${where}: the port is already in use`, { cause: error });
+  const reason = code === 'EACCES' ? 'permission denied' : ((error as Error)?.message ?? String(error));
+  return new DaemonStartError(`${where}: ${reason}`, { cause: error });
 }
 
 export async function listen(server: Server, what: string, key: string, host: string, port: number): Promise<number> {

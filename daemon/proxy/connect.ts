@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../log.ts';
+import { BadProxyRequestError, InterceptError, refuseSocket, UpstreamError } from './errors.ts';
 
 export interface CertificateSource {
   secureContextFor(host: string): Promise<SecureContext>;
@@ -23,17 +24,11 @@ export interface ConnectOptions {
 
 const AUTHORITY = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
-function refuse(socket: Socket, status: string, message: string): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = `${message}\n`;
-  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-dragonfly-error-type: proxy\r\nconnection: close\r\n\r\n${body}`);
-}
-
 export function handleConnect(options: ConnectOptions, req: IncomingMessage, client: Socket, head: Buffer): void {
   client.on('error', () => client.destroy());
   const match = AUTHORITY.exec(req.url ?? '');
   const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) return refuse(client, '400 Bad Request', `CONNECT needs host:port, got ${JSON.stringify((req.url ?? '').slice(0, 120))}`);
+  if (!match || port < 1 || port > 65535) return refuseSocket(client, new BadProxyRequestError('UNSUPPORTED', `CONNECT needs host:port, got ${JSON.stringify((req.url ?? '').slice(0, 120))}`));
   const host = match[1]!.replace(/^\[|\]$/g, '');
   if (head.length > 0) client.unshift(head);
   if (options.certificates) return intercept(options, options.certificates, client, host, port);
@@ -45,10 +40,11 @@ function tunnel(options: ConnectOptions, client: Socket, host: string, port: num
   const fail = (error: Error) => {
     options.log.debug('CONNECT tunnel failed', { host, port, error });
     upstream.destroy();
-    refuse(client, '502 Bad Gateway', `cannot reach ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
+    const reason = error instanceof UpstreamError ? error : new UpstreamError(`cannot reach ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { cause: error });
+    refuseSocket(client, reason);
   };
   upstream.once('error', fail);
-  upstream.once('timeout', () => fail(new Error('connect timed out')));
+  upstream.once('timeout', () => fail(new UpstreamError(`cannot reach ${host}:${port}: connect timed out`)));
   upstream.once('connect', () => {
     upstream.off('error', fail);
     upstream.setTimeout(0);
@@ -75,7 +71,7 @@ function intercept(options: ConnectOptions, certificates: CertificateSource, cli
     },
     (error: unknown) => {
       options.log.warn('no certificate for an intercepted tunnel', { host, error });
-      refuse(client, '502 Bad Gateway', `cannot make a certificate for ${host}: ${(error as Error).message}`);
+      refuseSocket(client, new InterceptError(`cannot make a certificate for ${host}: ${(error as Error).message}`, { cause: error }));
     },
   );
 }

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRangeHeader } from './byte-range.ts';
 import { proxySpec, type ProxyContext } from './context.ts';
-import { ProxyRequestError } from './errors.ts';
+import { BadProxyRequestError } from './errors.ts';
 import { answerViaP2p } from './p2p-answer.ts';
 import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
 import { applyRule, matchRule } from './rules.ts';
@@ -18,7 +18,7 @@ const NOT_FOR_TASKS = ['range', 'if-range', 'if-none-match', 'if-modified-since'
 
 export async function handleForward(context: ProxyContext, req: IncomingMessage, res: ServerResponse, target: URL, signal: AbortSignal): Promise<void> {
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-    throw new ProxyRequestError('UNSUPPORTED', `${target.protocol} URLs cannot be proxied: http or https only`);
+    throw new BadProxyRequestError('UNSUPPORTED', `${target.protocol} URLs cannot be proxied: http or https only`);
   }
   const method = req.method ?? 'GET';
   const controls = dragonflyControls(req.headers);

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRangeHeader } from './byte-range.ts';
 import { proxySpec, type ProxyContext } from './context.ts';
-import { ProxyRequestError } from './errors.ts';
+import { ProxyMethodNotAllowedError } from './errors.ts';
 import { answerViaP2p } from './p2p-answer.ts';
 import { parseRegistryPath } from './registry-routes.ts';
 import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
@@ -29,7 +29,7 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
   const url = new URL(req.url ?? '/', 'http://mirror.invalid');
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
-    throw new ProxyRequestError('UNSUPPORTED', `${method} ${rawPath.slice(0, 120)}: this mirror serves pulls only (GET and HEAD)`, 405);
+    throw new ProxyMethodNotAllowedError(`${method} ${rawPath.slice(0, 120)}: this mirror serves pulls only (GET and HEAD)`);
   }
   const controls = dragonflyControls(req.headers);
   const upstream = chooseUpstream({ header: controls.registry, ns: url.searchParams.get('ns'), configured: context.registryMirrorAddr });

@@ -3,7 +3,7 @@
  * repository name, reference and digest checked against the spec's grammar before anything is
  * fetched. Pure: no I/O.
  */
-import { ProxyRequestError } from './errors.ts';
+import { BadProxyRequestError, ProxyRouteNotFoundError } from './errors.ts';
 
 export type RegistryRoute =
   | { readonly kind: 'ping' }
@@ -23,7 +23,7 @@ const MAX_NAME = 255;
 
 export function checkName(name: string): string {
   if (name.length > MAX_NAME || !NAME.test(name)) {
-    throw new ProxyRequestError('NAME_INVALID', `repository name ${JSON.stringify(name.slice(0, 80))} is not valid: lower-case path components like library/alpine`);
+    throw new BadProxyRequestError('NAME_INVALID', `repository name ${JSON.stringify(name.slice(0, 80))} is not valid: lower-case path components like library/alpine`);
   }
   return name;
 }
@@ -33,22 +33,22 @@ export function checkDigest(digest: string): string {
   const algorithm = digest.slice(0, colon);
   const known = KNOWN_DIGESTS[algorithm];
   if (!DIGEST.test(digest) || (known && !known.test(digest.slice(colon + 1)))) {
-    throw new ProxyRequestError('DIGEST_INVALID', `${JSON.stringify(digest.slice(0, 140))} is not a digest like sha256:<64 hex>`);
+    throw new BadProxyRequestError('DIGEST_INVALID', `${JSON.stringify(digest.slice(0, 140))} is not a digest like sha256:<64 hex>`);
   }
-  if (!known) throw new ProxyRequestError('DIGEST_INVALID', `digest algorithm ${JSON.stringify(algorithm)} is not supported: sha256 or sha512`);
+  if (!known) throw new BadProxyRequestError('DIGEST_INVALID', `digest algorithm ${JSON.stringify(algorithm)} is not supported: sha256 or sha512`);
   return digest;
 }
 
 function checkReference(reference: string): string {
   if (reference.includes(':')) return checkDigest(reference);
-  if (!TAG.test(reference)) throw new ProxyRequestError('TAG_INVALID', `${JSON.stringify(reference.slice(0, 140))} is not a tag or digest`);
+  if (!TAG.test(reference)) throw new BadProxyRequestError('TAG_INVALID', `${JSON.stringify(reference.slice(0, 140))} is not a tag or digest`);
   return reference;
 }
 
 /** Classifies an origin-form request path (without its query) under `/v2/`. */
 export function parseRegistryPath(path: string): RegistryRoute {
   if (path === '/v2' || path === '/v2/') return { kind: 'ping' };
-  if (!path.startsWith('/v2/')) throw new ProxyRequestError('NAME_UNKNOWN', `${JSON.stringify(path.slice(0, 80))} is not a registry API path: they start with /v2/`, 404);
+  if (!path.startsWith('/v2/')) throw new ProxyRouteNotFoundError('NAME_UNKNOWN', `${JSON.stringify(path.slice(0, 80))} is not a registry API path: they start with /v2/`);
   const rest = path.slice(4);
   const match = /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(rest);
   if (match) {
@@ -61,5 +61,5 @@ export function parseRegistryPath(path: string): RegistryRoute {
   const other = /^(.+)\/(?:tags\/list|referrers\/[^/]+|blobs\/uploads\/.*)$/.exec(rest);
   if (other) return { kind: 'other', name: checkName(other[1]!) };
   if (rest === '_catalog') return { kind: 'other', name: undefined };
-  throw new ProxyRequestError('NAME_INVALID', `${JSON.stringify(path.slice(0, 120))} is not a registry API path this mirror knows`, 404);
+  throw new ProxyRouteNotFoundError('NAME_INVALID', `${JSON.stringify(path.slice(0, 120))} is not a registry API path this mirror knows`);
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseSize } from '../../api/index.ts';
-import { ProxyRequestError } from './errors.ts';
+import { BadProxyRequestError } from './errors.ts';
 
 export interface DragonflyControls {
   readonly tag?: string | undefined;
@@ -26,7 +26,7 @@ function one(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   const text = Array.isArray(value) ? value[0] : value;
   if (text === undefined || text === '') return undefined;
-  if (text.length > MAX_VALUE) throw new ProxyRequestError('UNSUPPORTED', `${name} is ${text.length} characters long; at most ${MAX_VALUE}`);
+  if (text.length > MAX_VALUE) throw new BadProxyRequestError('UNSUPPORTED', `${name} is ${text.length} characters long; at most ${MAX_VALUE}`);
   return text.trim();
 }
 
@@ -35,14 +35,14 @@ function bool(headers: IncomingHttpHeaders, name: string): boolean | undefined {
   if (text === undefined) return undefined;
   if (text === 'true') return true;
   if (text === 'false') return false;
-  throw new ProxyRequestError('UNSUPPORTED', `${name} must be true or false, got ${JSON.stringify(text)}`);
+  throw new BadProxyRequestError('UNSUPPORTED', `${name} must be true or false, got ${JSON.stringify(text)}`);
 }
 
 export function dragonflyControls(headers: IncomingHttpHeaders): DragonflyControls {
   const priorityText = one(headers, 'x-dragonfly-priority');
   let priority = 'LEVEL6';
   if (priorityText !== undefined) {
-    if (!/^[0-6]$/.test(priorityText)) throw new ProxyRequestError('UNSUPPORTED', `x-dragonfly-priority must be 0 to 6, got ${JSON.stringify(priorityText)}`);
+    if (!/^[0-6]$/.test(priorityText)) throw new BadProxyRequestError('UNSUPPORTED', `x-dragonfly-priority must be 0 to 6, got ${JSON.stringify(priorityText)}`);
     priority = `LEVEL${priorityText}`;
   }
   const pieceText = one(headers, 'x-dragonfly-piece-length');
@@ -51,10 +51,10 @@ export function dragonflyControls(headers: IncomingHttpHeaders): DragonflyContro
     try {
       pieceLength = parseSize(pieceText);
     } catch (error) {
-      throw new ProxyRequestError('UNSUPPORTED', `x-dragonfly-piece-length: ${(error as Error).message}`);
+      throw new BadProxyRequestError('UNSUPPORTED', `x-dragonfly-piece-length: ${(error as Error).message}`);
     }
     if (pieceLength < MIN_PIECE_LENGTH || pieceLength > MAX_PIECE_LENGTH) {
-      throw new ProxyRequestError('UNSUPPORTED', `x-dragonfly-piece-length must be 4MiB to 64MiB, got ${JSON.stringify(pieceText)}`);
+      throw new BadProxyRequestError('UNSUPPORTED', `x-dragonfly-piece-length must be 4MiB to 64MiB, got ${JSON.stringify(pieceText)}`);
     }
   }
   const filtered = one(headers, 'x-dragonfly-filtered-query-params');

@@ -7,13 +7,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { ShuttingDownError } from '../../api/index.ts';
+import { ClientGoneError } from '../errors.ts';
 import { listen } from '../http/servers.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import { ClientFilter } from './client-filter.ts';
 import { handleConnect, type CertificateSource } from './connect.ts';
 import type { ProxyContext } from './context.ts';
-import { ProxyRequestError, sendProxyError } from './errors.ts';
+import { BadProxyRequestError, ProxyClientDeniedError, ProxyHeadersTooLargeError, ProxyRequestError, refuseSocket, sendProxyError } from './errors.ts';
 import { handleForward } from './forward-proxy.ts';
 import { handleMirror } from './registry-mirror.ts';
 
@@ -43,10 +45,13 @@ export class ProxyServer {
     this.#server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onConnect(req, socket, head));
     this.#server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       options.log.debug('malformed proxy request', { error: error.code ?? error.message });
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-        socket.end(`HTTP/1.1 ${status}\r\nx-dragonfly-error-type: proxy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-      } else socket.destroy();
+      const refusal =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? new ProxyHeadersTooLargeError(`request headers are larger than ${MAX_HEADER_BYTES} bytes`)
+          : new BadProxyRequestError('UNSUPPORTED', `malformed HTTP request: ${error.code ?? error.message}`);
+      // A response already in progress on this socket leaves no room for another status line.
+      if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) refuseSocket(socket, refusal, { body: false });
+      else socket.destroy();
     });
   }
 
@@ -56,7 +61,7 @@ export class ProxyServer {
   }
 
   close(): Promise<void> {
-    for (const controller of this.#active) controller.abort(new Error('dfdaemon is shutting down'));
+    for (const controller of this.#active) controller.abort(new ShuttingDownError('dfdaemon is shutting down'));
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -70,12 +75,12 @@ export class ProxyServer {
     this.#active.add(controller);
     res.on('close', () => {
       this.#active.delete(controller);
-      if (!res.writableFinished) controller.abort(new Error('the client went away'));
+      if (!res.writableFinished) controller.abort(new ClientGoneError('the client went away'));
     });
     metrics.proxyRequests.inc();
     const work = async () => {
       if (origin === undefined && !this.#filter.allows(req.socket.remoteAddress)) {
-        throw new ProxyRequestError('DENIED', `${req.socket.remoteAddress} may not use this proxy (proxy.server.allowedClients)`, 403);
+        throw new ProxyClientDeniedError(`${req.socket.remoteAddress} may not use this proxy (proxy.server.allowedClients)`);
       }
       const url = req.url ?? '';
       if (origin !== undefined) return handleForward(context, req, res, new URL(url, origin), controller.signal);
@@ -84,7 +89,7 @@ export class ProxyServer {
       try {
         target = new URL(url);
       } catch {
-        throw new ProxyRequestError('UNSUPPORTED', `${JSON.stringify(url.slice(0, 120))} is neither a path nor an absolute URL`);
+        throw new BadProxyRequestError('UNSUPPORTED', `${JSON.stringify(url.slice(0, 120))} is neither a path nor an absolute URL`);
       }
       return handleForward(context, req, res, target, controller.signal);
     };
@@ -100,7 +105,7 @@ export class ProxyServer {
   #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { log, certificates } = this.#options;
     if (!this.#filter.allows(socket.remoteAddress)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nx-dragonfly-error-type: proxy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      refuseSocket(socket, new ProxyClientDeniedError(`${socket.remoteAddress} may not use this proxy (proxy.server.allowedClients)`), { body: false });
       return;
     }
     this.#options.metrics.proxyRequests.inc();

@@ -87,7 +87,7 @@ export type TlsCaProblem = 'unreadable' | 'not-pem' | 'encrypted-key' | 'key-mis
 export class TlsCaError extends DfError {
   readonly problem: TlsCaProblem;
   constructor(problem: TlsCaProblem, message: string, options?: { cause?: unknown }) {
-    super('DF_ERR_INVALID_ARGUMENT', message, options);
+    super('DF_ERR_INVALID_TLS_CA', message, options);
     this.name = 'TlsCaError';
     this.problem = problem;
   }
@@ -244,7 +244,7 @@ export class LeafCertificates {
   }
 
   /**
-   * Reads the CA certificate and key (PEM files). Throws TlsCaError (code DF_ERR_INVALID_ARGUMENT,
+   * Reads the CA certificate and key (PEM files). Throws TlsCaError (code DF_ERR_INVALID_TLS_CA,
    * `problem` says which) when a file is missing or unreadable, is not PEM, the key is encrypted or
    * does not match the certificate, the certificate is not a CA or has expired, or the key type
    * cannot sign.

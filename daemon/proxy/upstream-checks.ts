@@ -8,7 +8,7 @@
  *   without access to a private image must not read it from the local cache.
  */
 import { createHash } from 'node:crypto';
-import { ProxyRequestError } from './errors.ts';
+import { BadProxyRequestError } from './errors.ts';
 import type { UpstreamAnswer, UpstreamClient } from './upstream-client.ts';
 
 const MAX_ENTRIES = 10_000;
@@ -43,7 +43,7 @@ export class RegistryProbe {
     this.#client = client;
   }
 
-  /** Resolves when `base` is a registry; ProxyRequestError (400) when it answers but is not one. */
+  /** Resolves when `base` is a registry; BadProxyRequestError (400) when it answers but is not one. */
   async check(base: string, signal?: AbortSignal): Promise<void> {
     let verdict = this.#verdicts.get(base);
     if (verdict === undefined) {
@@ -53,7 +53,7 @@ export class RegistryProbe {
       verdict = typeof version === 'string' && version.startsWith('registry/2') ? true : `GET /v2/ answered ${answer.statusCode} without Docker-Distribution-API-Version: registry/2.0`;
       this.#verdicts.set(base, verdict, verdict === true ? 300_000 : 30_000);
     }
-    if (verdict !== true) throw new ProxyRequestError('NAME_INVALID', `${base} is not a container registry: ${verdict}`);
+    if (verdict !== true) throw new BadProxyRequestError('NAME_INVALID', `${base} is not a container registry: ${verdict}`);
   }
 }
 

@@ -4,7 +4,7 @@
  * `proxy.registryMirror.addr`. Client-given values are checked to be a bare `scheme://host[:port]`
  * so a request cannot smuggle a path, credentials or another scheme upstream. Pure: no I/O.
  */
-import { ProxyRequestError } from './errors.ts';
+import { BadProxyRequestError } from './errors.ts';
 
 export interface Upstream {
   /** `scheme://host[:port]`, no trailing slash. */
@@ -21,7 +21,7 @@ function registryBase(value: string, what: string): string {
   const rest = withScheme.slice(scheme.length + 3).replace(/\/$/, '');
   const port = HOST.exec(rest)?.[1];
   if ((scheme !== 'http' && scheme !== 'https') || !HOST.test(rest) || (port !== undefined && Number(port) > 65535)) {
-    throw new ProxyRequestError('NAME_INVALID', `${what} ${JSON.stringify(text.slice(0, 120))} is not a registry address like registry.example.com:5000 or https://registry.example.com`);
+    throw new BadProxyRequestError('NAME_INVALID', `${what} ${JSON.stringify(text.slice(0, 120))} is not a registry address like registry.example.com:5000 or https://registry.example.com`);
   }
   return `${scheme}://${rest.toLowerCase()}`;
 }

@@ -88,10 +88,18 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = Object.freeze({
   'grpc.max_reconnect_backoff_ms': 2_000,
 });
 
-/** Binds a server; resolves the port actually bound (port 0 picks one). */
+/**
+ * Binds a server; resolves the port actually bound (port 0 picks one). grpc-js names the listen
+ * failure (EADDRINUSE, ...) only inside its message: the errno code is copied to `code` so callers
+ * tell a taken port from other failures the way they do for node:net servers.
+ */
 export function bindServer(server: grpc.Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+      if (!error) return resolve(port);
+      const code = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(error.message)?.[1];
+      reject(code && (error as NodeJS.ErrnoException).code === undefined ? Object.assign(error, { code }) : error);
+    });
   });
 }
 

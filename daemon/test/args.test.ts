@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -140,7 +140,7 @@ for (const { argv, names } of REJECTIONS) {
     assert.throws(
       () => parseDfgetArgs(argv, ENV, CWD),
       (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'DF_ERR_INVALID_ARGUMENT');
+        assert.equal(error.code, 'DF_ERR_USAGE');
         assert.equal(error.name, 'UsageError');
         assert.match(error.message, names);
         return true;

@@ -1,6 +1,7 @@
 /** The proxy's pure parts, table-driven: registry paths, upstream choice, ranges, headers, rules, client ranges. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
+import { statusOf } from '../../api/index.ts';
 import { parseRangeHeader, resolveRange } from '../proxy/byte-range.ts';
 import { ClientFilter, parseCidr } from '../proxy/client-filter.ts';
 import { ProxyRequestError } from '../proxy/errors.ts';
@@ -35,7 +36,7 @@ test('registry paths are classified, and names, tags and digests checked against
   for (const [path, code, status] of refused) {
     assert.throws(
       () => parseRegistryPath(path),
-      (error: unknown) => error instanceof ProxyRequestError && error.ociCode === code && error.status === status,
+      (error: unknown) => error instanceof ProxyRequestError && error.ociCode === code && statusOf(error).http === status,
       path,
     );
   }
