@@ -7,7 +7,7 @@ import { DfError } from '../api/index.ts';
 export class NotFoundError extends DfError {
   readonly resource: 'host' | 'task' | 'peer';
   constructor(resource: 'host' | 'task' | 'peer', id: string, hint = '') {
-    super('DF_ERR_NOT_FOUND', `${resource} ${JSON.stringify(id)} not found${hint ? `: ${hint}` : ''}`);
+    super('DF_ERR_RESOURCE_NOT_FOUND', `${resource} ${JSON.stringify(id)} not found${hint ? `: ${hint}` : ''}`);
     this.name = 'NotFoundError';
     this.resource = resource;
   }
@@ -16,7 +16,7 @@ export class NotFoundError extends DfError {
 /** A peer id registered twice, or a second stream for a peer that already has one. */
 export class PeerExistsError extends DfError {
   constructor(peerId: string) {
-    super('DF_ERR_ALREADY_EXISTS', `peer ${JSON.stringify(peerId)} is already registered; a new download needs a new peer id`);
+    super('DF_ERR_PEER_EXISTS', `peer ${JSON.stringify(peerId)} is already registered; a new download needs a new peer id`);
     this.name = 'PeerExistsError';
   }
 }
@@ -27,7 +27,7 @@ export class InvalidTransitionError extends DfError {
   readonly state: string;
   readonly event: string;
   constructor(machine: string, state: string, event: string) {
-    super('DF_ERR_FAILED_PRECONDITION', `${machine} in state ${state} cannot take event ${event}`);
+    super('DF_ERR_INVALID_TRANSITION', `${machine} in state ${state} cannot take event ${event}`);
     this.name = 'InvalidTransitionError';
     this.machine = machine;
     this.state = state;
@@ -38,7 +38,7 @@ export class InvalidTransitionError extends DfError {
 /** Scheduling gave up (retry limit, LEVEL1 priority): Dragonfly answers FailedPrecondition. */
 export class ScheduleError extends DfError {
   constructor(message: string) {
-    super('DF_ERR_FAILED_PRECONDITION', message);
+    super('DF_ERR_SCHEDULE_FAILED', message);
     this.name = 'ScheduleError';
   }
 }
@@ -46,7 +46,7 @@ export class ScheduleError extends DfError {
 /** LEVEL2 priority and no peer has the task: Dragonfly answers NotFound. */
 export class NoCandidateError extends DfError {
   constructor(message: string) {
-    super('DF_ERR_NOT_FOUND', message);
+    super('DF_ERR_NO_CANDIDATE', message);
     this.name = 'NoCandidateError';
   }
 }
@@ -54,7 +54,7 @@ export class NoCandidateError extends DfError {
 /** The stream or the server closed while a peer was being scheduled. */
 export class ScheduleAbortedError extends DfError {
   constructor(message = 'scheduling aborted: the stream or the scheduler closed') {
-    super('DF_ERR_ABORTED', message);
+    super('DF_ERR_SCHEDULE_ABORTED', message);
     this.name = 'ScheduleAbortedError';
   }
 }

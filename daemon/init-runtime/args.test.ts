@@ -1,5 +1,5 @@
 /** init-runtime flags: defaults, runtimes, paths, and bad flags named in the error. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseInitRuntimeArgs, type InitRuntimeArgs } from './args.ts';
 
@@ -69,7 +69,7 @@ test('bad flags: usage errors that name the flag', () => {
   for (const [argv, message] of cases) {
     assert.throws(
       () => parseInitRuntimeArgs(argv, '/'),
-      (error: Error & { code?: string }) => error.name === 'UsageError' && error.code === 'DF_ERR_INVALID_ARGUMENT' && message.test(error.message),
+      (error: Error & { code?: string }) => error.name === 'UsageError' && error.code === 'DF_ERR_USAGE' && message.test(error.message),
       argv.join(' '),
     );
   }

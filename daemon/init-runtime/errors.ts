@@ -7,7 +7,7 @@ export class InvalidConfigFileError extends DfError {
   /** 1-based line of the problem, when known. */
   readonly line: number | undefined;
   constructor(message: string, options: { file: string; line?: number | undefined; cause?: unknown }) {
-    super('DF_ERR_INVALID_ARGUMENT', message, { cause: options.cause });
+    super('DF_ERR_RUNTIME_CONFIG_INVALID', message, { cause: options.cause });
     this.name = 'InvalidConfigFileError';
     this.file = options.file;
     this.line = options.line;
@@ -18,7 +18,7 @@ export class InvalidConfigFileError extends DfError {
 export class ConfigWriteError extends DfError {
   readonly file: string;
   constructor(message: string, options: { file: string; cause?: unknown }) {
-    super('DF_ERR_STORAGE', message, { cause: options.cause });
+    super('DF_ERR_RUNTIME_CONFIG_WRITE', message, { cause: options.cause });
     this.name = 'ConfigWriteError';
     this.file = options.file;
   }

@@ -1,5 +1,5 @@
 /** registries.conf merging: other content kept byte for byte, one table per prefix, bad files named. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parse } from 'smol-toml';
 import { InvalidConfigFileError } from './errors.ts';
@@ -87,7 +87,7 @@ test('files that cannot be merged are refused, naming the file (and the line)', 
   for (const [name, existing, message, line] of cases) {
     assert.throws(
       () => mergeRegistriesConf(existing, [HUB], MIRROR, FILE),
-      (error: unknown) => error instanceof InvalidConfigFileError && error.code === 'DF_ERR_INVALID_ARGUMENT' && error.file === FILE && error.line === line && message.test(error.message),
+      (error: unknown) => error instanceof InvalidConfigFileError && error.code === 'DF_ERR_RUNTIME_CONFIG_INVALID' && error.file === FILE && error.line === line && message.test(error.message),
       name,
     );
   }

@@ -1,5 +1,5 @@
 /** Registry and mirror flag values, table-driven. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseMirror, parseRegistry } from './registry.ts';
 
@@ -28,7 +28,7 @@ test('registries: bad values are usage errors naming the value', () => {
   for (const value of bad) {
     assert.throws(
       () => parseRegistry(value, { plainHttp: false }),
-      (error: Error & { code?: string }) => error.code === 'DF_ERR_INVALID_ARGUMENT' && error.message.startsWith(`--registry ${value}`),
+      (error: Error & { code?: string }) => error.code === 'DF_ERR_USAGE' && error.message.startsWith(`--registry ${value}`),
       value,
     );
   }
@@ -44,6 +44,6 @@ test('mirror: origin, host:port for registries.conf, plain http', () => {
   ];
   for (const [value, expected] of cases) assert.deepEqual({ ...parseMirror(value) }, expected, value);
   for (const value of ['127.0.0.1:4001', 'ftp://x', 'http://127.0.0.1:4001/v2', 'http://u:p@127.0.0.1:4001', 'http://h?x=1', 'nonsense']) {
-    assert.throws(() => parseMirror(value), (error: Error & { code?: string }) => error.code === 'DF_ERR_INVALID_ARGUMENT' && error.message.startsWith(`--mirror ${value}`), value);
+    assert.throws(() => parseMirror(value), (error: Error & { code?: string }) => error.code === 'DF_ERR_USAGE' && error.message.startsWith(`--mirror ${value}`), value);
   }
 });

@@ -2,7 +2,7 @@
  * The AnnouncePeer service (Dragonfly's `service_v2.go`): registration, the seed-peer trigger and
  * the priority rules. Per-stream report handling lives in PeerSession.
  */
-import type { commonv2 } from '../../api/index.ts';
+import { ShuttingDownError, type commonv2 } from '../../api/index.ts';
 import { NoCandidateError, NotFoundError, PeerExistsError, ScheduleError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SchedulerMetrics } from '../metrics.ts';
@@ -67,7 +67,7 @@ export class PeerService {
 
   /** Stops every scheduling loop and seed call: the scheduler is shutting down. */
   close(): void {
-    this.controller.abort(new Error('scheduler closing'));
+    this.controller.abort(new ShuttingDownError('the scheduler is shutting down'));
     for (const session of [...this.sessions]) session.close('shutdown');
   }
 

@@ -4,7 +4,7 @@
  * (the server then ends the stream with OK), a promise while it schedules, or throws to end the
  * stream with the error's status.
  */
-import { InvalidArgumentError, DfError, type CounterChild } from '../../api/index.ts';
+import { InvalidArgumentError, ShuttingDownError, type CounterChild } from '../../api/index.ts';
 import { NotFoundError, ScheduleAbortedError } from '../errors.ts';
 import { PeerEvent, PeerState, TaskEvent, TaskState } from '../resource/fsm.ts';
 import type { Peer, PeerStream } from '../resource/peer.ts';
@@ -100,7 +100,7 @@ export class PeerSession {
     this.controller.abort(STREAM_CLOSED);
     this.service.forget(this);
     // The peer may go on with another scheduler: it is not failed here.
-    if (reason === 'shutdown') this.end(new DfError('DF_ERR_UNAVAILABLE', 'the scheduler is shutting down'));
+    if (reason === 'shutdown') this.end(new ShuttingDownError('the scheduler is shutting down'));
     const peer = this.peer;
     if (!peer) return;
     if (peer.stream === this.stream) peer.stream = undefined;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { InvalidTransitionError } from '../errors.ts';
 import { defineMachine, PEER_MACHINE, PeerEvent, PeerState, TASK_MACHINE, TaskEvent, TaskState, type Machine } from '../resource/fsm.ts';
 
@@ -74,7 +74,7 @@ test('an invalid transition throws InvalidTransitionError and keeps the state', 
     assert.throws(
       () => fsm.fire(bad),
       (error: unknown) =>
-        error instanceof InvalidTransitionError && error.code === 'DF_ERR_FAILED_PRECONDITION' && error.state === before && error.event === bad,
+        error instanceof InvalidTransitionError && error.code === 'DF_ERR_INVALID_TRANSITION' && error.state === before && error.event === bad,
     );
     assert.equal(fsm.current, before);
   }

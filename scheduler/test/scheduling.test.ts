@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ScheduleAbortedError, ScheduleError } from '../errors.ts';
 import { NOOP_LOGGER } from '../log.ts';
 import { PeerEvent, PeerState } from '../resource/fsm.ts';
@@ -42,7 +42,7 @@ test('retry table: NeedBackToSource after retryBackToSourceLimit, FailedPrecondi
         },
         (error: Error) => {
           assert.ok(error instanceof ScheduleError);
-          assert.equal((error as ScheduleError).code, 'DF_ERR_FAILED_PRECONDITION');
+          assert.equal((error as ScheduleError).code, 'DF_ERR_SCHEDULE_FAILED');
           return `error:${error.message}`;
         },
       );
