@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { DfError, GrpcStatus, grpcStatusOf, InvalidArgumentError, toGrpcError } from '../index.ts';
 
 test('thrown values map to gRPC statuses through the code tables', () => {

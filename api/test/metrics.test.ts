@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { exponentialBuckets, MetricsRegistry, parseMetricsText } from '../index.ts';
 
 test('counters, gauges and histograms render in the Prometheus text format', () => {

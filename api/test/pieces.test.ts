@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, pieceCountOf, pieceLengthOf, pieceRangeOf, piecesInRange } from '../index.ts';
 

@@ -1,5 +1,5 @@
 /** containerd hosts.toml rendering: exact text, and what containerd's TOML parser would read from it. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parse } from 'smol-toml';
 import { hostsTomlPath, renderHostsToml } from './containerd.ts';

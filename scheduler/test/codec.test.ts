@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { InvalidArgumentError, type commonv2 } from '../../api/index.ts';
 import { decodeDownload, decodeHost, decodePiece } from '../service/codec.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { Dag, DagError } from '../resource/dag.ts';
 
 function dagOf(vertices: string[], edges: [string, string][]): Dag<string> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { PeerState } from '../resource/fsm.ts';
 import { CostWindow } from '../resource/peer.ts';
 import {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { PeerState } from '../resource/fsm.ts';
 import { filterCandidateParents, rejectReason, type RejectReason } from '../scheduling/filter.ts';
 import { World } from './fixtures.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { GarbageCollector, peerLeaveReason, type GcOptions } from '../gc.ts';
 import { NOOP_LOGGER } from '../log.ts';
 import { createSchedulerMetrics } from '../metrics.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { taskIdOf } from '../../api/index.ts';
 import { HashRing } from '../resource/seed-ring.ts';
 

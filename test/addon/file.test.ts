@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import zlib from 'node:zlib';
 import { addonError, fallbackAddon, implementations, native, nativeSkipReason, random, tempDir } from './helpers.ts';
 
@@ -12,16 +12,16 @@ function reference(data: Uint8Array, algorithm: 'sha256' | 'sha512' | 'crc32'): 
   return algorithm === 'crc32' ? String(zlib.crc32(data)) : createHash(algorithm).update(data).digest('hex');
 }
 
-function openWith(t: { after(fn: () => void): void }, data: Uint8Array): number {
+function openWith(t: { onTestFinished(fn: () => void): void }, data: Uint8Array): number {
   const file = path.join(tempDir(t), 'data.bin');
   fs.writeFileSync(file, data);
   const fd = fs.openSync(file, 'r+');
-  t.after(() => fs.closeSync(fd));
+  t.onTestFinished(() => fs.closeSync(fd));
   return fd;
 }
 
 for (const { name, addon, skip } of implementations) {
-  describe(`${name} addon: file ranges`, { skip }, () => {
+  describe.skipIf(skip !== false)(`${name} addon: file ranges`, () => {
     test('hashFileRange and hashFileRangeSync equal the hash of the slice, at odd offsets and lengths', async (t) => {
       const data = random(3 * MiB + 13);
       const fd = openWith(t, data);
@@ -138,7 +138,7 @@ for (const { name, addon, skip } of implementations) {
   });
 }
 
-test('native and fallback give identical file-range results', { skip: nativeSkipReason }, async (t) => {
+test.skipIf(nativeSkipReason !== false)('native and fallback give identical file-range results', async (t) => {
   assert.ok(native);
   const data = random(MiB + 77);
   const fd = openWith(t, data);

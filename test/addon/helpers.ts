@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { loadAddon, nativeLoadError, type Addon } from '../../addon/index.ts';
 
 export interface Implementation {
   name: 'native' | 'fallback';
   addon: Addon;
-  /** node:test skip option: false, or why the native half cannot run. */
+  /** false, or why the native half cannot run (printed once when this module loads). */
   skip: string | false;
 }
 
@@ -44,9 +44,9 @@ export function random(size: number): Buffer {
   return randomBytes(size);
 }
 
-export function tempDir(t: { after(fn: () => void): void }): string {
+export function tempDir(t: { onTestFinished(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'df-addon-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -82,7 +82,7 @@ export async function connect(t: TestContext): Promise<Connection> {
   // Resets are expected in some tests; without listeners they would crash the process.
   server.on('error', () => {});
   client.on('error', () => {});
-  t.after(() => {
+  t.onTestFinished(() => {
     client.destroy();
     server.destroy();
     listener.close();

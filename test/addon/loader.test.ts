@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { addon, loadAddon, nativeLoadError } from '../../addon/index.ts';
 import { nativeSkipReason } from './helpers.ts';
 
@@ -28,13 +28,13 @@ test('DF_NO_ADDON=1 forces the fallback and says why', () => {
   assert.equal(kindInChild({ DF_NO_ADDON: '1' }), 'fallback native addon disabled by DF_NO_ADDON=1');
 });
 
-test('without DF_NO_ADDON the native addon is used when built', { skip: nativeSkipReason }, () => {
+test.skipIf(nativeSkipReason !== false)('without DF_NO_ADDON the native addon is used when built', () => {
   assert.equal(addon.kind, 'native');
   assert.equal(nativeLoadError(), undefined);
   assert.equal(kindInChild({ DF_NO_ADDON: '' }), 'native -');
 });
 
-test('the addon loads and works in worker threads (context-aware module)', { skip: nativeSkipReason }, async () => {
+test.skipIf(nativeSkipReason !== false)('the addon loads and works in worker threads (context-aware module)', async () => {
   const { Worker } = await import('node:worker_threads');
   const code = `
     import { parentPort } from 'node:worker_threads';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { addonError, connect, implementations, random, tempDir } from './helpers.ts';
@@ -13,7 +13,7 @@ const MiB = 1 << 20;
 function taskFile(t: TestContext): { fd: number; read: () => Buffer } {
   const file = path.join(tempDir(t), 'task.bin');
   const fd = fs.openSync(file, 'w+');
-  t.after(() => fs.closeSync(fd));
+  t.onTestFinished(() => fs.closeSync(fd));
   return { fd, read: () => fs.readFileSync(file) };
 }
 
@@ -32,7 +32,7 @@ function expectFile(actual: Buffer, position: number, body: Buffer): void {
 }
 
 for (const { name, addon, skip } of implementations) {
-  describe(`${name} addon: receiveToFile over loopback TCP`, { skip }, () => {
+  describe.skipIf(skip !== false)(`${name} addon: receiveToFile over loopback TCP`, () => {
     for (const [label, length, prefixBytes, position] of [
       ['20 MiB + 3 at an odd position, no prefix', 20 * MiB + 3, 0, 4097],
       ['1 MiB - 1 with a 1000-byte prefix', MiB - 1, 1000, 0],
@@ -84,7 +84,9 @@ for (const { name, addon, skip } of implementations) {
       const listener = net.createServer((socket) => socket.end(body));
       listener.listen(0, '127.0.0.1');
       await once(listener, 'listening');
-      t.after(() => listener.close());
+      t.onTestFinished(() => {
+        listener.close();
+      });
       let first: Buffer | undefined;
       let gotFirst: () => void = () => {};
       const firstRead = new Promise<void>((resolve) => (gotFirst = resolve));

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
 import { addonError, connect, implementations, random, tempDir } from './helpers.ts';
 
@@ -31,12 +31,12 @@ function bigFile(t: TestContext): { fd: number; data: Buffer } {
   const file = path.join(tempDir(t), 'big.bin');
   fs.writeFileSync(file, data);
   const fd = fs.openSync(file, 'r');
-  t.after(() => fs.closeSync(fd));
+  t.onTestFinished(() => fs.closeSync(fd));
   return { fd, data };
 }
 
 for (const { name, addon, skip } of implementations) {
-  describe(`${name} addon: sendFile over loopback TCP`, { skip }, () => {
+  describe.skipIf(skip !== false)(`${name} addon: sendFile over loopback TCP`, () => {
     test('sends a 20 MiB range at an odd offset, after bytes written before it', async (t) => {
       const { fd, data } = bigFile(t);
       const { server, client } = await connect(t);

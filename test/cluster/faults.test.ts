@@ -3,7 +3,7 @@
  * download, the seed peer down. Parents are slowed with upload.bandwidthLimit (a real limiter in
  * the daemon), so the kill lands while pieces are still moving.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startCluster } from '../support/cluster.ts';

@@ -2,7 +2,7 @@
  * End to end, all real processes: origin (test/support/origin.ts), dfscheduler, a seed dfdaemon and
  * four dfdaemons, each with its own ports, storage and socket; files fetched with dfget --endpoint.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startCluster } from '../support/cluster.ts';

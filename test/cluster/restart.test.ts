@@ -2,7 +2,7 @@
  * A dfdaemon killed mid-download and started again on the same store: the pieces it had finished
  * are kept and not fetched again (the origin's request log shows only the missing ones).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * non-zero with one line naming the key path; a port that is taken names its key; a socket another
  * live daemon answers on is not taken over, a stale one is.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -92,7 +92,9 @@ test('a taken port fails the start naming the port and its key; a live daemon\'s
   const dir = await tempDir(t, 'df-config-');
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-  t.after(() => blocker.close());
+  t.onTestFinished(() => {
+    blocker.close();
+  });
   const port = (blocker.address() as { port: number }).port;
   const path = join(dir, 'taken.yaml');
   await writeFile(path, stringify(daemonConfig(join(dir, 'taken'), { name: 'taken', config: { health: { server: { port } } } })));

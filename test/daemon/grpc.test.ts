@@ -3,7 +3,7 @@
  * NOT_FOUND, and the daemon goes on serving the calls that are fine (a SyncPieces stream open
  * across all of them, a download afterwards).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { taskIdOf } from '../../api/index.ts';
@@ -27,7 +27,7 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
 test('bad requests get INVALID_ARGUMENT or NOT_FOUND; other calls keep working', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t, 'df-grpc-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const body = content(12 * MiB - 7, 501);
   origin.setFile('/file', body);
   const daemon = await startDaemon(t, dir, { name: 'grpc' });
@@ -38,7 +38,7 @@ test('bad requests get INVALID_ARGUMENT or NOT_FOUND; other calls keep working',
 
   const upload = uploadClient(daemon.ports.upload);
   const local = downloadClient(daemon.socketPath);
-  t.after(() => {
+  t.onTestFinished(() => {
     upload.close();
     local.close();
   });
@@ -99,7 +99,7 @@ test('bad requests get INVALID_ARGUMENT or NOT_FOUND; other calls keep working',
 test('SyncPieces follows a task while it downloads, then ends when it is complete', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t, 'df-grpc-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const body = content(5 * 4 * MiB, 502);
   origin.setFile('/file', body);
   let release!: () => void;
@@ -109,7 +109,7 @@ test('SyncPieces follows a task while it downloads, then ends when it is complet
   const taskId = taskIdOf({ url: origin.url('/file') });
   const run = dfgetThrough(daemon, [origin.url('/file'), '-O', join(dir, 'out.bin')], { cacheHome: join(dir, 'cache') });
   const upload = uploadClient(daemon.ports.upload);
-  t.after(() => upload.close());
+  t.onTestFinished(() => upload.close());
   // Until the task is open, it is NOT_FOUND; then the stream follows it.
   let stream;
   for (let attempt = 0; ; attempt++) {

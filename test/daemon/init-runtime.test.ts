@@ -3,7 +3,7 @@
  * fresh files, merging into an existing registries.conf, backups, idempotent re-runs, refusals;
  * and skopeo reading the registries.conf we wrote and going to the mirror it names.
  */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -198,7 +198,8 @@ test('help: init-runtime --help documents the flags; dfdaemon --help names the s
 
 const hasSkopeo = spawnSync('skopeo', ['--version'], { stdio: 'ignore' }).status === 0;
 
-test('skopeo reads the registries.conf we wrote and goes to the mirror first', { skip: !hasSkopeo && 'skopeo is not installed' }, async (t) => {
+test('skopeo reads the registries.conf we wrote and goes to the mirror first', async (t) => {
+  if (!hasSkopeo) t.skip('skopeo is not installed');
   const home = await tempDir(t, 'df-init-runtime-home-');
   const conf = join(home, '.config', 'containers', 'registries.conf');
   await mkdir(join(home, '.config', 'containers'), { recursive: true });
@@ -211,7 +212,7 @@ test('skopeo reads the registries.conf we wrote and goes to the mirror first', {
     else response.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');
   });
   await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => mirror.close(() => resolve())));
+  t.onTestFinished(() => new Promise<void>((resolve) => mirror.close(() => resolve())));
   const mirrorPort = (mirror.address() as { port: number }).port;
   const deadRegistry = `127.0.0.1:${await closedPort()}`;
 

@@ -1,5 +1,5 @@
 /** How a round splits its pieces in flight over its parents (daemon/p2p/parent-selector.ts). Pure. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parentShares } from '../../daemon/index.ts';
 

@@ -2,7 +2,7 @@
  * PieceClient against a stand-in piece server: the direct path (raw client + receiveToFile, here
  * the addon's own and its JS fallback) and undici's give the same bodies and the same errors.
  */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
@@ -28,7 +28,7 @@ async function serve(t: TestContext, handler: (req: IncomingMessage, res: Server
   const server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.after(() => {
+  t.onTestFinished(() => {
     server.closeAllConnections();
     server.close();
   });
@@ -37,7 +37,7 @@ async function serve(t: TestContext, handler: (req: IncomingMessage, res: Server
 
 async function consume(t: TestContext, piece: PieceBody): Promise<{ bytes: number; data: Buffer; digest: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'df-piece-client-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'data');
   const handle = await open(file, 'w+');
   try {
@@ -64,7 +64,7 @@ const announced = { number: 3, offset: 0, length: PIECE.length, digest: DIGEST }
 for (const [name, directReceive] of variants) {
   test(`${name}: a piece's bytes, its announced digest as expectedDigest, and every failure a ParentPieceError`, async (t) => {
     const client = new PieceClient({ timeoutMs: 300, directReceive });
-    t.after(() => client.close());
+    t.onTestFinished(() => client.close());
     let mode = 'ok';
     const port = await serve(t, (req, res) => {
       assert.equal(req.url, `/pieces/${TASK}/3`);

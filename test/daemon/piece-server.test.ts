@@ -3,7 +3,7 @@
  * served, with exact lengths and their digest; anything else is a 4xx without touching files
  * outside the store; sendfile and the fallback path serve the same bytes over keep-alive.
  */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { Pool, request } from 'undici';
@@ -24,7 +24,7 @@ async function serve(t: TestContext, engine: Engine, options: { fallback?: boole
     log: createLogger('error', () => {}),
   });
   const port = await server.listen('127.0.0.1', 0);
-  t.after(() => server.close());
+  t.onTestFinished(() => server.close());
   return { server, base: `http://127.0.0.1:${port}` };
 }
 
@@ -43,7 +43,7 @@ test('a recorded piece: exact bytes, Content-Length and digest; sendfile and fal
   for (const fallback of [false, true]) {
     const { base } = await serve(t, f.engine, { fallback });
     const pool = new Pool(base, { connections: 1 });
-    t.after(() => pool.close());
+    t.onTestFinished(() => pool.close());
     for (const number of [0, 3, 1, 2]) {
       const answer = await pool.request({ path: `/pieces/${taskId}/${number}`, method: 'GET' });
       const bytes = Buffer.from(await answer.body.arrayBuffer());
@@ -72,7 +72,7 @@ test('unknown task, unfinished piece, out-of-range number, path-like ids and oth
     await session.runPieces(async () => more.shift());
   };
   const download = f.engine.download({ url: f.origin.url(), pieceLength: PIECE, strategy });
-  t.after(async () => {
+  t.onTestFinished(async () => {
     release();
     await download.catch(() => {});
   });

@@ -1,5 +1,5 @@
 /** The daemon's pure rules, table-driven: parent weights, GC eviction, request validation. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { checkPieceNumbers, checkTaskId, DEFAULT_PARENT_TX_BPS, downloadSpecOf, idleBandwidth, pickWeighted, tasksToEvict, type GcPolicy } from '../../daemon/index.ts';
 import type { TaskView } from '../../engine/index.ts';

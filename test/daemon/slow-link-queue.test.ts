@@ -1,5 +1,5 @@
 /** Origin pieces one or two at a time once the origin is known to be slow (daemon/p2p/origin.ts). */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { SlowLinkQueue } from '../../daemon/index.ts';
 import { LinkRates, SLOW_LINK_PIECES_IN_FLIGHT, type PieceJob } from '../../engine/index.ts';

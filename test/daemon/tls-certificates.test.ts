@@ -3,7 +3,7 @@
  * CA made by openssl: they validate against that CA (IP and DNS names), not against another one;
  * the cache and its bounds; every way a CA can be unusable.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -27,7 +27,7 @@ interface Handshake {
  * A TLS server on 127.0.0.1 that presents `byName(sni)` for SNI names and `ipCertificate` without
  * SNI (clients send none for an IP), as the proxy does per CONNECT host; echoes one line.
  */
-async function startServer(t: test.TestContext, ipCertificate: IssuedCertificate, byName: (name: string) => Promise<SecureContext>): Promise<number> {
+async function startServer(t: TestContext, ipCertificate: IssuedCertificate, byName: (name: string) => Promise<SecureContext>): Promise<number> {
   const server = createServer(
     {
       cert: ipCertificate.chainPem,
@@ -38,7 +38,7 @@ async function startServer(t: test.TestContext, ipCertificate: IssuedCertificate
   );
   server.on('tlsClientError', () => undefined); // clients that reject our certificate end the handshake
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return (server.address() as { port: number }).port;
 }
 
@@ -205,7 +205,7 @@ test('unusable CA files are refused with the file and the problem named', async 
   for (const [name, certPath, keyPath, problem, message] of cases) {
     await assert.rejects(
       LeafCertificates.fromFiles(certPath, keyPath),
-      (error: unknown) => error instanceof TlsCaError && error.code === 'DF_ERR_INVALID_ARGUMENT' && error.problem === problem && message.test(error.message),
+      (error: unknown) => error instanceof TlsCaError && error.code === 'DF_ERR_INVALID_TLS_CA' && error.problem === problem && message.test(error.message),
       name,
     );
   }
@@ -234,7 +234,7 @@ test('test support: the self-signed origin certificate serves HTTPS on 127.0.0.1
   const server = createHttpsServer({ cert: origin.certPem, key: origin.keyPem }, (_request, response) => response.end('hello'));
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as { port: number }).port;
   const fetchOnce = (ca: string | undefined) =>
     new Promise<string>((resolve, reject) => {

@@ -1,5 +1,5 @@
 /** The dfget CLI as a user runs it: a child process against a real origin, exit codes and the lines it prints. */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { closedPort, tempDir } from '../support/temp.ts';
 async function setup(t: TestContext) {
   const dir = await tempDir(t, 'df-cli-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const run = (...args: string[]) => dfget(args, { cacheHome: join(dir, 'cache'), cwd: dir });
   return { dir, origin, run, out: join(dir, 'out.bin') };
 }

@@ -3,7 +3,7 @@
  * exit codes and one-line errors are those of the standalone path. Without a daemon, dfget says so
  * once and downloads by itself.
  */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { tempDir, waitFor } from '../support/temp.ts';
 async function setup(t: TestContext): Promise<{ dir: string; origin: Origin; daemon: DaemonHandle; run: (...args: string[]) => Promise<CliResult> }> {
   const dir = await tempDir(t, 'df-via-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const daemon = await startDaemon(t, dir, { name: 'local' });
   const run = (...args: string[]) => dfgetThrough(daemon, args, { cacheHome: join(dir, 'cache') });
   return { dir, origin, daemon, run };
@@ -111,7 +111,7 @@ test('Ctrl-C through the daemon: exit 130, no output; the rerun gets only what t
 test('no daemon on the endpoint: one line says so, and dfget downloads by itself', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t, 'df-via-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const body = content(5 * MiB, 605);
   origin.setFile('/file', body);
   const socket = join(dir, 'nobody.sock');

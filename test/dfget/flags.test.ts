@@ -1,5 +1,5 @@
 /** dfget refuses bad flags as a user sees it: exit 1, one line naming the flag, no stack, nothing fetched. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { dfget, errorLines, STACK_FRAME } from '../support/cli.ts';
@@ -26,7 +26,7 @@ const CASES: ReadonlyArray<{ name: string; args: (url: string, out: string) => s
 test('bad flags: exit 1 and one line naming the flag', async (t) => {
   const dir = await tempDir(t, 'df-flags-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const out = join(dir, 'out.bin');
   // Each run is a separate process; running them side by side keeps the file quick.
   const results = await Promise.all(CASES.map((c) => dfget(c.args(origin.url(), out), { cacheHome: join(dir, 'cache') })));

@@ -1,5 +1,5 @@
 /** dfget stopped half way: Ctrl-C then a rerun that resumes, and --timeout against an origin that stalls. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ const PIECES = 6;
 test('SIGINT stops dfget with exit 130 and no output; the rerun fetches only the missing pieces', async (t) => {
   const dir = await tempDir(t, 'df-sigint-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const body = content(PIECES * PIECE - 1000, 60);
   origin.setFile('/file', body);
   // Pieces 0 and 1 arrive at once, the rest trickle: the interrupt lands with some pieces stored.
@@ -67,7 +67,7 @@ test('SIGINT stops dfget with exit 130 and no output; the rerun fetches only the
 test('--timeout 1s against an origin that stalls: exit 1 and a line saying it timed out', async (t) => {
   const dir = await tempDir(t, 'df-timeout-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   origin.setFile('/file', content(9 * MiB, 61)).fault({ kind: 'stall', match: { rangeStart: PIECE }, times: Infinity });
   const out = join(dir, 'out.bin');
   const result = await dfget([origin.url(), '-O', out, '--timeout', '1s', '--piece-length', '4MiB'], {

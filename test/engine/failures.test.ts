@@ -1,5 +1,5 @@
 /** The piece engine when the origin misbehaves or the output cannot take the file. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /** The piece engine against a real HTTP origin: ranges, redirects, origins without Range, sizes, digests, file://. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -74,7 +74,7 @@ test('a same-origin redirect is followed once; pieces go straight to the target'
 test('a cross-origin redirect drops Authorization and Cookie for every request to the other origin', async (t) => {
   const f = await fixture(t);
   const other = await Origin.start();
-  t.after(() => other.close());
+  t.onTestFinished(() => other.close());
   const body = content(10 * MiB, 4);
   other.setFile('/file', body);
   f.origin.redirect('/redirect', other.url('/file'));

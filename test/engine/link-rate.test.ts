@@ -1,5 +1,5 @@
 /** The per-address delivery rate that picks kept-alive connections for slow links (engine/source/link-rate.ts). */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { KEEP_ALIVE_BELOW_BYTES_PER_SECOND, LinkRates, timedBody, type DirectBody } from '../../engine/index.ts';
 

@@ -2,7 +2,7 @@
  * A correctness bound, not a speed test: bytes stream from the socket to the task file in batches,
  * so the memory a download holds does not grow with the content.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';

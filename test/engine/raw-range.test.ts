@@ -2,7 +2,7 @@
  * The raw range client (engine/source/raw-range.ts) behind HttpSource.read: what it sends, the
  * answers it leaves to undici, and its errors, against scripted TCP servers on 127.0.0.1 port 0.
  */
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -28,7 +28,7 @@ async function scripted(t: TestContext, answer: (socket: net.Socket, request: st
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.after(() => {
+  t.onTestFinished(() => {
     for (const s of sockets) s.destroy();
     server.close();
   });
@@ -37,7 +37,7 @@ async function scripted(t: TestContext, answer: (socket: net.Socket, request: st
 
 const source = (t: TestContext) => {
   const http = new HttpSource({ maxRedirects: 3, redirectCacheTtlMs: 1000, directReceive: loadAddon({ forceFallback: true }).receiveToFile });
-  t.after(() => http.close());
+  t.onTestFinished(() => http.close());
   return http;
 };
 
@@ -67,7 +67,7 @@ test('the request line and headers: path and query, Host, the caller headers, Ra
 
 test('a direct body can also be iterated, for code that only knows streams', async (t) => {
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const data = content(3 * 1024 * 1024 + 7, 80);
   origin.setFile('/file', data);
   const body = await source(t).read({ url: origin.url(), range: { start: 5, length: data.length - 10 }, timeoutMs: 5_000 });

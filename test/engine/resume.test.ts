@@ -1,5 +1,5 @@
 /** Resuming from the store: aborted runs, pieces corrupted on disk, changed origin content, concurrent runs. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';

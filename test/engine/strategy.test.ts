@@ -3,7 +3,7 @@
  * serving the same bytes) checked against the digest the parent announced, a corrupt one refused
  * and fetched from the origin instead.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { request } from 'undici';
@@ -18,7 +18,7 @@ test('a strategy takes pieces from a parent, refuses a corrupt one by digest, an
   const body = content(3 * PIECE + 77, 7);
   f.origin.setFile('/file', body);
   const parent = await Origin.start();
-  t.after(() => parent.close());
+  t.onTestFinished(() => parent.close());
   parent.setFile('/file', body).fault({ kind: 'corrupt', match: { rangeStart: PIECE } });
 
   // What a parent announces for each piece (SyncPieces carries the same crc32 strings).

@@ -1,5 +1,5 @@
 /** The registry of open and finished tasks: live pieces while downloading, the disk afterwards, also for a new process. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ContentStore, TaskRegistry, type TaskEvent } from '../../engine/index.ts';
 import { fixture } from '../support/engine.ts';

@@ -1,5 +1,5 @@
 /** The token bucket with a hand-driven clock: charges per piece, debt, refill, burst cap. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { TokenBucket } from '../../engine/index.ts';
 

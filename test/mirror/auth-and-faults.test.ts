@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { startCluster } from '../support/cluster.ts';
 import { Origin } from '../support/origin.ts';
 import { CORRUPT_PIECES_ENV } from '../../daemon/index.ts';
@@ -90,7 +90,7 @@ test('an upstream 5xx on a blob reaches the client as that 5xx, marked as the ba
   const cluster = await startCluster(t, { peers: 1, seed: false });
   const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [2 * 1024 * 1024] });
   const front = await failingFront(registry.url, (method, url) => (method === 'GET' && url.includes('/blobs/') ? 503 : undefined));
-  t.after(() => new Promise((resolve) => front.close(resolve)));
+  t.onTestFinished(() => new Promise<void>((resolve) => front.close(() => resolve())));
   const frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
   const answer = await send(cluster.peers[0]!.ports.proxy, `/v2/${name}/blobs/${image.layers[0]!.digest}`, { headers: { 'x-dragonfly-registry': frontUrl } });
   assert.equal(answer.status, 503);
@@ -106,7 +106,7 @@ test('once a blob answer has started, a failed P2P download is finished from the
   // The daemon's request for piece 1 always fails; a request for "the rest from byte 4 MiB" works.
   const pieceOne = `bytes=${4 * 1024 * 1024}-${8 * 1024 * 1024 - 1}`;
   const front = await failingFront(registry.url, (method, url, range) => (method === 'GET' && url.includes('/blobs/') && range === pieceOne ? 503 : undefined));
-  t.after(() => new Promise((resolve) => front.close(resolve)));
+  t.onTestFinished(() => new Promise<void>((resolve) => front.close(() => resolve())));
   const frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
   const answer = await send(cluster.peers[0]!.ports.proxy, `/v2/${name}/blobs/${layer.digest}`, { headers: { 'x-dragonfly-registry': frontUrl } });
   assert.equal(answer.status, 200);
@@ -126,10 +126,10 @@ test('blobs redirected to storage on another host: fetched there without the cli
   const direct = await send(registry.port, `/v2/${name}/blobs/${layer.digest}`, { headers: withAuth });
   assert.equal(direct.status, 200);
   const storage = await Origin.start();
-  t.after(() => storage.close());
+  t.onTestFinished(() => storage.close());
   storage.setFile('/bucket/layer', direct.body);
   const front = await failingFront(registry.url, (method, url) => (url.includes('/blobs/') && method !== 'HEAD' ? { redirect: storage.url('/bucket/layer') } : undefined));
-  t.after(() => new Promise((resolve) => front.close(resolve)));
+  t.onTestFinished(() => new Promise<void>((resolve) => front.close(() => resolve())));
   const upstream = { 'x-dragonfly-registry': `http://127.0.0.1:${(front.address() as AddressInfo).port}` };
   const port = cluster.peers[0]!.ports.proxy;
 
@@ -164,7 +164,7 @@ test('content that does not match the blob digest is never answered in full, and
     );
   });
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise((resolve) => front.close(resolve)));
+  t.onTestFinished(() => new Promise<void>((resolve) => front.close(() => resolve())));
   const upstream = { 'x-dragonfly-registry': `http://127.0.0.1:${(front.address() as AddressInfo).port}` };
   const port = cluster.peers[0]!.ports.proxy;
 

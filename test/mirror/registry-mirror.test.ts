@@ -5,7 +5,7 @@
  * while the daemon stays healthy.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { startCluster } from '../support/cluster.ts';
 import { haveRegistryTools, MANIFEST_ACCEPT, registryWithImage, send, sha256Hex } from './support.ts';
 import { pushImage } from '../support/registry/index.ts';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { startCluster } from '../support/cluster.ts';
 import { DFDAEMON_BIN, downloadTraffic } from '../support/daemon.ts';
 import { podmanPull, requireRoot, requireTools, runCommand, scratchDir, skopeoPull, startContainerd, TOOL, writeHostsToml, writeRegistriesConf } from '../support/registry/index.ts';
@@ -119,7 +119,7 @@ test('when the mirror answers a blob with the upstream\'s 5xx, containerd falls 
   const { registry, image, name } = await registryWithImage(t, cluster.dir, { layers: [5 * 1024 * 1024] });
   // The mirror's upstream fails every blob GET; manifests go through it to the registry.
   const front = await failingFront(registry.url, (method, url) => (method === 'GET' && url.includes('/blobs/') ? 503 : undefined));
-  t.after(() => new Promise((resolve) => front.close(resolve)));
+  t.onTestFinished(() => new Promise<void>((resolve) => front.close(() => resolve())));
   const hostsDir = join(cluster.dir, 'certs.d');
   await writeHostsToml(hostsDir, registry.host, {
     server: registry.url,

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { request } from 'undici';
 import { buildImage, pushImage, requireTools, startRegistry, TOOL, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { startCluster } from '../support/cluster.ts';
 import { content, MiB } from '../support/origin.ts';
@@ -94,7 +94,9 @@ test('CONNECT opens a tunnel; undici through the proxy reaches the origin', asyn
   cluster.origin.setFile('/x', Buffer.from('hello'));
   const peer = cluster.peers[0]!;
   const socket = connect(peer.ports.proxy, '127.0.0.1');
-  t.after(() => socket.destroy());
+  t.onTestFinished(() => {
+    socket.destroy();
+  });
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(`CONNECT 127.0.0.1:${cluster.origin.port} HTTP/1.1\r\nhost: 127.0.0.1:${cluster.origin.port}\r\n\r\n`);
   let text = '';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { startDaemon, startScheduler } from '../support/daemon.ts';
 import { content, MiB, Origin } from '../support/origin.ts';
@@ -28,7 +28,7 @@ test('CONNECT: a blind tunnel without a CA; intercepted with one, and matching d
   const originCert = await createTestServerCertificate(dir);
   const ca = await createTestCa(dir, { name: 'proxy-ca' });
   const origin = await Origin.start({ tls: { cert: originCert.certPem, key: originCert.keyPem } });
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const body = content(9 * MiB, 3);
   origin.setFile('/layers/app.bin', body);
   origin.setFile('/index.html', Buffer.from('<html></html>'));

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { requireRoot, requireTools, startContainerd, TOOL, writeHostsToml } from '../support/registry/index.ts';

@@ -1,5 +1,5 @@
 /** A small image pushed to a fresh private registry: the starting point of every smoke test here. */
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { join } from 'node:path';
 import {
   buildImage,

@@ -1,6 +1,6 @@
 /** AnnouncePeer over a real gRPC server with real grpc-js clients: the protocol in scheduler/README.md. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { commonv2 } from '../../api/index.ts';
 import { download, eventually, startHarness, TASK_ID, type Harness, type PeerStreamClient } from './support.ts';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { schedulerv2 } from '../../api/index.ts';
 import { schedulerProto, WAIT_MS } from './support.ts';
@@ -31,7 +31,7 @@ function run(t: TestContext, args: string[]): Run {
   const code = new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
   const killer = setTimeout(() => child.kill('SIGKILL'), 4 * WAIT_MS);
   void code.then(() => clearTimeout(killer));
-  t.after(() => {
+  t.onTestFinished(() => {
     child.kill('SIGKILL');
     clearTimeout(killer);
   });
@@ -62,7 +62,7 @@ function run(t: TestContext, args: string[]): Run {
 
 async function configFile(t: TestContext, text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'df-scheduler-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'scheduler.yaml');
   await writeFile(path, text);
   return path;
@@ -106,7 +106,7 @@ test('starts from a config, serves gRPC, /metrics and /healthy, and stops on SIG
   const healthy = await fetch(`http://127.0.0.1:${metricsPort}/healthy`);
   assert.equal(healthy.status, 200);
   const client = new schedulerProto.Scheduler(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-  t.after(() => client.close());
+  t.onTestFinished(() => client.close());
   await new Promise<void>((resolve, reject) =>
     client.AnnounceHost(
       { host: { id: 'host-a', ip: '127.0.0.1', port: 4000 }, intervalMs: 30_000 },

@@ -1,6 +1,6 @@
 /** GC by TTL over the real server, with intervals of milliseconds. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { commonv2, schedulerv2 } from '../../api/index.ts';
 import { eventually, startHarness, TASK_ID } from './support.ts';

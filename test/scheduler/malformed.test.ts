@@ -3,7 +3,7 @@
  * while a well-behaved peer on another stream goes on downloading.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { commonv2, schedulerv2 } from '../../api/index.ts';
 import { download, PIECE_LENGTH, startHarness, TASK_ID, WAIT_MS, type Harness } from './support.ts';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { taskIdOf, type commonv2, type dfdaemonv2, type schedulerv2 } from '../../api/index.ts';
 import { dfdaemonProto, download, PIECE_LENGTH, startHarness, TASK_ID, type Harness, type PeerStreamClient } from './support.ts';
@@ -56,7 +56,7 @@ async function startFakeSeed(t: TestContext, h: Harness, options: { hostId: stri
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
-  t.after(() => server.forceShutdown());
+  t.onTestFinished(() => server.forceShutdown());
   await h.announceHost({ id: options.hostId, type: 'HOST_TYPE_SUPER_SEED', port, downloadPort: port + 1 });
   return { port, calls, started };
 }

@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, taskIdOf, type commonv2, type dfdaemonv2, type schedulerv2 } from '../../api/index.ts';
 import { NOOP_LOGGER, resolveSchedulerConfig, startScheduler, type RunningScheduler, type StartOptions } from '../../scheduler/index.ts';
 
@@ -50,7 +50,7 @@ export async function startHarness(t: TestContext, overrides: Record<string, unk
   };
   const client = newClient();
   const streams: PeerStreamClient[] = [];
-  t.after(async () => {
+  t.onTestFinished(async () => {
     for (const stream of streams) stream.cancel();
     for (const c of clients) c.close();
     await scheduler.close();

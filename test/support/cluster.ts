@@ -4,7 +4,7 @@
  * socket, all stopped by PID when the test ends.
  */
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { Origin } from './origin.ts';
 import { startDaemon, startScheduler, type DaemonHandle, type DaemonOptions, type SchedulerHandle } from './daemon.ts';
 import { tempDir, waitFor } from './temp.ts';
@@ -45,7 +45,7 @@ export async function schedulerHosts(port: number): Promise<string[]> {
 export async function startCluster(t: TestContext, options: ClusterOptions): Promise<Cluster> {
   const dir = await tempDir(t, 'df-cluster-');
   const origin = await Origin.start();
-  t.after(() => origin.close());
+  t.onTestFinished(() => origin.close());
   const scheduler = await startScheduler(t, join(dir, 'scheduler'));
   const common = { schedulerPort: scheduler.port, config: options.config };
   const seed = options.seed === false ? undefined : await startDaemon(t, dir, { ...common, name: 'seed', seed: true, env: options.env?.seed });

@@ -6,7 +6,7 @@
 import { parseMetricsText } from '../../api/index.ts';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { stringify } from 'yaml';
 import { dfget, type CliResult } from './cli.ts';
 import { startProcess, type NodeProcess } from './process.ts';

@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../engine/index.ts';
 import { Origin, type OriginOptions } from './origin.ts';
 
@@ -27,7 +27,7 @@ export async function fixture(
   const origin = await Origin.start(options.origin);
   const engine = createEngine({ storageDir, ...FAST_RETRY, ...options.engine });
   // Engine first (it holds connections to the origin), the directory last.
-  t.after(async () => {
+  t.onTestFinished(async () => {
     await engine.close();
     await origin.close();
     await rm(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * Every process started here is stopped when the test ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 
 export interface LogLine {
   readonly msg?: string;
@@ -107,6 +107,8 @@ export class NodeProcess {
 /** Starts a process that is stopped (by PID) when the test ends. */
 export function startProcess(t: TestContext, name: string, script: string, args: readonly string[], env?: NodeJS.ProcessEnv): NodeProcess {
   const proc = new NodeProcess(name, script, args, env);
-  t.after(() => proc.stop('SIGTERM', 3_000));
+  t.onTestFinished(async () => {
+    await proc.stop('SIGTERM', 3_000);
+  });
   return proc;
 }

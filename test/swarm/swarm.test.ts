@@ -5,7 +5,7 @@
  * It needs root (it creates network namespaces) and iproute2, nginx and curl: without them it is
  * skipped loudly, or fails when DF_E2E_REQUIRED=1.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -98,7 +98,8 @@ function processesMentioning(text: string): number[] {
   return pids;
 }
 
-test('4 peers x 16 MiB on simulated 100 Mbit/s hosts: every output verified, the p2p origin sends < 2 x the file, no namespace left', { skip, timeout: 120_000 }, async () => {
+test('4 peers x 16 MiB on simulated 100 Mbit/s hosts: every output verified, the p2p origin sends < 2 x the file, no namespace left', { timeout: 120_000 }, async (t) => {
+  if (skip) t.skip(skip);
   const out = mkdtempSync(join(tmpdir(), 'df-swarm-test-'));
   try {
     const run = await runBench(['--peers', '4', '--size', '16MiB', '--systems', 'p2p,http', '--out', out], 110_000);
@@ -132,7 +133,8 @@ test('4 peers x 16 MiB on simulated 100 Mbit/s hosts: every output verified, the
   }
 });
 
-test('Ctrl-C in the middle of a run: every process it started is stopped and its namespaces are gone', { skip, timeout: 60_000 }, async () => {
+test('Ctrl-C in the middle of a run: every process it started is stopped and its namespaces are gone', { timeout: 60_000 }, async (t) => {
+  if (skip) t.skip(skip);
   const out = mkdtempSync(join(tmpdir(), 'df-swarm-test-'));
   try {
     let interrupted = false;
@@ -156,7 +158,9 @@ test('Ctrl-C in the middle of a run: every process it started is stopped and its
 });
 
 const setpriv = onPath('setpriv');
-test('without root the bench says so and exits non-zero (run as nobody through setpriv)', { skip: skip || (!setpriv && 'setpriv missing (util-linux)'), timeout: 30_000 }, () => {
+test('without root the bench says so and exits non-zero (run as nobody through setpriv)', { timeout: 30_000 }, (t) => {
+  if (skip) t.skip(skip);
+  if (!setpriv) t.skip('setpriv missing (util-linux)');
   // Reading files is kept (CAP_DAC_READ_SEARCH), so the checkout may sit in a directory only root can enter.
   const readAnything = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
   const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...readAnything, process.execPath, RUN, '--peers', '2', '--size', '16MiB'], {

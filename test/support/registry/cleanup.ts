@@ -1,13 +1,13 @@
 /**
- * Ordered cleanup for end-to-end tests. node:test runs `t.after` hooks in the order they were
- * added, so a temp dir made first would be removed while containerd still writes into it; here
- * everything registered through `deferCleanup` runs last-in first-out in one `t.after` hook, and
- * `scratchDir` registers its removal first so it runs after every process has stopped.
+ * Ordered cleanup for end-to-end tests: everything registered through `deferCleanup` runs
+ * last-in first-out in one `onTestFinished` hook, every step even when an earlier one fails, and
+ * `scratchDir` registers its removal first so it runs after every process in it has stopped
+ * (containerd would otherwise still write into a directory being removed).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { unmountUnder } from './exec.ts';
 
 type Cleanup = () => unknown;
@@ -21,7 +21,7 @@ export function deferCleanup(t: TestContext, fn: Cleanup): void {
     const created: Cleanup[] = [];
     stacks.set(t, created);
     stack = created;
-    t.after(async () => {
+    t.onTestFinished(async () => {
       const failures: unknown[] = [];
       while (created.length > 0) {
         try {

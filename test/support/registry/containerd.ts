@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deferCleanup } from './cleanup.ts';
 import { check, ToolError } from './errors.ts';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { isAbsolute, join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closedPort, waitFor } from '../temp.ts';
 import { blobBytesServed, blobGetCounts, parseAccessLine, type RegistryRequest } from './access-log.ts';

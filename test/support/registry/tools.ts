@@ -5,7 +5,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from 'vitest';
 import { ToolError } from './errors.ts';
 
 export interface ToolNeed {
@@ -52,16 +52,15 @@ export function e2eRequired(): boolean {
   return process.env.DF_E2E_REQUIRED === '1';
 }
 
-function skipOrFail(t: TestContext, code: 'DF_E2E_TOOL_MISSING' | 'DF_E2E_NOT_ROOT', message: string): false {
+function skipOrFail(t: TestContext, code: 'DF_E2E_TOOL_MISSING' | 'DF_E2E_NOT_ROOT', message: string): never {
   if (e2eRequired()) throw new ToolError(code, `${message} (DF_E2E_REQUIRED=1, so this fails instead of skipping)`);
-  process.stderr.write(`\n*** SKIPPED "${t.name}": ${message} ***\n`);
-  t.skip(message);
-  return false;
+  process.stderr.write(`\n*** SKIPPED "${t.task.name}": ${message} ***\n`);
+  return t.skip(message);
 }
 
 /**
- * True when every binary in `needs` is on PATH. Otherwise skips the test with a message naming
- * the missing Debian packages (also written to stderr) and returns false, or throws
+ * True when every binary in `needs` is on PATH. Otherwise skips the test (the skip throws, ending
+ * it) with a message naming the missing Debian packages (also written to stderr), or throws
  * DF_E2E_TOOL_MISSING when `DF_E2E_REQUIRED=1`. Use as `if (!requireTools(t, [...])) return;`.
  */
 export function requireTools(t: TestContext, needs: ReadonlyArray<ToolNeed>): boolean {

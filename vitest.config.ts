@@ -1,0 +1,42 @@
+/**
+ * Test runner configuration. Every test file runs in a child process of its own (`forks`, isolated),
+ * as the tests start daemons, change process-wide state and load the native addon. Two files run
+ * at a time; files that use a machine-wide resource run one at a time (the `serial` project).
+ */
+import { defineConfig } from 'vitest/config';
+
+const ALL = ['api/**/*.test.ts', 'engine/**/*.test.ts', 'daemon/**/*.test.ts', 'scheduler/**/*.test.ts', 'test/**/*.test.ts'];
+
+/**
+ * Files that share something outside their temp dirs: containerd's /run/containerd, the container
+ * tools' /var/lib/containers (through a private mount namespace, but with real root privileges), and
+ * the swarm bench's network namespaces and shaped links (its byte counts assume a quiet machine).
+ */
+const SERIAL = ['test/registry-tools/containerd.test.ts', 'test/registry-tools/containers.test.ts', 'test/mirror/runtimes.test.ts', 'test/swarm/swarm.test.ts'];
+
+/** Two cores on the machines this runs on; more workers only add contention for the clusters. */
+const WORKERS = 2;
+
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    isolate: true,
+    maxWorkers: WORKERS,
+    // node:test had no per-test limit; tests that need longer set their own.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // A test left running (a server not closed) must not keep the run alive.
+    teardownTimeout: 30_000,
+    exclude: ['**/node_modules/**', '**/fixtures/**', 'addon/target/**'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'parallel', include: ALL, exclude: ['**/node_modules/**', '**/fixtures/**', 'addon/target/**', ...SERIAL] },
+      },
+      {
+        extends: true,
+        test: { name: 'serial', include: SERIAL, fileParallelism: false },
+      },
+    ],
+  },
+});
