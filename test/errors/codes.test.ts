@@ -7,17 +7,14 @@ import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import * as api from '../../api/index.ts';
 import { DfError, ERROR_STATUS, GrpcStatus, statusOf } from '../../api/index.ts';
-import * as daemonErrors from '../../daemon/errors.ts';
-import * as initRuntimeErrors from '../../daemon/init-runtime/errors.ts';
-import * as proxyErrors from '../../daemon/proxy/errors.ts';
-import { TlsCaError } from '../../daemon/proxy/tls-certificates.ts';
-import * as engineErrors from '../../engine/errors.ts';
-import * as schedulerErrors from '../../scheduler/errors.ts';
+import * as daemon from '../../daemon/index.ts';
+import * as engine from '../../engine/index.ts';
+import * as scheduler from '../../scheduler/index.ts';
 
-const MODULES = { api, daemonErrors, initRuntimeErrors, proxyErrors, tls: { TlsCaError }, engineErrors, schedulerErrors };
+const MODULES = { api, daemon, engine, scheduler };
 
 /** Bases that are never thrown themselves: each subclass brings the code. */
-const BASES = new Set<unknown>([DfError, proxyErrors.ProxyRequestError]);
+const BASES = new Set<unknown>([DfError, daemon.ProxyRequestError]);
 
 const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
 
@@ -28,42 +25,42 @@ const SAMPLES: Record<string, () => DfError> = {
   ConfigError: () => new api.ConfigError('a.b', 'bad'),
   InvalidDigestError: () => new api.InvalidDigestError('bad'),
   InvalidUnitError: () => new api.InvalidUnitError('bad'),
-  UsageError: () => new daemonErrors.UsageError('--x: bad'),
-  NotFoundError: () => new daemonErrors.NotFoundError('no task'),
-  ParentPieceError: () => new daemonErrors.ParentPieceError('peer-1', 'refused', { status: 429 }),
-  DaemonStartError: () => new daemonErrors.DaemonStartError('locked'),
-  AddressInUseError: () => new daemonErrors.AddressInUseError('taken'),
-  ClientGoneError: () => new daemonErrors.ClientGoneError('gone'),
-  SchedulerLostError: () => new daemonErrors.SchedulerLostError('lost', { grpcCode: GrpcStatus.UNAVAILABLE }),
-  InvalidConfigFileError: () => new initRuntimeErrors.InvalidConfigFileError('not TOML', { file: '/etc/x.toml', line: 3 }),
-  ConfigWriteError: () => new initRuntimeErrors.ConfigWriteError('read-only', { file: '/etc/x.toml' }),
-  BadProxyRequestError: () => new proxyErrors.BadProxyRequestError('NAME_INVALID', 'bad name'),
-  ProxyClientDeniedError: () => new proxyErrors.ProxyClientDeniedError('not allowed'),
-  ProxyRouteNotFoundError: () => new proxyErrors.ProxyRouteNotFoundError('NAME_UNKNOWN', 'no route'),
-  ProxyMethodNotAllowedError: () => new proxyErrors.ProxyMethodNotAllowedError('PUT'),
-  ProxyHeadersTooLargeError: () => new proxyErrors.ProxyHeadersTooLargeError('too large'),
-  InterceptError: () => new proxyErrors.InterceptError('no certificate'),
-  UpstreamError: () => new proxyErrors.UpstreamError('unreachable', { cause }),
-  TlsCaError: () => new TlsCaError('expired', 'ca.pem expired'),
-  SourceStatusError: () => new engineErrors.SourceStatusError('http://o/x', 404),
-  SourceUnreachableError: () => new engineErrors.SourceUnreachableError('http://o/x', cause),
-  SourceTimeoutError: () => new engineErrors.SourceTimeoutError('http://o/x', 1000),
-  SourceProtocolError: () => new engineErrors.SourceProtocolError('short body'),
-  SourceChangedError: () => new engineErrors.SourceChangedError('http://o/x', 'length'),
-  TooManyRedirectsError: () => new engineErrors.TooManyRedirectsError('http://o/x', 10),
-  InvalidContentLengthError: () => new engineErrors.InvalidContentLengthError('http://o/x'),
-  UnsupportedSchemeError: () => new engineErrors.UnsupportedSchemeError('ftp://o/x', ['http']),
-  TaskDigestMismatchError: () => new engineErrors.TaskDigestMismatchError('sha256:a', 'sha256:b'),
-  PieceDigestMismatchError: () => new engineErrors.PieceDigestMismatchError(0, 'crc32:1', 'crc32:2'),
-  StorageError: () => new engineErrors.StorageError('disk full'),
-  OutputError: () => new engineErrors.OutputError('exists'),
-  AbortedError: () => new engineErrors.AbortedError(),
-  'scheduler NotFoundError': () => new schedulerErrors.NotFoundError('peer', 'p'),
-  PeerExistsError: () => new schedulerErrors.PeerExistsError('p'),
-  InvalidTransitionError: () => new schedulerErrors.InvalidTransitionError('peer', 'Pending', 'Finished'),
-  ScheduleError: () => new schedulerErrors.ScheduleError('retry limit'),
-  NoCandidateError: () => new schedulerErrors.NoCandidateError('none'),
-  ScheduleAbortedError: () => new schedulerErrors.ScheduleAbortedError(),
+  UsageError: () => new daemon.UsageError('--x: bad'),
+  NotFoundError: () => new daemon.NotFoundError('no task'),
+  ParentPieceError: () => new daemon.ParentPieceError('peer-1', 'refused', { status: 429 }),
+  DaemonStartError: () => new daemon.DaemonStartError('locked'),
+  AddressInUseError: () => new daemon.AddressInUseError('taken'),
+  ClientGoneError: () => new daemon.ClientGoneError('gone'),
+  SchedulerLostError: () => new daemon.SchedulerLostError('lost', { grpcCode: GrpcStatus.UNAVAILABLE }),
+  InvalidConfigFileError: () => new daemon.InvalidConfigFileError('not TOML', { file: '/etc/x.toml', line: 3 }),
+  ConfigWriteError: () => new daemon.ConfigWriteError('read-only', { file: '/etc/x.toml' }),
+  BadProxyRequestError: () => new daemon.BadProxyRequestError('NAME_INVALID', 'bad name'),
+  ProxyClientDeniedError: () => new daemon.ProxyClientDeniedError('not allowed'),
+  ProxyRouteNotFoundError: () => new daemon.ProxyRouteNotFoundError('NAME_UNKNOWN', 'no route'),
+  ProxyMethodNotAllowedError: () => new daemon.ProxyMethodNotAllowedError('PUT'),
+  ProxyHeadersTooLargeError: () => new daemon.ProxyHeadersTooLargeError('too large'),
+  InterceptError: () => new daemon.InterceptError('no certificate'),
+  UpstreamError: () => new daemon.UpstreamError('unreachable', { cause }),
+  TlsCaError: () => new daemon.TlsCaError('expired', 'ca.pem expired'),
+  SourceStatusError: () => new engine.SourceStatusError('http://o/x', 404),
+  SourceUnreachableError: () => new engine.SourceUnreachableError('http://o/x', cause),
+  SourceTimeoutError: () => new engine.SourceTimeoutError('http://o/x', 1000),
+  SourceProtocolError: () => new engine.SourceProtocolError('short body'),
+  SourceChangedError: () => new engine.SourceChangedError('http://o/x', 'length'),
+  TooManyRedirectsError: () => new engine.TooManyRedirectsError('http://o/x', 10),
+  InvalidContentLengthError: () => new engine.InvalidContentLengthError('http://o/x'),
+  UnsupportedSchemeError: () => new engine.UnsupportedSchemeError('ftp://o/x', ['http']),
+  TaskDigestMismatchError: () => new engine.TaskDigestMismatchError('sha256:a', 'sha256:b'),
+  PieceDigestMismatchError: () => new engine.PieceDigestMismatchError(0, 'crc32:1', 'crc32:2'),
+  StorageError: () => new engine.StorageError('disk full'),
+  OutputError: () => new engine.OutputError('exists'),
+  AbortedError: () => new engine.AbortedError(),
+  'scheduler NotFoundError': () => new scheduler.NotFoundError('peer', 'p'),
+  PeerExistsError: () => new scheduler.PeerExistsError('p'),
+  InvalidTransitionError: () => new scheduler.InvalidTransitionError('peer', 'Pending', 'Finished'),
+  ScheduleError: () => new scheduler.ScheduleError('retry limit'),
+  NoCandidateError: () => new scheduler.NoCandidateError('none'),
+  ScheduleAbortedError: () => new scheduler.ScheduleAbortedError(),
 };
 
 /** The exported DfError subclasses of every errors module, keyed as in SAMPLES. */
@@ -72,7 +69,7 @@ function exportedClasses(): Map<string, Function> {
   for (const [module, exports] of Object.entries(MODULES)) {
     for (const [name, value] of Object.entries(exports)) {
       if (typeof value !== 'function' || BASES.has(value) || !(value.prototype instanceof DfError)) continue;
-      found.set(module === 'schedulerErrors' && name === 'NotFoundError' ? 'scheduler NotFoundError' : name, value);
+      found.set(module === 'scheduler' && name === 'NotFoundError' ? 'scheduler NotFoundError' : name, value);
     }
   }
   return found;
@@ -102,7 +99,7 @@ test('no two error classes share a code, and every code is in the status table',
 test('every table entry is a known gRPC status and an HTTP error status', () => {
   const grpcCodes = new Set<number>(Object.values(GrpcStatus));
   for (const [code, status] of Object.entries(ERROR_STATUS)) {
-    assert.ok(grpcCodes.has(status.grpc) && status.grpc !== GrpcStatus.OK, code);
+    assert.ok(grpcCodes.has(status.grpc) && status.grpc !== (GrpcStatus.OK as number), code);
     assert.ok(Number.isInteger(status.http) && status.http >= 400 && status.http <= 599, code);
   }
 });
