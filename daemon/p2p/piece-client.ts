@@ -9,8 +9,8 @@
  * task file by addon.receiveToFile on a native thread, never a JS buffer. Without it (DF_NO_ADDON),
  * for an answer that client does not take as it is, or from a parent whose pieces arrive slower
  * than the engine's KEEP_ALIVE_BELOW_BYTES_PER_SECOND (link-rate.ts says why), HTTP/1.1
- * keep-alive through one undici pool per parent address. Either way the same answers give the
- * same errors.
+ * keep-alive through one undici pool per parent address, closed once that parent has been idle
+ * for `idleMs` and opened again on demand. Either way the same answers give the same errors.
  */
 import { Pool } from 'undici';
 import {
@@ -28,6 +28,7 @@ import {
   type ReceiveToFile,
 } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
+import { IdleCache, PARENT_IDLE_CLOSE_MS } from './idle-cache.ts';
 
 export interface ParentAddress {
   /** The parent's peer id, reported to the scheduler as the piece's parent. */
@@ -45,21 +46,33 @@ export interface AnnouncedPiece {
 }
 
 export class PieceClient {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools: IdleCache<Pool>;
   readonly #timeoutMs: number;
-  readonly #connectionsPerParent: number;
   readonly #directReceive: ReceiveToFile | false;
   readonly #rates: LinkRates;
 
   /**
    * `directReceive`: the receiveToFile of the direct path; default the native addon's when it is
-   * loaded, false: always undici.
+   * loaded, false: always undici. `idleMs` (default PARENT_IDLE_CLOSE_MS): a parent's pool is
+   * closed after this long with no request.
    */
-  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false; rates?: LinkRates }) {
+  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false; rates?: LinkRates; idleMs?: number }) {
     this.#timeoutMs = options.timeoutMs;
-    this.#connectionsPerParent = options.connectionsPerParent ?? 8;
+    const connections = options.connectionsPerParent ?? 8;
     this.#directReceive = options.directReceive ?? nativeReceiveToFile();
     this.#rates = options.rates ?? linkRates;
+    this.#pools = new IdleCache<Pool>({
+      idleMs: options.idleMs ?? PARENT_IDLE_CLOSE_MS,
+      open: (origin) => new Pool(origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 }),
+      // size counts requests whose body is still being read, so a slow piece keeps its pool.
+      busy: (pool) => pool.stats.size > 0,
+      close: (pool) => pool.destroy().catch(() => {}),
+    });
+  }
+
+  /** True while a keep-alive pool to this parent is open. */
+  hasPool(ip: string, port: number): boolean {
+    return this.#pools.has(originOf(ip, port));
   }
 
   /** True once this parent is known to be slow (engine's link-rate.ts): its pieces then go over kept-alive connections. */
@@ -84,11 +97,7 @@ export class PieceClient {
       const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive);
       if (direct) return direct;
     }
-    let pool = this.#pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, { connections: this.#connectionsPerParent, keepAliveTimeout: 30_000, pipelining: 1 });
-      this.#pools.set(origin, pool);
-    }
+    const pool = this.#pools.use(origin);
     let answer;
     try {
       answer = await pool.request({
@@ -158,16 +167,12 @@ export class PieceClient {
   /** Drops the pool of a parent that is gone. */
   async forget(ip: string, port: number): Promise<void> {
     const origin = originOf(ip, port);
-    const pool = this.#pools.get(origin);
-    this.#pools.delete(origin);
     this.#rates.forget(origin);
-    await pool?.destroy().catch(() => {});
+    await this.#pools.delete(origin);
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => {})));
+    await this.#pools.close();
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
 import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
+import { IdleCache, PARENT_IDLE_CLOSE_MS } from './idle-cache.ts';
 import type { AnnouncedPiece, ParentAddress } from './piece-client.ts';
 
 export interface CandidateParent {
@@ -23,25 +24,59 @@ interface ParentEntry {
   error?: string;
 }
 
-/** DfdaemonUpload clients by address, shared by every download of this daemon. */
+/** A parent's DfdaemonUpload client and the SyncPieces calls open on it. */
+interface UploadClient {
+  readonly client: dfdaemonv2.DfdaemonUploadClient;
+  calls: number;
+}
+
+/**
+ * DfdaemonUpload clients by address, shared by every download of this daemon. A parent's client is
+ * closed once no call has been open on it for `idleMs`, and opened again on the next call.
+ */
 export class UploadClients {
-  readonly #clients = new Map<string, dfdaemonv2.DfdaemonUploadClient>();
+  readonly #clients: IdleCache<UploadClient>;
 
-  get(ip: string, port: number): dfdaemonv2.DfdaemonUploadClient {
-    const address = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-    let client = this.#clients.get(address);
-    if (!client) {
-      const { DfdaemonUpload } = loadProtos().dfdaemon;
-      client = new DfdaemonUpload(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
-      this.#clients.set(address, client);
-    }
-    return client;
+  constructor(options: { idleMs?: number } = {}) {
+    this.#clients = new IdleCache<UploadClient>({
+      idleMs: options.idleMs ?? PARENT_IDLE_CLOSE_MS,
+      open: (address) => {
+        const { DfdaemonUpload } = loadProtos().dfdaemon;
+        // A channel of its own (not grpc-js's process-wide subchannel pool), so closing it closes
+        // the connection now instead of at the pool's next sweep.
+        return { client: new DfdaemonUpload(address, grpc.credentials.createInsecure(), { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }), calls: 0 };
+      },
+      busy: (entry) => entry.calls > 0,
+      close: (entry) => entry.client.close(),
+    });
   }
 
-  close(): void {
-    for (const client of this.#clients.values()) client.close();
-    this.#clients.clear();
+  /** SyncPieces on the parent at ip:port; its client counts as busy until the call ends. */
+  syncPieces(ip: string, port: number, request: dfdaemonv2.SyncPiecesRequest): grpc.ClientReadableStream<dfdaemonv2.SyncPiecesResponse__Output> {
+    const address = addressOf(ip, port);
+    const entry = this.#clients.use(address);
+    const call = entry.client.syncPieces(request);
+    entry.calls++;
+    // 'status' ends every call: finished, failed or cancelled.
+    call.once('status', () => {
+      entry.calls--;
+      this.#clients.touch(address);
+    });
+    return call;
   }
+
+  /** True while a client for this parent is open. */
+  has(ip: string, port: number): boolean {
+    return this.#clients.has(addressOf(ip, port));
+  }
+
+  close(): Promise<void> {
+    return this.#clients.close();
+  }
+}
+
+function addressOf(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 export class PieceCollector {
@@ -140,8 +175,7 @@ export class PieceCollector {
 
   #sync(entry: ParentEntry): void {
     const { host } = entry.parent;
-    const client = this.#clients.get(host.ip, host.port);
-    const call = client.syncPieces({ hostId: this.#hostId, taskId: this.#taskId, interestedPieceNumbers: [] });
+    const call = this.#clients.syncPieces(host.ip, host.port, { hostId: this.#hostId, taskId: this.#taskId, interestedPieceNumbers: [] });
     entry.call = call;
     call.on('data', (response: dfdaemonv2.SyncPiecesResponse__Output) => {
       if (entry.state !== 'syncing') return;
