@@ -17,5 +17,8 @@ export { IdleCache, PARENT_IDLE_CLOSE_MS, type IdleCacheOptions } from './p2p/id
 export { idleBandwidth, parentShares, parentWeight, pickWeighted, DEFAULT_PARENT_TX_BPS } from './p2p/parent-selector.ts';
 export { SlowLinkQueue } from './p2p/origin.ts';
 export { tasksToEvict, type GcPolicy } from './gc.ts';
-export { checkTaskId, checkPieceNumbers, downloadSpecOf, REQUEST_LIMITS, type DownloadSpec } from './rpc/validate.ts';
+export { checkTaskId, checkPieceNumbers } from './rpc/validate.ts';
+export { downloadOf, LOCAL_ONLY_FIELDS, REQUEST_LIMITS, taskRequest, taskRequestOfDownload, type TaskRequest, type TaskRequestInit } from './tasks/request.ts';
+export { TaskManager, type FollowResult, type TaskFollower } from './tasks/task-manager.ts';
+export { TaskService, type DownloadOutcome } from './tasks/task-service.ts';
 export { LeafCertificates, TlsCaError, LEAF_CERTIFICATE_DEFAULTS, normalizeHost, type IssuedCertificate, type LeafCertificatesOptions, type TlsCaProblem } from './proxy/tls-certificates.ts';
