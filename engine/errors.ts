@@ -42,6 +42,16 @@ export class SourceProtocolError extends DfError {
   }
 }
 
+/** Redirects went on past the limit. Not retryable: a loop redirects the same way again. */
+export class TooManyRedirectsError extends DfError {
+  readonly url: string;
+  constructor(url: string, maxRedirects: number) {
+    super('DF_ERR_TOO_MANY_REDIRECTS', `more than ${maxRedirects} redirects from ${url}`);
+    this.name = 'TooManyRedirectsError';
+    this.url = url;
+  }
+}
+
 /** The content changed at the origin while we were downloading it (If-Range answered 200, or the length moved). */
 export class SourceChangedError extends DfError {
   constructor(url: string, what: string) {

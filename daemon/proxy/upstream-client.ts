@@ -1,18 +1,17 @@
 /**
  * Requests the proxy makes on a client's behalf (manifests, pings, pass-through, the credential
  * check), through one keep-alive undici Agent. GET and HEAD redirects (registries answer blobs
- * with 307 to object storage) are followed here, and credentials stay behind when a redirect
- * leads to another origin. Other methods are relayed once, body streamed, redirects untouched.
+ * with 307 to object storage) are followed by the engine's redirect interceptor, which leaves
+ * credentials behind when a redirect leads to another origin. Other methods are relayed once,
+ * body streamed, redirects untouched.
  */
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { redirectInterceptor, redirectTraceOf, TooManyRedirectsError, type RedirectDispatchOptions } from '../../engine/index.ts';
 import { ERROR_TYPE_HEADER, UpstreamError } from './errors.ts';
 import { relayedHeaders } from './request-headers.ts';
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const CREDENTIALS = ['authorization', 'cookie'];
 
 export interface UpstreamRequest {
   readonly url: string;
@@ -34,55 +33,43 @@ export interface UpstreamAnswer {
 
 export class UpstreamClient {
   readonly #agent: Agent;
-  readonly #maxRedirects: number;
+  readonly #dispatcher: Dispatcher;
   readonly #timeoutMs: number;
 
   constructor(options: { maxRedirects?: number; timeoutMs?: number } = {}) {
-    this.#maxRedirects = options.maxRedirects ?? 10;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#agent = new Agent({ keepAliveTimeout: 30_000, connect: { timeout: 10_000 } });
+    this.#dispatcher = this.#agent.compose(redirectInterceptor({ maxRedirects: options.maxRedirects ?? 10 }));
   }
 
+  /** The answer; a redirect loop is a TooManyRedirectsError, any other failure an UpstreamError. */
   async request(request: UpstreamRequest): Promise<UpstreamAnswer> {
     const follow = (request.followRedirects ?? true) && (request.method === 'GET' || request.method === 'HEAD');
-    let url = request.url;
-    let headers = { ...request.headers };
-    for (let hop = 0; ; hop++) {
-      const answer = await this.#send(url, request.method, headers, request);
-      const location = answer.headers.location;
-      if (!follow || !REDIRECTS.has(answer.statusCode) || typeof location !== 'string') return answer;
-      void answer.body.dump();
-      if (hop >= this.#maxRedirects) throw new UpstreamError(`more than ${this.#maxRedirects} redirects from ${request.url}`);
-      const next = new URL(location, url);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new UpstreamError(`${url} redirected to a ${next.protocol} URL`);
-      if (next.origin !== new URL(url).origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIALS.includes(name.toLowerCase())));
-      url = next.href;
+    const parsed = new URL(request.url);
+    const options: Dispatcher.RequestOptions & RedirectDispatchOptions = {
+      origin: parsed.origin,
+      path: `${parsed.pathname}${parsed.search}`,
+      method: request.method as Dispatcher.HttpMethod,
+      headers: { ...request.headers, host: parsed.host },
+      body: request.body,
+      signal: request.signal,
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+      followRedirects: follow,
+    };
+    try {
+      const response = await this.#dispatcher.request(options);
+      const url = redirectTraceOf(response.context)?.url ?? request.url;
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body, url };
+    } catch (error) {
+      if (request.signal?.aborted || error instanceof TooManyRedirectsError) throw error;
+      const code = (error as { code?: string }).code ?? '';
+      throw new UpstreamError(`cannot reach ${parsed.origin}: ${code ? `${code} ` : ''}${(error as Error).message}`, { cause: error });
     }
   }
 
   close(): Promise<void> {
     return this.#agent.close();
-  }
-
-  async #send(url: string, method: string, headers: Record<string, string>, request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const parsed = new URL(url);
-    try {
-      const response = await this.#agent.request({
-        origin: parsed.origin,
-        path: `${parsed.pathname}${parsed.search}`,
-        method: method as Dispatcher.HttpMethod,
-        headers: { ...headers, host: parsed.host },
-        body: request.body,
-        signal: request.signal,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body, url };
-    } catch (error) {
-      if (request.signal?.aborted) throw error;
-      const code = (error as { code?: string }).code ?? '';
-      throw new UpstreamError(`cannot reach ${parsed.origin}: ${code ? `${code} ` : ''}${(error as Error).message}`, { cause: error });
-    }
   }
 }
 

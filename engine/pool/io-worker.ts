@@ -42,13 +42,8 @@ function hashStream(task: HashStreamTask): Promise<string> {
         if (message.offset !== expectedOffset) {
           throw new Error(`hashStream: range at ${message.offset} arrived, expected ${expectedOffset}`);
         }
-        if (message.type === 'bytes') {
-          hasher.updateBytes(message.data);
-          expectedOffset += message.data.byteLength;
-        } else {
-          hasher.update(fd, message.offset, message.length);
-          expectedOffset += message.length;
-        }
+        hasher.update(fd, message.offset, message.length);
+        expectedOffset += message.length;
       } catch (error) {
         finish(error as Error);
       }
@@ -58,7 +53,6 @@ function hashStream(task: HashStreamTask): Promise<string> {
 
 interface StreamHasher {
   update(fd: number, offset: number, length: number): void;
-  updateBytes(data: Uint8Array): void;
   digest(): string;
 }
 
@@ -67,7 +61,6 @@ function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
     const hasher = addon.createHasher(algorithm);
     return {
       update: (fd, offset, length) => addon.updateHasherFromFile(hasher, fd, offset, length),
-      updateBytes: (data) => hasher.update(data),
       digest: () => hasher.digestHex(),
     };
   }
@@ -82,9 +75,6 @@ function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
         crc = addon.crc32(buffer.subarray(0, read), crc);
         done += read;
       }
-    },
-    updateBytes: (data) => {
-      crc = addon.crc32(data, crc);
     },
     digest: () => String(crc),
   };

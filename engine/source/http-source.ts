@@ -1,7 +1,8 @@
 /**
  * `http`/`https` origins through undici: stat with `Range: bytes=0-0` (presigned URLs are bound
- * to GET, so no HEAD first), pieces with Range + If-Range, redirects followed by hand so
- * credentials never leave for another host, and every failure mapped to an engine error.
+ * to GET, so no HEAD first), pieces with Range + If-Range, redirects followed by the redirect
+ * interceptor (redirect.ts) so credentials never leave for another origin, and every failure
+ * mapped to an engine error.
  */
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { addon } from '../../addon/index.ts';
@@ -15,11 +16,8 @@ import {
 } from '../errors.ts';
 import { linkRates, type LinkRates, timedBody } from './link-rate.ts';
 import { canSendRaw, isPlainBody, RawRangeBody, requestRange, type ReceiveToFile } from './raw-range.ts';
+import { REDIRECT_STATUSES, redirectInterceptor, redirectTraceOf, withoutCredentials } from './redirect.ts';
 import type { ByteRange, DirectBody, ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
-
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Headers that identify the user: dropped when a redirect leads to another origin. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 export interface HttpSourceOptions {
   maxRedirects: number;
@@ -46,6 +44,7 @@ interface Answer {
 }
 
 export class HttpSource implements Source {
+  /** The given or our own dispatcher, composed with the redirect interceptor. */
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #options: HttpSourceOptions;
@@ -57,7 +56,8 @@ export class HttpSource implements Source {
   constructor(options: HttpSourceOptions) {
     this.#options = options;
     this.#ownsDispatcher = !options.dispatcher;
-    this.#dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const base = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
+    this.#dispatcher = base.compose(redirectInterceptor({ maxRedirects: options.maxRedirects }));
     this.#directReceive = options.directReceive ?? (!options.dispatcher && addon.kind === 'native' && addon.receiveToFile);
     this.#rates = options.rates ?? linkRates;
   }
@@ -148,24 +148,18 @@ export class HttpSource implements Source {
     return answer.statusCode < 400 ? lengthOf(answer.headers) : undefined;
   }
 
-  /** One request, following redirects by hand. */
+  /** One request, from the cached redirect target when there is one; where it ended up is cached. */
   async #request(request: SourceRequest, extra: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Answer> {
-    let { url, headers, dropCredentials } = this.#firstHop(request, extra);
-    for (let hop = 0; ; hop++) {
-      const answer = await this.#send(url, method, headers, request);
-      if (!REDIRECT_STATUSES.has(answer.statusCode) || !answer.headers.location) return answer;
-      discard(answer.body);
-      if (hop >= this.#options.maxRedirects) {
-        throw new SourceProtocolError(`more than ${this.#options.maxRedirects} redirects from ${request.url}`);
-      }
-      const next = new URL(answer.headers.location, url).href;
-      if (new URL(next).origin !== new URL(url).origin) {
-        headers = withoutCredentials(headers);
-        dropCredentials = true;
-      }
-      url = next;
-      this.#redirects.set(request.url, { target: url, expiresAt: Date.now() + this.#options.redirectCacheTtlMs, dropCredentials });
+    const { url, headers, dropCredentials } = this.#firstHop(request, extra);
+    const answer = await this.#send(url, method, headers, request);
+    if (answer.hops > 0) {
+      this.#redirects.set(request.url, {
+        target: answer.url,
+        expiresAt: Date.now() + this.#options.redirectCacheTtlMs,
+        dropCredentials: dropCredentials || answer.credentialsDropped,
+      });
     }
+    return answer;
   }
 
   /** Where the first request goes (a cached redirect target) and with which headers. */
@@ -178,7 +172,7 @@ export class HttpSource implements Source {
     return { url: useCached ? cached.target : request.url, headers: dropCredentials ? withoutCredentials(headers) : headers, dropCredentials };
   }
 
-  async #send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>, request: SourceRequest): Promise<Answer> {
+  async #send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>, request: SourceRequest): Promise<Answer & { hops: number; credentialsDropped: boolean }> {
     try {
       const parsed = new URL(url);
       const response = await this.#dispatcher.request({
@@ -190,7 +184,15 @@ export class HttpSource implements Source {
         headersTimeout: request.timeoutMs,
         bodyTimeout: request.timeoutMs,
       });
-      return { statusCode: response.statusCode, headers: flatHeaders(response.headers), body: response.body, url };
+      const trace = redirectTraceOf(response.context);
+      return {
+        statusCode: response.statusCode,
+        headers: flatHeaders(response.headers),
+        body: response.body,
+        url: trace?.url ?? url,
+        hops: trace?.hops ?? 0,
+        credentialsDropped: trace?.credentialsDropped ?? false,
+      };
     } catch (error) {
       throw mapError(error, url, request.timeoutMs);
     }
@@ -273,10 +275,6 @@ function flatHeaders(headers: Record<string, string | string[] | undefined>): Re
     if (value !== undefined) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
-}
-
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([key]) => !CREDENTIAL_HEADERS.includes(key)));
 }
 
 function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
