@@ -86,6 +86,9 @@ export class Origin {
   readonly #faults: Fault[] = [];
   readonly #options: Required<Omit<OriginOptions, 'tls'>> & Pick<OriginOptions, 'tls'>;
   readonly #closed = new AbortController();
+  /** The most ranged GETs this origin was answering at once (piece requests in flight). */
+  maxRangedInFlight = 0;
+  #rangedInFlight = 0;
   /** GET answers whose whole body left this server, by path and range. */
   readonly completed: Array<{ path: string; range?: string | undefined }> = [];
 
@@ -174,6 +177,10 @@ export class Origin {
     const range = req.headers.range;
     const entry: LoggedRequest = { index: this.log.length, method: req.method ?? '', path, range, headers: req.headers };
     this.log.push(entry);
+    if (req.method === 'GET' && range !== undefined && range !== 'bytes=0-0') {
+      this.maxRangedInFlight = Math.max(this.maxRangedInFlight, ++this.#rangedInFlight);
+      res.once('close', () => this.#rangedInFlight--);
+    }
 
     const redirect = this.#redirects.get(path);
     if (redirect) {
