@@ -26,6 +26,7 @@ test('defaults', () => {
     timeoutMs: 2 * 60 * 60 * 1000,
     pieceTimeoutMs: 360_000,
     concurrentPieceCount: DFGET_DEFAULTS.concurrentPieceCount,
+    priority: 6,
     overwrite: false,
     fsync: false,
     tag: undefined,
@@ -131,6 +132,8 @@ const REJECTIONS: ReadonlyArray<{ argv: string[]; names: RegExp }> = [
   { argv: [URL, '-O', 'x', '--concurrent-piece-count', '0x10'], names: /--concurrent-piece-count.*0x10/ },
   { argv: [URL, '-O', 'x', '--concurrent-piece-count', '1e2'], names: /--concurrent-piece-count/ },
   { argv: [URL, '-O', 'x', '--concurrent-piece-count', ''], names: /--concurrent-piece-count/ },
+  { argv: [URL, '-O', 'x', '--priority', '7'], names: /--priority must be 0 to 6, got "7"/ },
+  { argv: [URL, '-O', 'x', '--priority', 'high'], names: /--priority/ },
   { argv: [URL, '-O', 'x', '--log-level', 'loud'], names: /--log-level must be .*"loud"/ },
   { argv: [URL, '-O', 'x', '-l', 'WARN'], names: /--log-level/ },
 ];
