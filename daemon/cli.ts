@@ -18,9 +18,6 @@ const USAGE = `Usage: dfdaemon [--config <FILE>]
   -h, --help           this text
 `;
 
-/** Env knob for fault-injection tests only: the piece server flips one byte of every piece it serves. */
-export const CORRUPT_PIECES_ENV = 'DFDAEMON_TEST_CORRUPT_PIECES';
-
 export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; stdout?: NodeJS.WritableStream }): Promise<number> {
   if (argv[0] === 'init-runtime') {
     return initRuntimeMain(argv.slice(1), { stdout: io.stdout ?? process.stdout, stderr: io.stderr, cwd: process.cwd() });
@@ -57,8 +54,7 @@ export async function dfdaemonMain(argv: readonly string[], io: { stderr: NodeJS
   process.once('SIGINT', onSignal('SIGINT'));
   process.once('SIGTERM', onSignal('SIGTERM'));
   try {
-    const daemon = await startDaemon({ config, log, signal: controller.signal, corruptServedPieces: io.env[CORRUPT_PIECES_ENV] === '1' });
-    if (io.env[CORRUPT_PIECES_ENV] === '1') log.warn(`${CORRUPT_PIECES_ENV}=1: every piece served is corrupted on purpose (fault injection)`);
+    const daemon = await startDaemon({ config, log, signal: controller.signal });
     await daemon.stopped;
     return 0;
   } catch (error) {

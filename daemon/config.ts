@@ -7,6 +7,8 @@
  *   as in the Go dfdaemon, not the whole stream as in the Rust client (3 h): a hung scheduler must
  *   not hold a download that the origin could finish.
  * - `storage.server.tcpPort` serves pieces over plain HTTP/1.1, not Vortex TLV (DESIGN.md).
+ * - `storage.server.advertisePort` is ours: Dragonfly advertises only an ip (`host.ip`), which is not
+ *   enough behind a port mapping.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
@@ -66,6 +68,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     server: field.object({
       ip: field.string('0.0.0.0'),
       tcpPort: port(4005, 'piece server (HTTP/1.1); 0 picks a free port'),
+      advertisePort: port(0, 'piece server port announced to the scheduler and peers, when a NAT or port mapping puts it elsewhere; 0: tcpPort as bound'),
     }),
   }),
   gc: field.object({

@@ -37,6 +37,11 @@ export interface HostLoad {
 
 export const DAEMON_VERSION = '0.1.0';
 
+/** The piece server port children are told to fetch from: storage.server.advertisePort, else the bound one. */
+export function advertisedPiecePort(config: DfdaemonConfig, bound: number): number {
+  return config.storage.server.advertisePort || bound;
+}
+
 export function hostMessage(config: DfdaemonConfig, identity: Identity, ports: BoundPorts, load: HostLoad): commonv2.Host {
   return {
     id: identity.hostId,
@@ -44,7 +49,7 @@ export function hostMessage(config: DfdaemonConfig, identity: Identity, ports: B
     hostname: identity.hostname,
     ip: identity.ip,
     port: ports.upload,
-    downloadPort: ports.pieces,
+    downloadPort: advertisedPiecePort(config, ports.pieces),
     proxyPort: ports.proxy,
     os: platform(),
     platform: `${platform()}-${arch()}`,

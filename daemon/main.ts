@@ -9,8 +9,8 @@ import { createEngine, createPieceSender, TokenBucket } from '../engine/index.ts
 import type { DfdaemonConfig } from './config.ts';
 import { DaemonStartError } from './errors.ts';
 import { StorageGc } from './gc.ts';
-import { hostMessage, identityOf, type BoundPorts } from './host.ts';
-import { serveHealth, serveMetrics, type HttpListener } from './http/servers.ts';
+import { advertisedPiecePort, hostMessage, identityOf, type BoundPorts } from './host.ts';
+import { listenError, serveHealth, serveMetrics, type HttpListener } from './http/servers.ts';
 import type { Logger } from './log.ts';
 import { createDaemonMetrics } from './metrics.ts';
 import { P2pDownloads } from './p2p/strategy.ts';
@@ -32,8 +32,6 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** Aborting it shuts the daemon down. */
   readonly signal: AbortSignal;
-  /** Test-only fault injection: every served piece has one byte flipped. */
-  readonly corruptServedPieces?: boolean;
 }
 
 export interface RunningDaemon {
@@ -95,10 +93,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       metrics,
       log,
       disableShared: config.upload.disableShared,
-      corruptPieces: options.corruptServedPieces,
     });
     const piecesPort = await pieceServer.listen(config.storage.server.ip, config.storage.server.tcpPort).catch((error: unknown) => {
-      throw new DaemonStartError(`cannot listen on ${config.storage.server.ip}:${config.storage.server.tcpPort} for the piece server (storage.server.tcpPort): ${(error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is already in use' : (error as Error).message}`, { cause: error });
+      throw listenError('piece server', 'storage.server.tcpPort', config.storage.server.ip, config.storage.server.tcpPort, error);
     });
     cleanups.push(() => pieceServer.close());
 
@@ -146,7 +143,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return lastLoad;
     };
     const hostNow = () => hostMessage(config, identity, ports, { ...lastLoad, concurrentUploadPieceCount: pieceServer.active });
-    const context: ServiceContext = { service, log, hostId: identity.hostId, ip: identity.ip, pieceServerPort: () => piecesPort, seed: identity.seed, shared: !config.upload.disableShared, host: hostNow };
+    const context: ServiceContext = { service, log, hostId: identity.hostId, ip: identity.ip, pieceServerPort: () => advertisedPiecePort(config, piecesPort), seed: identity.seed, shared: !config.upload.disableShared, host: hostNow };
     const protos = loadProtos();
     warmUpCodecs(protos);
 
@@ -154,7 +151,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     upload.addService(protos.dfdaemon.DfdaemonUpload.service, uploadHandlers(context));
     const uploadAddress = `${config.upload.server.ip.includes(':') ? `[${config.upload.server.ip}]` : config.upload.server.ip}:${config.upload.server.port}`;
     const uploadPort = await bindServer(upload, uploadAddress).catch((error: unknown) => {
-      throw new DaemonStartError(`cannot listen on ${uploadAddress} for the upload gRPC server (upload.server.port): ${(error as Error).message}`, { cause: error });
+      throw listenError('upload gRPC server', 'upload.server.port', config.upload.server.ip, config.upload.server.port, error);
     });
     cleanups.push(() => shutdownServer(upload));
 

@@ -43,7 +43,7 @@ export const ENGINE_DEFAULTS = Object.freeze({
   durable: false,
 });
 
-function positiveInteger(name: string, value: number, min = 1): number {
+export function positiveInteger(name: string, value: number, min = 1): number {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
   }

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { buildDfdaemonConfig } from '../daemon/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DFDAEMON = join(ROOT, 'daemon', 'bin', 'dfdaemon.ts');
@@ -58,20 +59,18 @@ async function checkPorts(): Promise<string[]> {
   return taken;
 }
 
-function daemonConfig(dir: string, ports: Ports, seed: boolean) {
-  return {
+function daemonConfig(dir: string, ports: Ports, seed: boolean): string {
+  return buildDfdaemonConfig({
     // The machine's own hostname, as a real deployment would show it: host ids `127.0.0.1-<host>` and `...-seed`.
-    host: { hostname: hostname(), ip: '127.0.0.1' },
-    download: { server: { socketPath: join(dir, 'dfdaemon.sock') } },
-    upload: { server: { ip: '127.0.0.1', port: ports.upload } },
-    scheduler: { addrs: [`127.0.0.1:${SCHEDULER_PORT}`], announceInterval: '30s' },
-    seedPeer: { enable: seed },
-    storage: { dir: join(dir, 'storage'), keep: true, server: { ip: '127.0.0.1', tcpPort: ports.pieces } },
-    proxy: { server: { port: ports.proxy } },
-    metrics: { server: { ip: '127.0.0.1', port: ports.metrics } },
-    health: { server: { ip: '127.0.0.1', port: ports.health } },
-    log: { level: 'info' },
-  };
+    hostname: hostname(),
+    ip: '127.0.0.1',
+    storageDir: join(dir, 'storage'),
+    socketPath: join(dir, 'dfdaemon.sock'),
+    schedulerAddrs: [`127.0.0.1:${SCHEDULER_PORT}`],
+    seed,
+    ports,
+    overrides: { scheduler: { announceInterval: '30s' }, storage: { keep: true } },
+  }).yaml;
 }
 
 /** A JSON log line as `level msg key=value...`; other lines as they are. */
@@ -168,7 +167,7 @@ async function main(): Promise<number> {
   for (const daemon of daemons) {
     const dir = join(base, daemon.name);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'dfdaemon.yaml'), stringify(daemonConfig(dir, daemon.ports, daemon.seed)));
+    await writeFile(join(dir, 'dfdaemon.yaml'), daemonConfig(dir, daemon.ports, daemon.seed));
   }
 
   const watch = (child: Child) => {

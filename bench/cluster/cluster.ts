@@ -1,11 +1,11 @@
 /**
  * A real cluster on loopback for the bench: one dfscheduler, an optional seed dfdaemon
  * (`seedPeer.enable`) and N dfdaemons, each with its own config file, storage dir, unix socket and
- * ports (port 0, read back from its "ready" log line). The configs are written here rather than
- * taken from test/support (bench may not import test); they are Dragonfly's defaults except for
- * what loopback and several daemons on one machine need.
+ * ports (port 0, read back from its "ready" log line). The configs come from the daemon's own
+ * builder: Dragonfly's defaults except for what loopback and several daemons on one machine need.
  */
 import { parseMetricsText } from '../../api/index.ts';
+import { dfdaemonConfigTree, dfdaemonConfigYaml, type DfdaemonConfigTree } from '../../daemon/index.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -68,23 +68,17 @@ export function schedulerConfig(): object {
 }
 
 /** `schedulerPort` undefined: no scheduler (the daemon goes to the origin by itself). */
-export function daemonConfig(dir: string, name: string, seed: boolean, schedulerPort: number | undefined): object {
-  return {
-    host: { hostname: name, ip: '127.0.0.1' },
-    download: { server: { socketPath: join(dir, 'dfdaemon.sock') } },
-    upload: { server: { ip: '127.0.0.1', port: 0 } },
-    scheduler: {
-      // An empty list is not allowed; port 1 on loopback refuses at once.
-      addrs: [`127.0.0.1:${schedulerPort ?? 1}`],
-      announceInterval: ANNOUNCE_INTERVAL,
-    },
-    seedPeer: { enable: seed },
-    storage: { dir: join(dir, 'storage'), server: { ip: '127.0.0.1', tcpPort: 0 } },
-    proxy: { server: { port: 0 } },
-    metrics: { server: { ip: '127.0.0.1', port: 0 } },
-    health: { server: { ip: '127.0.0.1', port: 0 } },
-    log: { level: 'info' },
-  };
+export function daemonConfig(dir: string, name: string, seed: boolean, schedulerPort: number | undefined): DfdaemonConfigTree {
+  return dfdaemonConfigTree({
+    hostname: name,
+    ip: '127.0.0.1',
+    storageDir: join(dir, 'storage'),
+    socketPath: join(dir, 'dfdaemon.sock'),
+    // An empty list is not allowed; port 1 on loopback refuses at once.
+    schedulerAddrs: [`127.0.0.1:${schedulerPort ?? 1}`],
+    seed,
+    overrides: { scheduler: { announceInterval: ANNOUNCE_INTERVAL } },
+  });
 }
 
 export async function startScheduler(dir: string, signal: AbortSignal): Promise<BenchScheduler> {
@@ -115,7 +109,7 @@ export async function startDaemon(
   const configPath = join(dir, 'dfdaemon.yaml');
   const config = daemonConfig(dir, name, seed, schedulerPort) as Record<string, Record<string, unknown>>;
   configure?.(config);
-  writeFileSync(configPath, stringify(config));
+  writeFileSync(configPath, dfdaemonConfigYaml(config));
   const proc = new ServerProcess(name, DFDAEMON_BIN, ['--config', configPath], serverEnv());
   try {
     const ready = await proc.waitForLine((line) => line.msg === 'dfdaemon ready', READY_TIMEOUT_MS, signal);

@@ -6,6 +6,7 @@
  * the namespace's loopback, read with curl from inside it. The proxy is not used (port 0).
  */
 import { parseMetricsText } from '../../api/index.ts';
+import { buildDfdaemonConfig, type DfdaemonConfigTree } from '../../daemon/index.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -42,25 +43,26 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean): object {
-  const download: Record<string, unknown> = { server: { socketPath: join(dir, 'dfdaemon.sock') } };
+function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean): string {
+  const download: DfdaemonConfigTree = {};
   if (ctx.p2p.concurrentPieceCount !== undefined) download['concurrentPieceCount'] = ctx.p2p.concurrentPieceCount;
-  return {
-    host: { hostname: host.name, ip: host.ip },
-    download,
-    // What an operator sets on such links: the scheduler weighs parents by it (announced max_tx).
-    upload: { server: { ip: host.ip, port: 4000 }, bandwidthLimit: `${host.rateBps}bps` },
+  return buildDfdaemonConfig({
+    hostname: host.name,
+    ip: host.ip,
+    storageDir: join(dir, 'storage'),
+    socketPath: join(dir, 'dfdaemon.sock'),
     // Dragonfly's announce interval (300 s): an announce replaces the scheduler's projected load of
     // a host by what it measured, and a host whose children have not started yet measures nothing,
     // so frequent announces during a burst of registrations hand one idle parent to several children.
-    scheduler: { addrs: [`${ctx.seed.ip}:${SCHEDULER_PORT}`] },
-    seedPeer: { enable: seed },
-    storage: { dir: join(dir, 'storage'), server: { ip: host.ip, tcpPort: 4005 } },
-    proxy: { server: { port: 0 } },
-    metrics: { server: { ip: '127.0.0.1', port: METRICS_PORT } },
-    health: { server: { ip: '127.0.0.1', port: 4003 } },
-    log: { level: 'info' },
-  };
+    schedulerAddrs: [`${ctx.seed.ip}:${SCHEDULER_PORT}`],
+    seed,
+    ports: { upload: 4000, pieces: 4005, metrics: METRICS_PORT, health: 4003 },
+    overrides: {
+      download,
+      // What an operator sets on such links: the scheduler weighs parents by it (announced max_tx).
+      upload: { bandwidthLimit: `${host.rateBps}bps` },
+    },
+  }).yaml;
 }
 
 async function startScheduler(ctx: SwarmContext, dir: string): Promise<ServerProcess> {
@@ -82,7 +84,7 @@ async function startDaemon(ctx: SwarmContext, host: SimHost, seed: boolean): Pro
   const dir = join(ctx.workDir, host.name);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'dfdaemon.yaml');
-  writeFileSync(configPath, stringify(daemonConfig(ctx, dir, host, seed)));
+  writeFileSync(configPath, daemonConfig(ctx, dir, host, seed));
   const proc = new ServerProcess(host.name, DFDAEMON_BIN, ['--config', configPath], serverEnv(), launcherFor(host));
   try {
     const ready = await proc.waitForLine((line) => line.msg === 'dfdaemon ready', READY_TIMEOUT_MS, ctx.signal);

@@ -3,9 +3,17 @@
 //
 // Plain JavaScript on purpose, and the only one: a .ts entry makes Node load its type stripper
 // (~14 MB) before any code of ours runs. Everything after the compile cache is enabled is TS.
-import { enableCompileCache } from 'node:module';
+import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+// package.json `engines` names the Node that runs npm, which may be older: `npx dfget` puts the
+// node@24 devDependency first on the PATH. Run by an older Node directly, say so in one line
+// instead of a stack from the first Node 24 API or .ts import.
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  process.stderr.write(`dfget: error: needs Node.js 24 or later, not ${process.version}; run \`npx dfget\` in the project, or its node_modules/.bin/node\n`);
+  process.exit(1);
+}
 
 // Start-up is a large part of a short download. Node 24's compile cache keeps V8's code cache and,
 // for .ts files, the type-stripped source, so a warm start neither strips types nor recompiles:
@@ -13,7 +21,7 @@ import { join } from 'node:path';
 // as well, because worker threads (the hashing pool) read it when they start (~50 -> ~23 MB per
 // worker). Static imports would be evaluated before this line, hence the dynamic import.
 process.env['NODE_COMPILE_CACHE'] ||= join(tmpdir(), 'node-compile-cache');
-enableCompileCache();
+module.enableCompileCache();
 const { dfgetMain } = await import('../dfget/main.ts');
 
 const controller = new AbortController();

@@ -15,6 +15,8 @@ export interface DfgetArgs {
   readonly timeoutMs: number;
   readonly pieceTimeoutMs: number;
   readonly concurrentPieceCount: number;
+  /** Scheduling priority, 0 (lowest) to 6 (Dragonfly's default). */
+  readonly priority: number;
   readonly overwrite: boolean;
   readonly fsync: boolean;
   readonly tag?: string | undefined;
@@ -31,6 +33,7 @@ export const DFGET_DEFAULTS = Object.freeze({
   timeout: '2h',
   pieceTimeout: '360s',
   concurrentPieceCount: 8,
+  priority: 6,
   logLevel: 'warn' as LogLevel,
 });
 
@@ -52,6 +55,7 @@ Options:
       --timeout <DURATION>         give up after this long (default ${DFGET_DEFAULTS.timeout})
       --piece-timeout <DURATION>   a piece request that moves no bytes this long is retried (default ${DFGET_DEFAULTS.pieceTimeout})
       --concurrent-piece-count <N> pieces fetched at once (default ${DFGET_DEFAULTS.concurrentPieceCount})
+      --priority <0-6>             scheduling priority of the task (default ${DFGET_DEFAULTS.priority})
       --overwrite                  replace PATH if it exists
       --fsync                      flush the file to disk before it appears at PATH (crash-safe; slower)
       --tag <TAG>                  tag that tells apart tasks of the same URL
@@ -107,6 +111,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         timeout: { type: 'string' },
         'piece-timeout': { type: 'string' },
         'concurrent-piece-count': { type: 'string' },
+        priority: { type: 'string' },
         overwrite: { type: 'boolean' },
         fsync: { type: 'boolean' },
         tag: { type: 'string' },
@@ -152,6 +157,8 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   if (!Number.isSafeInteger(count) || count < 1 || count > 1024) {
     throw new UsageError(`--concurrent-piece-count must be an integer from 1 to 1024, got "${values['concurrent-piece-count']}"`);
   }
+  const priorityText = values.priority ?? String(DFGET_DEFAULTS.priority);
+  if (!/^[0-6]$/.test(priorityText)) throw new UsageError(`--priority must be 0 to 6, got "${priorityText}"`);
   const timeoutMs = flag('timeout', () => parseDuration(values.timeout ?? DFGET_DEFAULTS.timeout));
   const pieceTimeoutMs = flag('piece-timeout', () => parseDuration(values['piece-timeout'] ?? DFGET_DEFAULTS.pieceTimeout));
   if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
@@ -167,6 +174,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       timeoutMs,
       pieceTimeoutMs,
       concurrentPieceCount: count,
+      priority: Number(priorityText),
       overwrite: values.overwrite ?? false,
       fsync: values.fsync ?? false,
       tag: values.tag,

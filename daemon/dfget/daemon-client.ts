@@ -6,8 +6,8 @@
 import { connect } from 'node:net';
 import { lstat } from 'node:fs/promises';
 import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
-import { CLIENT_OPTIONS, errorDetailOf, grpc, loadProtos, type ErrorDetail } from '../rpc/grpc.ts';
-import type { DfgetArgs } from './args.ts';
+import type { ErrorDetail, grpc } from '../rpc/grpc.ts';
+import { downloadOf, type TaskRequest } from '../tasks/request.ts';
 
 /** True when something accepts connections on the socket: a daemon to ask. */
 export async function daemonAnswers(socketPath: string, timeoutMs = 1_000): Promise<boolean> {
@@ -42,32 +42,14 @@ export class DaemonCallError extends Error {
   }
 }
 
-export function downloadRequestOf(args: DfgetArgs): dfdaemonv2.DownloadTaskRequest {
-  return {
-    download: {
-      url: args.url,
-      digest: args.digest,
-      type: 'STANDARD',
-      tag: args.tag,
-      application: args.application,
-      priority: 'LEVEL6',
-      filteredQueryParams: args.filteredQueryParams ? [...args.filteredQueryParams] : [],
-      requestHeader: { ...args.headers },
-      pieceLength: args.pieceLength,
-      outputPath: args.output,
-      timeoutMs: args.timeoutMs,
-      overwrite: args.overwrite,
-      concurrentPieceCount: args.concurrentPieceCount,
-    },
-  };
-}
-
 /** Runs the download through the daemon; resolves when the daemon wrote the output. */
-export async function downloadViaDaemon(args: DfgetArgs, progress: DaemonProgress, signal: AbortSignal): Promise<void> {
-  const { DfdaemonDownload } = loadProtos().dfdaemon;
-  const client = new DfdaemonDownload(`unix:${args.endpoint}`, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+export async function downloadViaDaemon(request: TaskRequest, endpoint: string, progress: DaemonProgress, signal: AbortSignal): Promise<void> {
+  // gRPC (~100 ms of imports) only once a daemon answered: dfget without one never loads it.
+  const rpc = await import('../rpc/grpc.ts');
+  const { DfdaemonDownload } = rpc.loadProtos().dfdaemon;
+  const client = new DfdaemonDownload(`unix:${endpoint}`, rpc.grpc.credentials.createInsecure(), rpc.CLIENT_OPTIONS);
   try {
-    const call = client.downloadTask(downloadRequestOf(args));
+    const call = client.downloadTask({ download: downloadOf(request) });
     const onAbort = () => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -81,11 +63,11 @@ export async function downloadViaDaemon(args: DfgetArgs, progress: DaemonProgres
       }
     } catch (error) {
       const status = error as Partial<grpc.StatusObject>;
-      const detail = errorDetailOf(error);
+      const detail = rpc.errorDetailOf(error);
       const message =
         detail?.message ??
-        (status.code === grpc.status.UNAVAILABLE
-          ? `lost the connection to dfdaemon at ${args.endpoint}: ${status.details ?? (error as Error).message}`
+        (status.code === rpc.grpc.status.UNAVAILABLE
+          ? `lost the connection to dfdaemon at ${endpoint}: ${status.details ?? (error as Error).message}`
           : (status.details ?? (error as Error).message));
       throw new DaemonCallError(message, status.code, detail, error);
     } finally {

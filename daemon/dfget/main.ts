@@ -1,8 +1,13 @@
-/** dfget's composition root: parse flags, build the engine, download, report one clear line. */
+/**
+ * dfget's composition root: parse flags into a TaskRequest, then download it through the local
+ * dfdaemon or, when none answers, through the same task service the daemon runs, over an
+ * origin-only strategy; report one clear line.
+ */
 import { readFileSync } from 'node:fs';
 import { DfError } from '../../api/index.ts';
-import { createEngine, type DownloadEvent } from '../../engine/index.ts';
+import type { DownloadEvent } from '../../engine/index.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { taskRequest, type Priority, type TaskRequest } from '../tasks/request.ts';
 import { parseDfgetArgs, USAGE, type DfgetArgs } from './args.ts';
 import { daemonAnswers, DaemonCallError, downloadViaDaemon } from './daemon-client.ts';
 import { ProgressBar } from './progress.ts';
@@ -41,14 +46,40 @@ export async function dfgetMain(argv: readonly string[], io: DfgetIo): Promise<n
     return EXIT_OK;
   }
   const log = createLogger(command.args.logLevel, (line) => io.stderr.write(line));
-  if (await daemonAnswers(command.args.endpoint)) return downloadThroughDaemon(command.args, io, log);
+  let request: TaskRequest;
+  try {
+    request = requestOf(command.args);
+  } catch (error) {
+    io.stderr.write(`dfget: error: ${(error as Error).message}\n(see dfget --help)\n`);
+    return EXIT_FAILURE;
+  }
+  if (await daemonAnswers(command.args.endpoint)) return downloadThroughDaemon(request, command.args, io, log);
   // One line, in the log format so stderr stays machine-readable, whatever the log level.
   createLogger('info', (line) => io.stderr.write(line)).info(`no dfdaemon answers on ${command.args.endpoint}; downloading directly from the origin`);
-  return download(command.args, io, log);
+  return download(request, command.args, io, log);
+}
+
+/** The flags as the one request shape both paths take. */
+export function requestOf(args: DfgetArgs): TaskRequest {
+  return taskRequest({
+    url: args.url,
+    headers: args.headers,
+    tag: args.tag,
+    application: args.application,
+    filteredQueryParams: args.filteredQueryParams,
+    pieceLength: args.pieceLength,
+    digest: args.digest,
+    outputPath: args.output,
+    overwrite: args.overwrite,
+    timeoutMs: args.timeoutMs,
+    pieceTimeoutMs: args.pieceTimeoutMs,
+    concurrentPieceCount: args.concurrentPieceCount,
+    priority: `LEVEL${args.priority}` as Priority,
+  });
 }
 
 /** The daemon downloads and writes the output; dfget shows its progress and its verdict. */
-async function downloadThroughDaemon(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
+async function downloadThroughDaemon(request: TaskRequest, args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
   const timeout = AbortSignal.timeout(args.timeoutMs);
   const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;
   const bar = args.progress && io.stderr.isTTY ? new ProgressBar(io.stderr) : undefined;
@@ -56,7 +87,8 @@ async function downloadThroughDaemon(args: DfgetArgs, io: DfgetIo, log: Logger):
   if (args.fsync) log.warn('--fsync applies to direct downloads; the daemon re-checks its stored pieces after a crash instead');
   try {
     await downloadViaDaemon(
-      args,
+      request,
+      args.endpoint,
       {
         onStarted: (contentLength, presentBytes) => {
           bar?.start(contentLength, presentBytes);
@@ -93,24 +125,29 @@ function failed(error: unknown, args: DfgetArgs, io: DfgetIo, timeout: AbortSign
   return EXIT_FAILURE;
 }
 
-async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
-  const engine = createEngine({
-    storageDir: args.storageDir,
-    concurrentPieceCount: args.concurrentPieceCount,
-    pieceTimeoutMs: args.pieceTimeoutMs,
-    durable: args.fsync,
-  });
+/** No daemon: the daemon's own task service, in this process, with every piece from the origin. */
+async function download(request: TaskRequest, args: DfgetArgs, io: DfgetIo, log: Logger): Promise<number> {
   const timeout = AbortSignal.timeout(args.timeoutMs);
   const signal = io.signal ? AbortSignal.any([io.signal, timeout]) : timeout;
+  // Imported here: --help and downloads through a daemon never load the engine (undici, piscina).
+  const [{ createEngine, originOnly }, { createDaemonMetrics }, { TaskManager }, { TaskService }] = await Promise.all([
+    import('../../engine/index.ts'),
+    import('../metrics.ts'),
+    import('../tasks/task-manager.ts'),
+    import('../tasks/task-service.ts'),
+  ]);
+  const engine = createEngine({ storageDir: args.storageDir, durable: args.fsync });
+  const manager = new TaskManager({ engine, strategyFor: () => originOnly, metrics: createDaemonMetrics(), log, newPeerId: () => 'dfget', signal });
+  const service = new TaskService({ engine, manager, log, keepTasks: false });
   const bar = args.progress && io.stderr.isTTY ? new ProgressBar(io.stderr) : undefined;
-  const onEvent = (event: DownloadEvent) => {
+  const onProgress = (event: DownloadEvent) => {
     switch (event.type) {
       case 'bytes':
         bar?.add(event.count);
         break;
       case 'started':
         bar?.start(event.contentLength, event.resumedBytes);
-        log.info('download started', { ...event });
+        log.info('download started', { ...event, resumedPieces: event.resumedPieces.length });
         if (event.resumedBytes > 0) log.info('resuming', { resumedBytes: event.resumedBytes });
         if (!event.rangeSupported) log.warn('origin ignores Range: downloading the whole file in one stream');
         break;
@@ -120,26 +157,13 @@ async function download(args: DfgetArgs, io: DfgetIo, log: Logger): Promise<numb
       case 'retry':
         log.warn('piece failed, retrying', { piece: event.pieceNumber, attempt: event.attempt, delayMs: event.delayMs, error: event.error });
         break;
-      case 'verifying':
       case 'finished':
         log.debug(event.type, { ...event });
         break;
     }
   };
   try {
-    const result = await engine.download({
-      url: args.url,
-      headers: args.headers,
-      tag: args.tag,
-      application: args.application,
-      filteredQueryParams: args.filteredQueryParams,
-      pieceLength: args.pieceLength,
-      digest: args.digest,
-      outputPath: args.output,
-      overwrite: args.overwrite,
-      signal,
-      onEvent,
-    });
+    const result = await service.download(request, { onStarted: () => {}, onPiece: () => {}, onProgress }, { signal });
     bar?.stop(true);
     log.info('download finished', { ...result });
     return EXIT_OK;

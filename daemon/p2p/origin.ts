@@ -20,7 +20,13 @@ export function limitedJob(job: PieceJob, limiter: TokenBucket): PieceJob {
 export async function fetchFromOrigin(
   session: PieceSession,
   limiter: TokenBucket,
-  hooks: { decorate?: (job: PieceJob) => PieceJob; onPieceFailed?: (number: number, error: unknown) => void; rates?: LinkRates } = {},
+  hooks: {
+    decorate?: (job: PieceJob) => PieceJob;
+    onPieceFailed?: (number: number, error: unknown) => void;
+    rates?: LinkRates;
+    /** Someone reads the content in order: the first piece is fetched alone. */
+    headStart?: boolean | undefined;
+  } = {},
 ): Promise<void> {
   if (session.task.complete) return;
   // An origin without Range can only be read whole, in order: no per-piece jobs to limit.
@@ -34,6 +40,7 @@ export async function fetchFromOrigin(
       hooks.onPieceFailed?.(number, error);
       return false;
     },
+    { headStart: hooks.headStart },
   );
 }
 

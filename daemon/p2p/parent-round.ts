@@ -39,6 +39,8 @@ export interface RoundDeps {
   readonly report: RoundReport;
   readonly metrics: DaemonMetrics;
   readonly log: Logger;
+  /** Someone reads the content in order: the first piece is fetched alone. */
+  readonly headStart?: boolean | undefined;
   readonly random?: () => number;
 }
 
@@ -155,7 +157,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     return true;
   };
 
-  await session.runPieces(nextJob, onPieceFailed);
+  await session.runPieces(nextJob, onPieceFailed, { headStart: deps.headStart });
   return task.complete ? 'complete' : 'dry';
 }
 

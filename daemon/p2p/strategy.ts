@@ -17,7 +17,7 @@ import type { Identity } from '../host.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import { pieceMessage } from '../rpc/encode.ts';
-import type { DownloadSpec } from '../rpc/validate.ts';
+import { downloadOf, type TaskRequest } from '../tasks/request.ts';
 import { unary, type SchedulerClients } from '../scheduler/clients.ts';
 import { AnnounceStream } from './announce-stream.ts';
 import { fetchFromOrigin } from './origin.ts';
@@ -52,16 +52,17 @@ export class P2pDownloads {
     this.#deps = deps;
   }
 
-  strategyFor(input: { spec: DownloadSpec; taskId: string; peerId: string; seed: boolean }): PieceStrategy {
-    return (session) => this.#run(session, input.spec, input.peerId);
+  strategyFor(input: { request: TaskRequest; taskId: string; peerId: string; seed: boolean }): PieceStrategy {
+    return (session) => this.#run(session, input.request, input.peerId);
   }
 
-  async #run(session: PieceSession, spec: DownloadSpec, peerId: string): Promise<void> {
+  async #run(session: PieceSession, spec: TaskRequest, peerId: string): Promise<void> {
+    const order = { headStart: spec.inOrderReader };
     const { config, log, limiter } = this.#deps;
     const { task, stat } = session;
     if (task.complete) return;
     const mayUseOrigin = config.scheduler.enableBackToSource && !spec.disableBackToSource;
-    if (stat.contentLength <= (spec.directFromOriginMaxBytes ?? DIRECT_FROM_ORIGIN_MAX_BYTES) && mayUseOrigin) return fetchFromOrigin(session, limiter);
+    if (stat.contentLength <= (spec.directFromOriginMaxBytes ?? DIRECT_FROM_ORIGIN_MAX_BYTES) && mayUseOrigin) return fetchFromOrigin(session, limiter, order);
     try {
       await this.#withScheduler(session, spec, peerId);
     } catch (error) {
@@ -72,11 +73,11 @@ export class P2pDownloads {
     if (!mayUseOrigin) {
       throw new BackToSourceDisabledError(`no parent could give the ${task.missingPieces().length} missing pieces of task ${task.id}, and back-to-source is disabled`);
     }
-    await fetchFromOrigin(session, limiter);
+    await fetchFromOrigin(session, limiter, order);
   }
 
   /** Registers and follows the scheduler; returns with pieces possibly missing (the caller goes to the origin). */
-  async #withScheduler(session: PieceSession, spec: DownloadSpec, peerId: string): Promise<void> {
+  async #withScheduler(session: PieceSession, spec: TaskRequest, peerId: string): Promise<void> {
     const { config, identity, schedulers, log } = this.#deps;
     const { task } = session;
     const { addr, client } = schedulers.forTask(task.id);
@@ -87,7 +88,7 @@ export class P2pDownloads {
     const collector = new PieceCollector({ taskId: task.id, hostId: identity.hostId, clients: this.#deps.uploadClients });
     const blocked = new Set<string>([peerId]);
     try {
-      stream.send({ registerPeerRequest: { download: this.#download(spec, session) } });
+      stream.send({ registerPeerRequest: { download: downloadOf(spec, session.task) } });
       this.#registered.set(task.id, peerId);
       let rounds = 0;
       let started = false;
@@ -104,7 +105,7 @@ export class P2pDownloads {
         }
         if (response.needBackToSourceResponse) {
           log.info('scheduler: back to source', { taskId: task.id, reason: response.needBackToSourceResponse.description });
-          return await this.#backToSource(session, stream);
+          return await this.#backToSource(session, stream, spec.inOrderReader);
         }
         const parents = this.#parentsOf(response.normalTaskResponse?.candidateParents ?? []);
         if (!started) {
@@ -123,6 +124,7 @@ export class P2pDownloads {
             collectedPieceTimeoutMs: config.download.collectedPieceTimeout,
             metrics: this.#deps.metrics,
             log,
+            headStart: spec.inOrderReader,
             report: {
               pieceFinished: (record, parentId) =>
                 stream.send({ downloadPieceFinishedRequest: { piece: { ...pieceMessage(record, 'remote_peer'), parentId } } }),
@@ -177,13 +179,14 @@ export class P2pDownloads {
   }
 
   /** NeedBackToSource: the missing pieces from the origin, each reported, then the outcome. */
-  async #backToSource(session: PieceSession, stream: AnnounceStream): Promise<void> {
+  async #backToSource(session: PieceSession, stream: AnnounceStream, headStart: boolean): Promise<void> {
     const { task } = session;
     stream.send({ downloadPeerBackToSourceStartedRequest: {} });
     this.#reportStored(session, stream);
     const reported = new Set(task.finishedPieces().map((piece) => piece.number));
     try {
       await fetchFromOrigin(session, this.#deps.limiter, {
+        headStart,
         decorate: (job) => ({
           ...job,
           finished: (record) => {
@@ -229,29 +232,5 @@ export class P2pDownloads {
       out.push({ peerId: peer.id, host });
     }
     return out;
-  }
-
-  #download(spec: DownloadSpec, session: PieceSession): commonv2.Download {
-    const { task } = session;
-    return {
-      url: spec.url,
-      digest: spec.digest,
-      type: 'STANDARD',
-      tag: spec.tag,
-      application: spec.application,
-      priority: spec.priority as commonv2.Download['priority'],
-      filteredQueryParams: spec.filteredQueryParams ? [...spec.filteredQueryParams] : [],
-      requestHeader: { ...spec.headers },
-      pieceLength: spec.pieceLength,
-      contentForCalculatingTaskId: spec.contentForCalculatingTaskId,
-      enableTaskIdBasedBlobDigest: spec.enableTaskIdBasedBlobDigest ?? false,
-      timeoutMs: spec.timeoutMs,
-      disableBackToSource: spec.disableBackToSource,
-      needBackToSource: spec.needBackToSource,
-      concurrentPieceCount: spec.concurrentPieceCount,
-      actualContentLength: task.contentLength,
-      actualPieceLength: task.pieceLength,
-      actualPieceCount: task.pieceCount,
-    };
   }
 }

@@ -1,5 +1,5 @@
 /** What the proxy's handlers share, built once by the proxy server from the daemon's parts and config. */
-import type { DownloadSpec } from '../rpc/validate.ts';
+import { taskRequest, type TaskRequest, type TaskRequestInit } from '../tasks/request.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import type { DragonflyControls } from './request-headers.ts';
@@ -22,9 +22,9 @@ export interface ProxyContext {
   readonly log: Logger;
 }
 
-/** The P2P download of `url` for a proxied request. */
-export function proxySpec(url: string, headers: Readonly<Record<string, string>>, controls: DragonflyControls, extra: Partial<DownloadSpec> = {}): DownloadSpec {
-  return Object.freeze({
+/** The P2P download of `url` for a proxied request: streamed to the client in order. */
+export function proxyRequest(url: string, headers: Readonly<Record<string, string>>, controls: DragonflyControls, extra: Partial<TaskRequestInit> = {}): TaskRequest {
+  return taskRequest({
     url,
     headers,
     tag: controls.tag,
@@ -32,11 +32,7 @@ export function proxySpec(url: string, headers: Readonly<Record<string, string>>
     filteredQueryParams: controls.filteredQueryParams,
     pieceLength: controls.pieceLength,
     contentForCalculatingTaskId: controls.contentForCalculatingTaskId,
-    overwrite: false,
-    forceHardLink: false,
-    disableBackToSource: false,
-    needBackToSource: false,
-    priority: controls.priority,
+    priority: controls.priority as TaskRequest['priority'],
     inOrderReader: true,
     ...extra,
   });

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRangeHeader } from './byte-range.ts';
-import { proxySpec, type ProxyContext } from './context.ts';
+import { proxyRequest, type ProxyContext } from './context.ts';
 import { BadProxyRequestError } from './errors.ts';
 import { answerViaP2p } from './p2p-answer.ts';
 import { dragonflyControls, forwardedHeaders } from './request-headers.ts';
@@ -35,6 +35,6 @@ export async function handleForward(context: ProxyContext, req: IncomingMessage,
   const source = rule ? applyRule(rule, target) : target;
   const taskHeaders = forwardedHeaders(req.headers, { drop: NOT_FOR_TASKS });
   const filteredQueryParams = controls.filteredQueryParams ?? (rule && rule.filteredQueryParams.length > 0 ? rule.filteredQueryParams : undefined);
-  const spec = proxySpec(source.href, taskHeaders, { ...controls, filteredQueryParams }, { disableBackToSource: context.disableBackToSource });
+  const spec = proxyRequest(source.href, taskHeaders, { ...controls, filteredQueryParams }, { disableBackToSource: context.disableBackToSource });
   await answerViaP2p(context, { spec, res, range, signal, headers: { 'content-type': 'application/octet-stream' }, passThrough: () => passThrough(source) });
 }

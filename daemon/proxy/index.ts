@@ -2,7 +2,7 @@
  * The proxy port's composition: upstream client, checks, rules and the P2P task stream, built
  * from `proxy.*` config and the daemon's task manager. Only daemon/main.ts calls this.
  */
-import { createPieceSender, type Engine } from '../../engine/index.ts';
+import { createPieceSender, DigestVerifier, type Engine } from '../../engine/index.ts';
 import type { DfdaemonConfig } from '../config.ts';
 import type { HttpListener } from '../http/servers.ts';
 import type { Logger } from '../log.ts';
@@ -57,6 +57,7 @@ export async function startProxy(deps: ProxyDeps): Promise<HttpListener> {
         manager,
         log,
         dataPathOf: (taskId) => engine.store.filesOf(taskId).dataPath,
+        verifierFor: (taskId, digest) => new DigestVerifier(engine.pool, engine.store.filesOf(taskId).dataPath, digest),
         completed: async (taskId) => {
           const view = await engine.tasks.get(taskId);
           if (!view?.complete || view.downloading) return undefined;

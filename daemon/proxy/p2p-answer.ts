@@ -5,14 +5,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { taskIdOf } from '../../api/index.ts';
-import type { DownloadSpec } from '../rpc/validate.ts';
+import type { TaskRequest } from '../tasks/request.ts';
 import type { RangeRequest } from './byte-range.ts';
 import type { ProxyContext } from './context.ts';
 import { UpstreamError } from './errors.ts';
 import { streamTask } from './task-stream.ts';
 
 export interface P2pAnswer {
-  readonly spec: DownloadSpec;
+  readonly spec: TaskRequest;
   readonly res: ServerResponse;
   readonly range: RangeRequest;
   readonly signal: AbortSignal;

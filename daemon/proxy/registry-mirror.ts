@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseRangeHeader } from './byte-range.ts';
-import { proxySpec, type ProxyContext } from './context.ts';
+import { proxyRequest, type ProxyContext } from './context.ts';
 import { ProxyMethodNotAllowedError } from './errors.ts';
 import { answerViaP2p } from './p2p-answer.ts';
 import { parseRegistryPath } from './registry-routes.ts';
@@ -48,7 +48,7 @@ export async function handleMirror(context: ProxyContext, req: IncomingMessage, 
   if (!access.ok) return passThrough();
 
   const credentials: Record<string, string> = authorization ? { authorization } : {};
-  const spec = proxySpec(target, credentials, controls, {
+  const spec = proxyRequest(target, credentials, controls, {
     enableTaskIdBasedBlobDigest: true,
     digest: route.digest,
     disableBackToSource: context.disableBackToSource,

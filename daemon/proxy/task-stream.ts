@@ -5,32 +5,30 @@
  * blob is local. The download itself goes on detached: a client that gives up leaves a task the
  * next pull (or another peer) finds further along.
  *
- * Verification: when the spec carries the content's digest (a registry blob), the engine hashes the
- * pieces in order as they arrive; the answer's last byte is held back until that check passed, so
- * a client never receives a complete body with the wrong content. A task already complete in the
- * store was checked when it was downloaded.
+ * Verification: when the request carries the content's digest (a registry blob), the task layer
+ * checks it while the pieces land (DigestVerifier); the answer's last byte is held back until that
+ * check passed, so a client never receives a complete body with the wrong content. A task already
+ * complete in the store was checked when it was downloaded.
  *
  * Failure rules: if the download fails before any header went out, the caller gets the error and
  * may fetch directly; once the answer has started, the rest comes straight from the origin
- * (registry clients such as skopeo and podman do not retry a broken blob), hashed together with
- * what was sent already when there is a digest to check.
+ * (registry clients such as skopeo and podman do not retry a broken blob), hashed by the same
+ * verifier together with what was sent already when there is a digest to check.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { parseDigest } from '../../api/index.ts';
-import { TaskDigestMismatchError, type PieceRecord, type PieceSender } from '../../engine/index.ts';
+import { DfError } from '../../api/index.ts';
+import { TaskDigestMismatchError, type DigestVerifier, type PieceRecord, type PieceSender } from '../../engine/index.ts';
+import { ClientGoneError } from '../errors.ts';
 import { socketOf } from '../http/respond.ts';
 import type { Logger } from '../log.ts';
-import type { DownloadSpec } from '../rpc/validate.ts';
+import type { TaskRequest } from '../tasks/request.ts';
 import type { StartedInfo, TaskManager } from '../tasks/task-manager.ts';
 import { resolveRange, type RangeRequest } from './byte-range.ts';
-
-const READ_CHUNK = 1024 * 1024;
+import { UpstreamError } from './errors.ts';
 
 export interface TaskStreamRequest {
-  readonly spec: DownloadSpec;
+  readonly spec: TaskRequest;
   readonly res: ServerResponse;
   readonly range: RangeRequest;
   /** Sent with the answer (content type, digest, task id...). */
@@ -47,6 +45,8 @@ export interface TaskStreamDeps {
   /** The task's layout when it is complete in the store: then it is answered without a download. */
   readonly completed: (taskId: string) => Promise<{ contentLength: number; pieceLength: number } | undefined>;
   readonly dataPathOf: (taskId: string) => string;
+  /** A digest check over the task file (and bytes from elsewhere), for the mid-answer fallback. */
+  readonly verifierFor: (taskId: string, digest: string) => DigestVerifier;
   readonly sender: PieceSender;
   readonly log: Logger;
 }
@@ -90,8 +90,8 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
     return;
   }
 
-  const verified = spec.digest !== undefined && spec.enableTaskIdBasedBlobDigest === true && !range && !stored;
-  // The last byte waits for the engine's digest check.
+  const verified = spec.digest !== undefined && !range && !stored;
+  // The last byte waits for the task layer's digest check.
   const last = verified ? end - 1 : end;
   const dataPath = deps.dataPathOf(taskId);
   let offset = start;
@@ -111,8 +111,9 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
     if (cause instanceof TaskDigestMismatchError) deps.log.error('content does not match its digest: answer cut', { taskId, error: cause });
     if (!(error instanceof DownloadFailed) || cause instanceof TaskDigestMismatchError || signal.aborted || !request.fromOrigin) throw cause ?? error;
     deps.log.warn('P2P failed mid-answer; the rest comes from the origin', { taskId, offset, end, error: cause });
-    await finishFromOrigin(request.fromOrigin, { res, signal, dataPath, start, offset, end, digest: verified ? spec.digest : undefined }).catch(
-      (fallbackError: unknown) => Promise.reject(new Error(`P2P failed mid-answer and so did the origin: ${(fallbackError as Error).message}`, { cause: fallbackError })),
+    const verifier = verified ? deps.verifierFor(taskId, spec.digest!) : undefined;
+    await finishFromOrigin(request.fromOrigin, { res, signal, start, offset, end, layout, verifier }).catch(
+      (fallbackError: unknown) => Promise.reject(new UpstreamError(`P2P failed mid-answer and so did the origin: ${(fallbackError as Error).message}`, { cause: fallbackError })),
     );
     return; // finishFromOrigin ended the answer.
   }
@@ -120,39 +121,32 @@ export async function streamTask(deps: TaskStreamDeps, request: TaskStreamReques
 }
 
 /**
- * Bytes [offset, end] from the origin, through the response. With a digest, the bytes already sent
- * are read back from the task file into the hash first, and the last chunk waits for the match.
+ * Bytes [offset, end] from the origin, through the response. With a verifier, the bytes already
+ * sent are hashed from the task file first, the origin's bytes as they pass, and the last chunk
+ * waits for the match.
  */
 async function finishFromOrigin(
   fromOrigin: NonNullable<TaskStreamRequest['fromOrigin']>,
-  at: { res: ServerResponse; signal: AbortSignal; dataPath: string; start: number; offset: number; end: number; digest: string | undefined },
+  at: { res: ServerResponse; signal: AbortSignal; start: number; offset: number; end: number; layout: { contentLength: number; pieceLength: number }; verifier: DigestVerifier | undefined },
 ): Promise<void> {
-  const hash = at.digest ? createHash(parseDigest(at.digest).algorithm) : undefined;
-  if (hash) await hashFileRange(hash, at.dataPath, at.start, at.offset);
-  const sink = new ResponseSink(at.res, hash, at.signal);
-  let offset = at.offset;
-  for await (const chunk of await fromOrigin(offset, at.end, at.signal)) {
-    const bytes = Math.min(chunk.byteLength, at.end + 1 - offset);
-    await sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
-    offset += bytes;
-    if (offset > at.end) break;
+  const { verifier } = at;
+  if (verifier) {
+    verifier.start(at.layout);
+    verifier.fileRange(at.offset - at.start);
   }
-  if (offset <= at.end) throw new Error(`the origin ended the body at byte ${offset} of ${at.end + 1}`);
-  await sink.end(at.digest);
-}
-
-async function hashFileRange(hash: Hash, path: string, from: number, to: number): Promise<void> {
-  const file = await open(path, 'r');
+  const sink = new ResponseSink(at.res, verifier, at.signal);
+  let offset = at.offset;
   try {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    for (let position = from; position < to; ) {
-      const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK, to - position), position);
-      if (bytesRead === 0) throw new Error(`the task file ends at byte ${position}, before bytes already sent`);
-      hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
+    for await (const chunk of await fromOrigin(offset, at.end, at.signal)) {
+      const bytes = Math.min(chunk.byteLength, at.end + 1 - offset);
+      await sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, bytes));
+      offset += bytes;
+      if (offset > at.end) break;
     }
+    if (offset <= at.end) throw new UpstreamError(`the origin ended the body at byte ${offset} of ${at.end + 1}`);
+    await sink.end();
   } finally {
-    await file.close();
+    verifier?.cancel();
   }
 }
 
@@ -196,7 +190,7 @@ class PieceArrivals {
   async started(): Promise<{ contentLength: number; pieceLength: number }> {
     while (!this.#layout) {
       if (this.#failure) throw this.#failure.error;
-      if (this.#finished) throw new Error('the download ended before it started');
+      if (this.#finished) throw new DfError('DF_ERR_UNAVAILABLE', 'the download ended before it started');
       await this.#next();
     }
     return this.#layout;
@@ -205,7 +199,7 @@ class PieceArrivals {
   async waitFor(number: number): Promise<void> {
     while (!this.#all && !this.#have.has(number)) {
       if (this.#failure) throw this.#failure.error;
-      if (this.#finished) throw new Error(`the download finished without piece ${number}`);
+      if (this.#finished) throw new DfError('DF_ERR_UNAVAILABLE', `the download finished without piece ${number}`);
       await this.#next();
     }
   }
@@ -227,39 +221,38 @@ class PieceArrivals {
   }
 }
 
-/** Writes to the response with backpressure; with a hash, holds the last chunk until it matches. */
+/** Writes to the response with backpressure; with a verifier, holds the last chunk until it matches. */
 class ResponseSink {
   readonly #res: ServerResponse;
-  readonly #hash: Hash | undefined;
+  readonly #verifier: DigestVerifier | undefined;
   readonly #signal: AbortSignal;
   #held: Buffer | undefined;
 
-  constructor(res: ServerResponse, hash: Hash | undefined, signal: AbortSignal) {
+  constructor(res: ServerResponse, verifier: DigestVerifier | undefined, signal: AbortSignal) {
     this.#res = res;
-    this.#hash = hash;
+    this.#verifier = verifier;
     this.#signal = signal;
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (!this.#hash) return this.#send(chunk);
-    this.#hash.update(chunk);
+    if (!this.#verifier) return this.#send(chunk);
+    // The worker gets its own copy: the chunk is still to be sent from here.
+    this.#verifier.bytes(new Uint8Array(chunk));
     const previous = this.#held;
     this.#held = chunk;
     if (previous) await this.#send(previous);
   }
 
-  async end(digest: string | undefined): Promise<void> {
-    if (this.#hash && digest) {
-      const expected = parseDigest(digest);
-      const actual = this.#hash.digest('hex');
-      if (actual !== expected.encoded) throw new TaskDigestMismatchError(digest, `${expected.algorithm}:${actual}`);
+  async end(): Promise<void> {
+    if (this.#verifier) {
+      await this.#verifier.finish();
       if (this.#held) await this.#send(this.#held);
     }
     this.#res.end();
   }
 
   async #send(chunk: Buffer): Promise<void> {
-    if (this.#res.destroyed) throw new Error('the client closed the connection');
+    if (this.#res.destroyed) throw new ClientGoneError('the client closed the connection');
     if (!this.#res.write(chunk)) await once(this.#res, 'drain', { signal: this.#signal });
   }
 }

@@ -5,14 +5,15 @@
  */
 import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
 import type { PieceRecord } from '../../engine/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { ClientGoneError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TrafficType } from '../metrics.ts';
 import type { StartedInfo } from '../tasks/task-manager.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { pieceMessage, taskMessage } from './encode.ts';
 import { grpc, grpcErrorOf } from './grpc.ts';
-import { checkTaskId, downloadSpecOf } from './validate.ts';
+import { taskRequestOfDownload } from '../tasks/request.ts';
+import { checkTaskId } from './validate.ts';
 
 export interface ServiceContext {
   readonly service: TaskService;
@@ -48,8 +49,8 @@ function guardUnary<Req, Res>(log: Logger, name: string, body: (request: Req) =>
 function guardStream<Req, Res>(log: Logger, name: string, body: (call: StreamCall<Req, Res>, signal: AbortSignal) => Promise<void>): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const abort = new AbortController();
-    call.on('cancelled', () => abort.abort(new Error('the client cancelled the call')));
-    call.on('error', () => abort.abort(new Error('the call broke')));
+    call.on('cancelled', () => abort.abort(new ClientGoneError('the client cancelled the call')));
+    call.on('error', () => abort.abort(new ClientGoneError('the call broke')));
     Promise.resolve()
       .then(() => body(call, abort.signal))
       .then(
@@ -68,11 +69,11 @@ function guardStream<Req, Res>(log: Logger, name: string, body: (call: StreamCal
 /** The DownloadTask stream both services share: started, then one message per finished piece. */
 function downloadTask(ctx: ServiceContext, options: { output: boolean; detached: boolean }) {
   return guardStream<dfdaemonv2.DownloadTaskRequest__Output, dfdaemonv2.DownloadTaskResponse>(ctx.log, 'DownloadTask', async (call, signal) => {
-    const spec = downloadSpecOf(call.request.download, { output: options.output });
+    const request = taskRequestOfDownload(call.request.download, { output: options.output });
     const head = (info: { taskId: string; peerId: string }) => ({ hostId: ctx.hostId, taskId: info.taskId, peerId: info.peerId });
     let peer = { taskId: '', peerId: '' };
     await ctx.service.download(
-      spec,
+      request,
       {
         onStarted: (info: StartedInfo) => {
           peer = info;

@@ -1,15 +1,16 @@
 /**
  * Runs the daemon's downloads: one engine download per task at a time, shared by every request for
- * that task (dfget, the scheduler's seed-peer trigger), each request following it from its own
- * `started` (with the pieces already there) through one event per finished piece. A download no
- * request follows any more is stopped, unless it was started detached (a seed peer keeps going:
- * other peers wait for its pieces).
+ * that task (dfget, the proxy, the scheduler's seed-peer trigger), each request following it from
+ * its own `started` (with the pieces already there) through one event per finished piece. A request
+ * that names a digest gets it checked while the pieces land (DigestVerifier) and is answered only
+ * once it matched. A download no request follows any more is stopped, unless it was started
+ * detached (a seed peer keeps going: other peers wait for its pieces).
  */
-import type { DownloadResult, Engine, PieceRecord, PieceStrategy } from '../../engine/index.ts';
-import { AbortedError, taskIdOfRequest } from '../../engine/index.ts';
+import type { DownloadEvent, DownloadResult, Engine, PieceRecord, PieceStrategy } from '../../engine/index.ts';
+import { AbortedError, DigestVerifier, TaskDigestMismatchError } from '../../engine/index.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics, TrafficType } from '../metrics.ts';
-import type { DownloadSpec } from '../rpc/validate.ts';
+import { taskIdOfRequest, type TaskRequest } from './request.ts';
 
 export interface StartedInfo {
   readonly taskId: string;
@@ -24,10 +25,25 @@ export interface StartedInfo {
 export interface TaskFollower {
   onStarted(info: StartedInfo): void;
   onPiece(record: PieceRecord, traffic: TrafficType): void;
+  /** The engine's finer progress (bytes as they arrive, retries), for a progress bar or a log. */
+  onProgress?(event: DownloadEvent): void;
 }
 
-/** Where a task's pieces come from: the composition root plugs in the P2P strategy. */
-export type StrategyFactory = (input: { spec: DownloadSpec; taskId: string; peerId: string; seed: boolean }) => PieceStrategy;
+/** A followed download's outcome: every piece is in the store, and the digest asked for matched. */
+export interface FollowResult extends DownloadResult {
+  /** The verified digest, when the request named one. */
+  readonly digest?: string | undefined;
+}
+
+export interface FollowOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Keep downloading when this follower goes away (seed-peer triggers, proxy answers). */
+  readonly detached?: boolean | undefined;
+  readonly seed?: boolean | undefined;
+}
+
+/** Where a task's pieces come from: the composition root plugs in the P2P strategy, dfget alone the origin. */
+export type StrategyFactory = (input: { request: TaskRequest; taskId: string; peerId: string; seed: boolean }) => PieceStrategy;
 
 interface InFlight {
   readonly taskId: string;
@@ -37,7 +53,9 @@ interface InFlight {
   detached: boolean;
   started?: Omit<StartedInfo, 'pieces'> & { resumed: readonly PieceRecord[] };
   readonly finished: PieceRecord[];
-  result?: Promise<DownloadResult>;
+  /** The task's own digest (an OCI blob), checked before the task is marked complete. */
+  readonly digest?: string | undefined;
+  result?: Promise<FollowResult>;
 }
 
 export function trafficOf(record: PieceRecord): TrafficType {
@@ -62,8 +80,8 @@ export class TaskManager {
     this.#shutdown = init.signal;
   }
 
-  taskIdOf(spec: DownloadSpec): string {
-    return taskIdOfRequest(spec);
+  taskIdOf(request: TaskRequest): string {
+    return taskIdOfRequest(request);
   }
 
   isRunning(taskId: string): boolean {
@@ -75,26 +93,34 @@ export class TaskManager {
   }
 
   /**
-   * Follows the download of `spec`'s task, starting it when none runs. Resolves when every piece is
-   * in the store; rejects with the download's error, or AbortedError when `signal` ends this
-   * follower's interest (the download goes on for the others).
+   * Follows the download of `request`'s task, starting it when none runs. Resolves when every
+   * piece is in the store and the request's digest (if any) matched; rejects with the download's
+   * error, TaskDigestMismatchError (the task is then dropped), or AbortedError when `signal` ends
+   * this follower's interest (the download goes on for the others).
    */
-  async follow(spec: DownloadSpec, outer: TaskFollower, options: { signal?: AbortSignal | undefined; detached?: boolean; seed?: boolean }): Promise<DownloadResult> {
-    const taskId = taskIdOfRequest(spec);
+  async follow(request: TaskRequest, outer: TaskFollower, options: FollowOptions = {}): Promise<FollowResult> {
+    const taskId = taskIdOfRequest(request);
     const kind = options.seed ? 'seed' : 'normal';
     this.#metrics.downloadTasks.labels({ type: kind }).inc();
+    let entry = this.#inFlight.get(taskId);
+    if (!entry) entry = this.#start(request, taskId, options.seed ?? false);
+    const checkedByTask = request.digest !== undefined && entry.digest === request.digest;
+    const verifier = request.digest && !checkedByTask ? new DigestVerifier(this.#engine.pool, this.#engine.store.filesOf(taskId).dataPath, request.digest) : undefined;
     const follower: TaskFollower = {
       onStarted: (info) => {
         // What this request finds already stored reaches it from the local store.
         const bytes = info.pieces.reduce((sum, piece) => sum + piece.length, 0);
         this.#metrics.downloadTraffic.labels({ type: 'local_peer' }).inc(bytes);
         this.#metrics.downloadPieces.labels({ type: 'local_peer' }).inc(info.pieces.length);
+        verifier?.start(info, info.pieces.map((piece) => piece.number));
         outer.onStarted(info);
       },
-      onPiece: (record, traffic) => outer.onPiece(record, traffic),
+      onPiece: (record, traffic) => {
+        verifier?.piece(record.number);
+        outer.onPiece(record, traffic);
+      },
+      onProgress: (event) => outer.onProgress?.(event),
     };
-    let entry = this.#inFlight.get(taskId);
-    if (!entry) entry = this.#start(spec, taskId, options.seed ?? false);
     if (options.detached) entry.detached = true;
     entry.followers.add(follower);
     if (entry.started) follower.onStarted(this.#startedFor(entry));
@@ -102,7 +128,7 @@ export class TaskManager {
     const leave = () => {
       current.followers.delete(follower);
       if (current.followers.size === 0 && !current.detached && this.#inFlight.get(taskId) === current) {
-        current.controller.abort(new Error('no request follows this download any more'));
+        current.controller.abort(new AbortedError('no request follows this download any more'));
       }
     };
     const signal = options.signal;
@@ -114,14 +140,29 @@ export class TaskManager {
     });
     aborted.catch(() => {});
     try {
-      return await Promise.race([current.result!, aborted]);
+      const result = await Promise.race([current.result!, aborted]);
+      if (!verifier) return result;
+      return { ...result, digest: await Promise.race([verifier.finish(), aborted]) };
     } catch (error) {
+      verifier?.cancel();
+      if (error instanceof TaskDigestMismatchError && verifier) await this.#dropMismatched(taskId, error);
       if (!(error instanceof AbortedError) || !signal?.aborted) this.#metrics.downloadTaskFailures.labels({ type: kind }).inc();
       throw error;
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       leave();
     }
+  }
+
+  /**
+   * Every piece matched its crc32, so the content is what the origin sent and it is not what the
+   * request expects: no piece of it can be trusted, unless another download of the task runs.
+   */
+  async #dropMismatched(taskId: string, error: TaskDigestMismatchError, ending?: InFlight): Promise<void> {
+    this.#log.error('content does not match the digest asked for; task dropped', { taskId, expected: error.expected, actual: error.actual });
+    const running = this.#inFlight.get(taskId);
+    if (running && running !== ending) return;
+    await this.#engine.tasks.remove(taskId).catch((removeError: unknown) => this.#log.error('cannot drop a mismatched task', { taskId, error: removeError }));
   }
 
   /** Stops every download (shutdown). */
@@ -139,31 +180,32 @@ export class TaskManager {
     return { ...started, pieces: [...started.resumed, ...entry.finished].sort((a, b) => a.number - b.number) };
   }
 
-  #start(spec: DownloadSpec, taskId: string, seed: boolean): InFlight {
+  #start(request: TaskRequest, taskId: string, seed: boolean): InFlight {
     const controller = new AbortController();
-    const entry: InFlight = { taskId, peerId: this.#newPeerId(), controller, followers: new Set(), detached: false, finished: [] };
+    // A digest that is the task's own is the task's business, whoever follows: checked even when
+    // every follower has gone and the download runs on detached.
+    const digest = request.enableTaskIdBasedBlobDigest ? request.digest : undefined;
+    const entry: InFlight = { taskId, peerId: this.#newPeerId(), controller, followers: new Set(), detached: false, finished: [], digest };
+    const verifier = digest ? new DigestVerifier(this.#engine.pool, this.#engine.store.filesOf(taskId).dataPath, digest) : undefined;
     this.#inFlight.set(taskId, entry);
     const signal = AbortSignal.any([controller.signal, this.#shutdown]);
-    const strategy = this.#strategyFor({ spec, taskId, peerId: entry.peerId, seed });
-    this.#log.info('download started', { taskId, peerId: entry.peerId, url: spec.url, seed });
+    const strategy = this.#strategyFor({ request, taskId, peerId: entry.peerId, seed });
+    this.#log.info('download started', { taskId, peerId: entry.peerId, url: request.url, seed });
     entry.result = this.#engine
       .download({
-        url: spec.url,
-        headers: spec.headers,
-        tag: spec.tag,
-        application: spec.application,
-        filteredQueryParams: spec.filteredQueryParams,
-        pieceLength: spec.pieceLength,
-        contentForCalculatingTaskId: spec.contentForCalculatingTaskId,
-        enableTaskIdBasedBlobDigest: spec.enableTaskIdBasedBlobDigest,
-        // When the task id is the content's digest, the digest belongs to the task and the engine
-        // checks it while the pieces arrive; other requests check their own (TaskService).
-        digest: spec.enableTaskIdBasedBlobDigest ? spec.digest : undefined,
-        inOrderReader: spec.inOrderReader,
+        taskId,
+        url: request.url,
+        headers: request.headers,
+        pieceLength: request.pieceLength,
+        concurrentPieceCount: request.concurrentPieceCount,
+        pieceTimeoutMs: request.pieceTimeoutMs,
         signal,
         strategy,
+        beforeComplete: verifier && (() => verifier.finish().then(() => undefined)),
         onEvent: (event) => {
+          for (const follower of entry.followers) follower.onProgress?.(event);
           if (event.type === 'started') {
+            verifier?.start(event, event.resumedPieces.map((piece) => piece.number));
             entry.started = {
               taskId,
               peerId: entry.peerId,
@@ -175,6 +217,7 @@ export class TaskManager {
             for (const follower of entry.followers) follower.onStarted(this.#startedFor(entry));
           } else if (event.type === 'piece') {
             const traffic = trafficOf(event.piece);
+            verifier?.piece(event.piece.number);
             entry.finished.push(event.piece);
             this.#metrics.downloadTraffic.labels({ type: traffic }).inc(event.piece.length);
             this.#metrics.downloadPieces.labels({ type: traffic }).inc();
@@ -183,12 +226,14 @@ export class TaskManager {
         },
       })
       .then(
-        (result) => {
+        (result): FollowResult => {
           this.#log.info('download finished', { taskId, contentLength: result.contentLength, resumedBytes: result.resumedBytes });
-          return result;
+          return digest ? { ...result, digest: verifier!.expectedText } : result;
         },
-        (error: unknown) => {
+        async (error: unknown) => {
+          verifier?.cancel();
           this.#log.warn('download failed', { taskId, error });
+          if (error instanceof TaskDigestMismatchError) await this.#dropMismatched(taskId, error, entry);
           throw error;
         },
       )

@@ -1,61 +1,58 @@
 /**
- * What the daemon's two gRPC services do, without gRPC: download a task for a request (and write
- * the request's output from the store), stat and delete tasks, and follow a task's pieces for
- * SyncPieces. The handlers in daemon/rpc only decode, call this, and encode.
+ * The daemon's front door for downloads and tasks, without gRPC or HTTP: download a request into the
+ * store (its digest checked on the way, by TaskManager) and put it at the request's output path,
+ * stat and delete tasks, and follow a task's pieces for SyncPieces. dfget without a daemon runs the
+ * same service over an origin-only strategy. The gRPC handlers and dfget only build a TaskRequest,
+ * call this, and report.
  */
-import { formatDigest, parseDigest, DfError } from '../../api/index.ts';
-import {
-  checkOutputPath,
-  exportFile,
-  TaskDigestMismatchError,
-  type Engine,
-  type PieceRecord,
-  type TaskEvent,
-  type TaskView,
-} from '../../engine/index.ts';
+import { DfError } from '../../api/index.ts';
+import { checkOutputPath, exportFile, type Engine, type PieceRecord, type TaskEvent, type TaskView } from '../../engine/index.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { checkPieceNumbers, type DownloadSpec } from '../rpc/validate.ts';
-import type { TaskFollower, TaskManager } from './task-manager.ts';
+import { checkPieceNumbers } from '../rpc/validate.ts';
+import type { TaskRequest } from './request.ts';
+import type { FollowOptions, FollowResult, TaskFollower, TaskManager } from './task-manager.ts';
 
-export interface DownloadOptions {
-  readonly signal?: AbortSignal | undefined;
-  /** Keep downloading when the caller goes away (the scheduler's seed-peer trigger). */
-  readonly detached?: boolean;
-  readonly seed?: boolean;
+export interface DownloadOutcome extends FollowResult {
+  /** Where the result was put, and how. */
+  readonly output?: { readonly path: string; readonly how: 'link' | 'copy' } | undefined;
 }
 
 export class TaskService {
   readonly #engine: Engine;
   readonly #manager: TaskManager;
   readonly #log: Logger;
-
   readonly #onDeleted: (taskId: string) => void;
+  readonly #keepTasks: boolean;
 
-  constructor(init: { engine: Engine; manager: TaskManager; log: Logger; onDeleted?: (taskId: string) => void }) {
+  /**
+   * `keepTasks: false` (dfget without a daemon) removes a task from the store once its output is
+   * written: nobody else will be served from it, and the output is a hard link to the same bytes.
+   */
+  constructor(init: { engine: Engine; manager: TaskManager; log: Logger; onDeleted?: (taskId: string) => void; keepTasks?: boolean }) {
     this.#engine = init.engine;
     this.#manager = init.manager;
     this.#log = init.log;
     this.#onDeleted = init.onDeleted ?? (() => {});
+    this.#keepTasks = init.keepTasks ?? true;
   }
 
   /**
-   * Downloads `spec` into the store (joining a download of the same task if one runs), checks the
-   * digest asked for, then puts the file at the output path: hard link, else copy, never a partial
-   * file under the final name. The task stays in the store to be served to other peers.
+   * Downloads `request` into the store (joining a download of the same task if one runs), with its
+   * digest checked while the pieces land, then puts the file at the output path: hard link, else
+   * copy, never a partial file under the final name.
    */
-  async download(spec: DownloadSpec, follower: TaskFollower, options: DownloadOptions = {}): Promise<void> {
-    if (spec.outputPath) await checkOutputPath(spec.outputPath, spec.overwrite);
-    const signals = [options.signal, spec.timeoutMs ? AbortSignal.timeout(spec.timeoutMs) : undefined].filter((s) => s !== undefined);
+  async download(request: TaskRequest, follower: TaskFollower, options: FollowOptions = {}): Promise<DownloadOutcome> {
+    if (request.outputPath) await checkOutputPath(request.outputPath, request.overwrite);
+    const signals = [options.signal, request.timeoutMs ? AbortSignal.timeout(request.timeoutMs) : undefined].filter((s) => s !== undefined);
     const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
-    const result = await this.#manager.follow(spec, follower, { signal, detached: options.detached ?? false, seed: options.seed ?? false });
+    const result = await this.#manager.follow(request, follower, { ...options, signal });
+    if (!request.outputPath) return result;
     const dataPath = this.#engine.store.filesOf(result.taskId).dataPath;
-    // The engine checked it already when the digest is the task's own (an OCI blob).
-    if (spec.digest && result.digest !== formatDigest(parseDigest(spec.digest))) await this.#verify(result.taskId, dataPath, result.contentLength, spec.digest, signal);
-    if (spec.outputPath) {
-      const how = await exportFile(dataPath, spec.outputPath, { overwrite: spec.overwrite, move: false, forceHardLink: spec.forceHardLink });
-      this.#log.info('output written', { taskId: result.taskId, output: spec.outputPath, how });
-    }
+    const how = await exportFile(dataPath, request.outputPath, { overwrite: request.overwrite, forceHardLink: request.forceHardLink });
+    this.#log.info('output written', { taskId: result.taskId, output: request.outputPath, how });
+    if (!this.#keepTasks && !this.#manager.isRunning(result.taskId)) await this.#engine.tasks.remove(result.taskId);
+    return { ...result, output: { path: request.outputPath, how } };
   }
 
   async stat(taskId: string): Promise<TaskView> {
@@ -129,15 +126,5 @@ export class TaskService {
         })
         .catch(finish);
     });
-  }
-
-  async #verify(taskId: string, dataPath: string, contentLength: number, expected: string, signal: AbortSignal | undefined): Promise<void> {
-    const digest = parseDigest(expected);
-    const actual = await this.#engine.pool.hashRange(dataPath, 0, contentLength, digest.algorithm, signal);
-    const actualText = `${digest.algorithm}:${actual}`;
-    if (actualText === formatDigest(digest)) return;
-    // The pieces matched their own crc32s, so the content is what the origin sent: it is not what the caller expects.
-    if (!this.#manager.isRunning(taskId)) await this.#engine.tasks.remove(taskId).catch(() => false);
-    throw new TaskDigestMismatchError(formatDigest(digest), actualText);
   }
 }

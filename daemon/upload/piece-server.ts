@@ -7,10 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { open } from 'node:fs/promises';
 import { InvalidArgumentError, isTaskId, DfError } from '../../api/index.ts';
 import type { PieceSender, TaskRegistry, TokenBucket } from '../../engine/index.ts';
-import { NotFoundError } from '../errors.ts';
+import { ClientGoneError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import { sendError, socketOf } from '../http/respond.ts';
@@ -28,8 +27,6 @@ export interface PieceServerOptions {
   readonly log: Logger;
   /** upload.disableShared: a leech serves nothing. */
   readonly disableShared?: boolean | undefined;
-  /** Fault injection for tests only: flip one byte of every piece served (the digest header stays right). */
-  readonly corruptPieces?: boolean | undefined;
 }
 
 /** `/pieces/<64 hex>/<decimal>` to its parts; anything else is refused before the store is asked. */
@@ -107,7 +104,7 @@ export class PieceServer {
     this.#active++;
     metrics.concurrentUploads.labels().inc();
     const abort = new AbortController();
-    const onClose = () => abort.abort(new Error('client went away'));
+    const onClose = () => abort.abort(new ClientGoneError('the client went away'));
     res.once('close', onClose);
     try {
       await this.#options.limiter.take(piece.length, abort.signal);
@@ -117,15 +114,11 @@ export class PieceServer {
         [PIECE_DIGEST_HEADER]: piece.digest,
         [PIECE_OFFSET_HEADER]: piece.offset,
       });
-      if (this.#options.corruptPieces) {
-        res.end(await corrupted(task.dataPath, piece.offset, piece.length));
-      } else {
-        // Headers must reach the socket before the file bytes; the sender flushes what is queued.
-        res.flushHeaders();
-        const socket = await socketOf(res, abort.signal);
-        await this.#options.sender.send(socket, task.dataPath, piece.offset, piece.length, abort.signal);
-        res.end();
-      }
+      // Headers must reach the socket before the file bytes; the sender flushes what is queued.
+      res.flushHeaders();
+      const socket = await socketOf(res, abort.signal);
+      await this.#options.sender.send(socket, task.dataPath, piece.offset, piece.length, abort.signal);
+      res.end();
       this.#uploadedBytes += piece.length;
       tasks.touch(taskId);
       metrics.uploadTraffic.labels().inc(piece.length);
@@ -141,14 +134,3 @@ export class PieceServer {
   }
 }
 
-async function corrupted(path: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, offset);
-    if (length > 0) buffer[length >> 1] = buffer[length >> 1]! ^ 0xff;
-    return buffer;
-  } finally {
-    await handle.close();
-  }
-}

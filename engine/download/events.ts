@@ -18,7 +18,6 @@ export type DownloadEvent =
   | { readonly type: 'bytes'; readonly count: number }
   | { readonly type: 'piece'; readonly piece: PieceRecord }
   | { readonly type: 'retry'; readonly pieceNumber: number; readonly attempt: number; readonly delayMs: number; readonly error: unknown }
-  | { readonly type: 'verifying'; readonly algorithm: string }
   | { readonly type: 'finished'; readonly taskId: string; readonly contentLength: number };
 
 export type DownloadEventListener = (event: DownloadEvent) => void;

@@ -24,8 +24,8 @@ export interface PieceSession {
   readonly concurrency: number;
   /** A job that fetches the piece from the origin, retried in place. */
   originJob(number: number): PieceJob;
-  /** Runs the bounded piece loop over the given jobs. */
-  runPieces(nextJob: PieceLoopOptions['nextJob'], onPieceFailed?: PieceLoopOptions['onPieceFailed']): Promise<void>;
+  /** Runs the bounded piece loop over the given jobs (see PieceLoopOptions.headStart). */
+  runPieces(nextJob: PieceLoopOptions['nextJob'], onPieceFailed?: PieceLoopOptions['onPieceFailed'], order?: { headStart?: boolean | undefined }): Promise<void>;
   /** Every missing piece from the origin (in one stream when the origin ignores Range). */
   fetchMissingFromOrigin(): Promise<void>;
 }
@@ -44,8 +44,6 @@ export function createPieceSession(init: {
   options: ResolvedEngineOptions;
   onPiece: (record: PieceRecord) => Promise<void>;
   emit: (event: DownloadEvent) => void;
-  /** See PieceLoopOptions.headStart. */
-  headStart?: boolean | undefined;
 }): PieceSession {
   const { task, stat, source, options, emit } = init;
   const context: WriteContext = {
@@ -81,7 +79,7 @@ export function createPieceSession(init: {
       retry: true,
       fetch: async (range, signal) => ({ body: await read(range, signal), source: 'origin' }),
     }),
-    runPieces: (nextJob, onPieceFailed) =>
+    runPieces: (nextJob, onPieceFailed, order) =>
       runPieceLoop({
         task,
         concurrency: options.concurrentPieceCount,
@@ -90,7 +88,7 @@ export function createPieceSession(init: {
         onPiece: init.onPiece,
         onPieceFailed,
         signal: init.signal,
-        headStart: init.headStart,
+        headStart: order?.headStart,
         retry,
         onRetry: (pieceNumber, error, attempt, delayMs) => emit({ type: 'retry', pieceNumber, attempt, delayMs, error }),
       }),

@@ -1,11 +1,14 @@
 /** A thin class over piscina: the main thread only moves bytes, workers hash them. */
+import { createRequire } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { HashStreamMessage, IoTask, RangeAlgorithm } from './messages.ts';
 
 export interface StreamingHash {
   /** The next `length` bytes after everything already pushed are on disk. */
   push(offset: number, length: number): void;
+  /** The next bytes after everything already pushed, from memory (copied to the worker). */
+  pushBytes(offset: number, data: Uint8Array): void;
   /** Resolves the hex digest (crc32: decimal) of everything pushed. */
   finish(): Promise<string>;
   /** Stops the worker's job; finish() then rejects. */
@@ -13,21 +16,34 @@ export interface StreamingHash {
 }
 
 export class IoPool {
-  readonly #piscina: Piscina<IoTask, string>;
+  readonly #threads: number;
+  #pool: Piscina<IoTask, string> | undefined;
 
   constructor(options: { threads: number }) {
-    this.#piscina = new Piscina({
-      filename: new URL('./io-worker.ts', import.meta.url).href,
-      // Lazily: a download without a digest to check never hashes, and each worker is an isolate
-      // of its own (~23 MB with a warm compile cache, ~50 MB without).
-      minThreads: 0,
-      maxThreads: options.threads,
-      idleTimeout: 30_000,
-    });
+    this.#threads = options.threads;
+  }
+
+  /**
+   * Made on first use, piscina's module too (~20 ms of a short dfget's start): a download without
+   * a digest to check never hashes. require() keeps this synchronous; piscina is CommonJS.
+   */
+  get #piscina(): Piscina<IoTask, string> {
+    if (this.#pool === undefined) {
+      const { Piscina: Pool } = createRequire(import.meta.url)('piscina') as typeof import('piscina');
+      this.#pool = new Pool({
+        filename: new URL('./io-worker.ts', import.meta.url).href,
+        // Workers start lazily too: each is an isolate of its own (~23 MB with a warm compile
+        // cache, ~50 MB without).
+        minThreads: 0,
+        maxThreads: this.#threads,
+        idleTimeout: 30_000,
+      });
+    }
+    return this.#pool;
   }
 
   get threads(): number {
-    return this.#piscina.threads.length;
+    return this.#pool?.threads.length ?? 0;
   }
 
   hashRange(path: string, offset: number, length: number, algorithm: RangeAlgorithm, signal?: AbortSignal): Promise<string> {
@@ -44,6 +60,7 @@ export class IoPool {
     const post = (message: HashStreamMessage) => port1.postMessage(message);
     return {
       push: (offset, length) => post({ type: 'range', offset, length }),
+      pushBytes: (offset, data) => post({ type: 'bytes', offset, data }),
       finish: async () => {
         post({ type: 'end' });
         try {
@@ -60,6 +77,6 @@ export class IoPool {
   }
 
   async close(): Promise<void> {
-    await this.#piscina.close();
+    await this.#pool?.close();
   }
 }

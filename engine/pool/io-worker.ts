@@ -42,8 +42,13 @@ function hashStream(task: HashStreamTask): Promise<string> {
         if (message.offset !== expectedOffset) {
           throw new Error(`hashStream: range at ${message.offset} arrived, expected ${expectedOffset}`);
         }
-        hasher.update(fd, message.offset, message.length);
-        expectedOffset += message.length;
+        if (message.type === 'bytes') {
+          hasher.updateBytes(message.data);
+          expectedOffset += message.data.byteLength;
+        } else {
+          hasher.update(fd, message.offset, message.length);
+          expectedOffset += message.length;
+        }
       } catch (error) {
         finish(error as Error);
       }
@@ -53,6 +58,7 @@ function hashStream(task: HashStreamTask): Promise<string> {
 
 interface StreamHasher {
   update(fd: number, offset: number, length: number): void;
+  updateBytes(data: Uint8Array): void;
   digest(): string;
 }
 
@@ -61,6 +67,7 @@ function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
     const hasher = addon.createHasher(algorithm);
     return {
       update: (fd, offset, length) => addon.updateHasherFromFile(hasher, fd, offset, length),
+      updateBytes: (data) => hasher.update(data),
       digest: () => hasher.digestHex(),
     };
   }
@@ -75,6 +82,9 @@ function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
         crc = addon.crc32(buffer.subarray(0, read), crc);
         done += read;
       }
+    },
+    updateBytes: (data) => {
+      crc = addon.crc32(data, crc);
     },
     digest: () => String(crc),
   };

@@ -26,4 +26,11 @@ export interface HashStreamTask {
 
 export type IoTask = HashRangeTask | HashStreamTask;
 
-export type HashStreamMessage = { readonly type: 'range'; readonly offset: number; readonly length: number } | { readonly type: 'end' };
+/**
+ * `range`: bytes [offset, offset+length) of the file are on disk; `bytes`: the next bytes of the
+ * content are these (they never reach the file, e.g. the rest of a body relayed from the origin).
+ */
+export type HashStreamMessage =
+  | { readonly type: 'range'; readonly offset: number; readonly length: number }
+  | { readonly type: 'bytes'; readonly offset: number; readonly data: Uint8Array }
+  | { readonly type: 'end' };

@@ -10,8 +10,6 @@ import { OutputError } from '../errors.ts';
 
 export interface ExportOptions {
   overwrite: boolean;
-  /** Move the task file (the store forgets it) rather than link it (the store keeps serving it). */
-  move: boolean;
   /** A link that cannot be made fails instead of falling back to a copy (Dragonfly's force_hard_link). */
   forceHardLink?: boolean | undefined;
 }
@@ -26,25 +24,26 @@ export async function checkOutputPath(output: string, overwrite: boolean): Promi
   if (existing && !overwrite) throw new OutputError(`output ${output} already exists (use --overwrite to replace it)`);
 }
 
-export async function exportFile(source: string, output: string, options: ExportOptions): Promise<'link' | 'rename' | 'copy'> {
+/**
+ * The one way a task file reaches an output path: a hard link to a temporary name in the output's
+ * directory (else a copy there), then that name linked (or, with overwrite, renamed) into place.
+ * The task file stays in the store either way.
+ */
+export async function exportFile(source: string, output: string, options: ExportOptions): Promise<'link' | 'copy'> {
   await checkOutputPath(output, options.overwrite);
   const temp = join(dirname(output), `.${basename(output)}.dfget-${randomBytes(4).toString('hex')}`);
-  let how: 'link' | 'rename' | 'copy';
+  let how: 'link' | 'copy';
   try {
-    if (options.move) {
-      await rename(source, temp);
-      how = 'rename';
-    } else {
-      await link(source, temp);
-      how = 'link';
-    }
+    await link(source, temp);
+    how = 'link';
   } catch (error) {
-    if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-    if (options.forceHardLink && !options.move) {
-      throw new OutputError(`cannot hard-link ${output} to the stored task (${(error as NodeJS.ErrnoException).code}) and a copy was not allowed`, { cause: error });
-    }
-    await copyFile(source, temp, constants.COPYFILE_FICLONE);
-    if (options.move) await rm(source, { force: true });
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes(code)) throw new OutputError(`cannot link ${output} to the stored task (${code})`, { cause: error });
+    if (options.forceHardLink) throw new OutputError(`cannot hard-link ${output} to the stored task (${code}) and a copy was not allowed`, { cause: error });
+    await copyFile(source, temp, constants.COPYFILE_FICLONE).catch(async (copyError: unknown) => {
+      await rm(temp, { force: true });
+      throw new OutputError(`cannot copy the stored task to ${output}: ${(copyError as Error).message}`, { cause: copyError });
+    });
     how = 'copy';
   }
   try {
@@ -56,13 +55,11 @@ export async function exportFile(source: string, output: string, options: Export
       await rm(temp, { force: true });
     }
   } catch (error) {
-    // A moved task file goes back where it was, so a retry still has it.
-    if (options.move && how === 'rename') await rename(temp, source).catch(() => rm(temp, { force: true }));
-    else await rm(temp, { force: true });
+    await rm(temp, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new OutputError(`output ${output} already exists (use --overwrite to replace it)`, { cause: error });
     }
-    throw error;
+    throw new OutputError(`cannot put the result at ${output}: ${(error as Error).message}`, { cause: error });
   }
   return how;
 }

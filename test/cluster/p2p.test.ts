@@ -49,8 +49,8 @@ test('a 40 MiB file on a seed and four peers: the origin sends each piece once, 
   assert.ok((seedMetrics.get('dragonfly_client_upload_traffic') ?? 0) > 0, 'the seed uploaded to peers');
 });
 
-test('a seed that serves corrupt bytes (fault injection: DFDAEMON_TEST_CORRUPT_PIECES=1 in the seed process) is caught by digest and reported; the peer still finishes correctly', { timeout: 180_000 }, async (t) => {
-  const c = await startCluster(t, { peers: 1, env: { seed: { DFDAEMON_TEST_CORRUPT_PIECES: '1' } } });
+test('a seed that serves corrupt bytes (a proxy in front of its piece server flips a byte of each piece, headers intact) is caught by digest and reported; the peer still finishes correctly', { timeout: 180_000 }, async (t) => {
+  const c = await startCluster(t, { peers: 1, corruptPieces: ['seed'] });
   const body = content(16 * MiB + 123, 102);
   c.origin.setFile('/file', body);
   const peer = c.peers[0]!;
@@ -64,6 +64,7 @@ test('a seed that serves corrupt bytes (fault injection: DFDAEMON_TEST_CORRUPT_P
   assert.ok(failed.length > 0);
   assert.equal((failed[0]!.error as { code?: string }).code, 'DF_ERR_PIECE_DIGEST_MISMATCH');
   assert.match(String(failed[0]!.parentId), /-seed$/, 'the seed was the parent at fault');
+  assert.ok(c.corruptProxies.get('seed')!.corrupted > 0, 'the peer fetched from the seed through the proxy');
   // Nothing corrupt was ever recorded: the peer's own pieces are served with matching digests.
   const traffic = await downloadTraffic(peer);
   assert.equal(traffic.back_to_source + traffic.remote_peer, body.length);

@@ -1,7 +1,7 @@
 /** The daemon's pure rules, table-driven: parent weights, GC eviction, request validation. */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { checkPieceNumbers, checkTaskId, DEFAULT_PARENT_TX_BPS, downloadSpecOf, idleBandwidth, pickWeighted, tasksToEvict, type GcPolicy } from '../../daemon/index.ts';
+import { checkPieceNumbers, checkTaskId, DEFAULT_PARENT_TX_BPS, taskRequestOfDownload, idleBandwidth, pickWeighted, tasksToEvict, type GcPolicy } from '../../daemon/index.ts';
 import type { TaskView } from '../../engine/index.ts';
 
 test('idle bandwidth: max - tx, at least 10% of max; 10 Gbps when unknown', () => {
@@ -57,21 +57,22 @@ test('request validation names the field', () => {
   assert.deepEqual([...checkPieceNumbers([0, 2], 3)!], [0, 2]);
   assert.throws(() => checkPieceNumbers([3], 3), /out of range/);
   const base = { url: 'https://example.com/f', type: 'STANDARD', priority: 'LEVEL6', filteredQueryParams: [], requestHeader: {} };
-  const spec = downloadSpecOf(base as never, { output: true });
+  const spec = taskRequestOfDownload(base as never, { output: true });
   assert.equal(spec.url, base.url);
   assert.equal(spec.filteredQueryParams, undefined, 'an empty list means the default filters');
-  assert.equal(downloadSpecOf({ ...base, outputPath: '/tmp/x' } as never, { output: false }).outputPath, undefined, 'the upload service writes no output');
+  assert.equal(taskRequestOfDownload({ ...base, outputPath: '/tmp/x' } as never, { output: false }).outputPath, undefined, 'the upload service writes no output');
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ url: '' }, /download\.url is required/],
-    [{ url: 'ftp://x/y' }, /scheme/],
+    [{ url: 'ftp://x/y' }, /schemes/],
     [{ outputPath: 'rel' }, /output_path/],
     [{ pieceLength: 1 }, /piece_length/],
-    [{ digest: 'sha256:zz' }, /digest/],
+    [{ digest: 'sha256:zz' }, /download\.digest/],
     [{ concurrentPieceCount: 0 }, /concurrent_piece_count/],
     [{ requestHeader: { 'a b': 'x' } }, /request_header/],
     [{ type: 'PERSISTENT' }, /type/],
   ];
   for (const [patch, message] of bad) {
-    assert.throws(() => downloadSpecOf({ ...base, ...patch } as never, { output: true }), { code: 'DF_ERR_INVALID_ARGUMENT', message }, JSON.stringify(patch));
+    const code = 'url' in patch && patch.url ? 'DF_ERR_UNSUPPORTED_SCHEME' : 'digest' in patch ? 'DF_ERR_INVALID_DIGEST' : 'DF_ERR_INVALID_ARGUMENT';
+    assert.throws(() => taskRequestOfDownload({ ...base, ...patch } as never, { output: true }), { code, message }, JSON.stringify(patch));
   }
 });

@@ -7,9 +7,10 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { errorLines, STACK_FRAME } from '../support/cli.ts';
 import { tempDir } from '../support/temp.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -54,3 +55,17 @@ test.skipIf(npx === undefined)('npx dfget --help with the system npm prints usag
   assert.match(stdout, /^Usage: dfget /m);
   assert.doesNotMatch(stderr, /^npm warn/im, `stderr:\n${stderr}`);
 }, 40_000);
+
+const systemNode = onPath('node');
+const systemNodeMajor = systemNode === undefined ? undefined
+  : Number(execFileSync(systemNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0]);
+
+test.skipIf(systemNodeMajor === undefined || systemNodeMajor >= 24)('dfget run by a system Node older than 24 fails with one line, no stack', async (t) => {
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = execFile(systemNode!, [path.join(ROOT, 'daemon', 'bin', 'dfget.js'), '--help'], { signal: t.signal, timeout: 10_000 },
+      (_error, _out, stderr) => resolve({ code: child.exitCode, stderr }));
+  });
+  assert.equal(result.code, 1, `stderr:\n${result.stderr}`);
+  assert.doesNotMatch(result.stderr, STACK_FRAME);
+  assert.equal(errorLines(result.stderr).length, 1, `stderr:\n${result.stderr}`);
+});

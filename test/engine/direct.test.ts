@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../../addon/index.ts';
 import { createEngine, HttpSource, SourceRegistry, type DownloadEvent, type Engine, type EngineOptions } from '../../engine/index.ts';
-import { FAST_RETRY, assertFileEquals, exists } from '../support/engine.ts';
+import { FAST_RETRY, assertFileEquals, exists, frontDoor, type FrontDoorRequest } from '../support/engine.ts';
+import { taskRequest, type DownloadOutcome } from '../../daemon/index.ts';
 import { content, MiB, Origin } from '../support/origin.ts';
 
 const PIECE = 4 * MiB;
@@ -30,6 +31,8 @@ interface Fixture {
   origin: Origin;
   engine: Engine;
   out: string;
+  /** A request through the task front door, as dfget without a daemon runs it. */
+  download(request: FrontDoorRequest): Promise<DownloadOutcome>;
   /** Ranged GETs for pieces (not the stat probe), by start offset. */
   pieceGets(start?: number): number;
 }
@@ -49,7 +52,9 @@ for (const mode of MODES) {
       await rm(dir, { recursive: true, force: true });
     });
     const pieceGets = (start?: number) => origin.pieceStarts().filter((s) => start === undefined || s === start).length;
-    return { origin, engine: e, out: join(dir, 'out.bin'), pieceGets };
+    const download = async ({ signal, onEvent, ...init }: FrontDoorRequest) =>
+      frontDoor(e).download(taskRequest(init), { onStarted: () => {}, onPiece: () => {}, onProgress: onEvent }, { signal });
+    return { origin, engine: e, out: join(dir, 'out.bin'), pieceGets, download };
   }
 
   if (mode.skip !== false) console.error(`${mode.name}: skipped, ${mode.skip}`);
@@ -59,7 +64,7 @@ for (const mode of MODES) {
       const body = content(13 * MiB + 5, 60);
       f.origin.setFile('/file', body);
       const bytes: number[] = [];
-      await f.engine.download({
+      await f.download({
         url: f.origin.url(),
         outputPath: f.out,
         pieceLength: PIECE,
@@ -81,7 +86,7 @@ for (const mode of MODES) {
         const body = content(13 * MiB, 61);
         f.origin.setFile('/file', body).fault({ kind, match: { rangeStart: 2 * PIECE } });
         const retries: DownloadEvent[] = [];
-        await f.engine.download({
+        await f.download({
           url: f.origin.url(),
           outputPath: f.out,
           pieceLength: PIECE,
@@ -98,7 +103,7 @@ for (const mode of MODES) {
       const f = await fixture(t);
       const body = content(9 * MiB, 62);
       f.origin.setFile('/file', body).fault({ kind: 'corrupt', match: { rangeStart: PIECE }, at: 12345 });
-      await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, digest: sha256(body) }), {
+      await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, digest: sha256(body) }), {
         code: 'DF_ERR_TASK_DIGEST_MISMATCH',
       });
       assert.equal(await exists(f.out), false);
@@ -108,7 +113,7 @@ for (const mode of MODES) {
       const f = await fixture(t, { concurrentPieceCount: 1 });
       f.origin.setFile('/file', content(10 * MiB, 63));
       await assert.rejects(
-        f.engine.download({
+        f.download({
           url: f.origin.url(),
           outputPath: f.out,
           pieceLength: PIECE,
@@ -125,21 +130,21 @@ for (const mode of MODES) {
     test('an origin that stalls mid-body fails with DF_ERR_SOURCE_TIMEOUT after its retry', async (t) => {
       const f = await fixture(t, { pieceTimeoutMs: 300, pieceRetries: 1, concurrentPieceCount: 1 });
       f.origin.setFile('/file', content(10 * MiB, 65)).fault({ kind: 'stall', match: { rangeStart: PIECE }, times: Infinity });
-      await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
+      await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
       assert.equal(f.pieceGets(PIECE), 2);
     });
 
     test('an origin that sends no headers for a piece fails with DF_ERR_SOURCE_TIMEOUT', async (t) => {
       const f = await fixture(t, { pieceTimeoutMs: 300, pieceRetries: 0, concurrentPieceCount: 1 });
       f.origin.setFile('/file', content(10 * MiB, 66)).fault({ kind: 'stall-headers', match: { rangeStart: PIECE } });
-      await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
+      await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
     });
 
     test('a slow but steady origin is not timed out', async (t) => {
       const f = await fixture(t, { pieceTimeoutMs: 1_000 });
       const body = content(5 * MiB + 1, 67);
       f.origin.setFile('/file', body).fault({ kind: 'throttle', match: { rangeStart: PIECE }, chunkBytes: 64 * 1024, delayMs: 20 });
-      await f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, digest: sha256(body) });
+      await f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, digest: sha256(body) });
       await assertFileEquals(f.out, body);
     });
 
@@ -147,13 +152,13 @@ for (const mode of MODES) {
       const f = await fixture(t);
       const body = content(9 * MiB, 68);
       f.origin.setFile('/file', body).fault({ kind: 'status', status: 503, match: { rangeStart: PIECE } });
-      await f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE });
+      await f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE });
       await assertFileEquals(f.out, body);
       assert.equal(f.pieceGets(PIECE), 2);
 
       f.origin.resetLog();
       f.origin.fault({ kind: 'status', status: 404, match: { rangeStart: 2 * PIECE }, times: Infinity });
-      await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, overwrite: true, tag: 'again' }), {
+      await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE, overwrite: true, tag: 'again' }), {
         code: 'DF_ERR_SOURCE_STATUS',
         status: 404,
       });
@@ -164,7 +169,7 @@ for (const mode of MODES) {
       const f = await fixture(t);
       const body = content(6 * MiB, 69);
       f.origin.setFile('/file', body).redirect('/moved', '/file', 307);
-      await f.engine.download({ url: f.origin.url('/moved'), outputPath: f.out, pieceLength: PIECE });
+      await f.download({ url: f.origin.url('/moved'), outputPath: f.out, pieceLength: PIECE });
       await assertFileEquals(f.out, body);
       assert.equal(f.origin.gets('/moved').length, 1);
     });
@@ -174,7 +179,7 @@ for (const mode of MODES) {
       f.origin.setFile('/file', content(10 * MiB, 70)).fault({ kind: 'stall', match: { rangeStart: PIECE } });
       const controller = new AbortController();
       await assert.rejects(
-        f.engine.download({
+        f.download({
           url: f.origin.url(),
           outputPath: f.out,
           pieceLength: PIECE,

@@ -15,7 +15,7 @@ const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).dig
 
 test('404 is not retried: one request, DF_ERR_SOURCE_STATUS with the status', async (t) => {
   const f = await fixture(t, { engine: { pieceRetries: 3 } });
-  await assert.rejects(f.engine.download({ url: f.origin.url('/missing'), outputPath: f.out() }), {
+  await assert.rejects(f.download({ url: f.origin.url('/missing'), outputPath: f.out() }), {
     code: 'DF_ERR_SOURCE_STATUS',
     status: 404,
   });
@@ -26,7 +26,7 @@ test('404 is not retried: one request, DF_ERR_SOURCE_STATUS with the status', as
 test('500 is retried, then fails with DF_ERR_SOURCE_STATUS', async (t) => {
   const f = await fixture(t, { engine: { pieceRetries: 2 } });
   f.origin.setStatus('/file', 500);
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_STATUS', status: 500 });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_STATUS', status: 500 });
   assert.equal(f.origin.log.length, 3, 'the first attempt and two retries');
 });
 
@@ -35,7 +35,7 @@ test('a piece answered 503 once is retried and the download succeeds', async (t)
   const body = content(10 * MiB, 20);
   f.origin.setFile('/file', body).fault({ kind: 'status', status: 503, match: { rangeStart: PIECE } });
   const retries: DownloadEvent[] = [];
-  await f.engine.download({
+  await f.download({
     url: f.origin.url(),
     outputPath: f.out(),
     pieceLength: PIECE,
@@ -50,7 +50,7 @@ test('a piece answered 503 once is retried and the download succeeds', async (t)
 test('a piece that always answers 500 fails the download after its retries', async (t) => {
   const f = await fixture(t, { engine: { pieceRetries: 2, concurrentPieceCount: 1 } });
   f.origin.setFile('/file', content(10 * MiB, 21)).fault({ kind: 'status', status: 500, match: { rangeStart: PIECE }, times: Infinity });
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
     code: 'DF_ERR_SOURCE_STATUS',
     status: 500,
   });
@@ -61,7 +61,7 @@ test('a piece that always answers 500 fails the download after its retries', asy
 test('an unreachable origin fails with DF_ERR_SOURCE_UNREACHABLE', async (t) => {
   const f = await fixture(t, { engine: { pieceRetries: 1 } });
   const port = await closedPort();
-  await assert.rejects(f.engine.download({ url: `http://127.0.0.1:${port}/file`, outputPath: f.out() }), {
+  await assert.rejects(f.download({ url: `http://127.0.0.1:${port}/file`, outputPath: f.out() }), {
     code: 'DF_ERR_SOURCE_UNREACHABLE',
   });
 });
@@ -72,7 +72,7 @@ for (const kind of ['reset', 'short'] as const) {
     const body = content(13 * MiB, 22);
     f.origin.setFile('/file', body).fault({ kind, match: { rangeStart: 2 * PIECE } });
     const retries: DownloadEvent[] = [];
-    await f.engine.download({
+    await f.download({
       url: f.origin.url(),
       outputPath: f.out(),
       pieceLength: PIECE,
@@ -89,7 +89,7 @@ for (const kind of ['reset', 'short'] as const) {
 test('an origin that stalls mid-piece every time fails with DF_ERR_SOURCE_TIMEOUT after the retries', async (t) => {
   const f = await fixture(t, { engine: { pieceTimeoutMs: 300, pieceRetries: 1, concurrentPieceCount: 1 } });
   f.origin.setFile('/file', content(10 * MiB, 23)).fault({ kind: 'stall', match: { rangeStart: PIECE }, times: Infinity });
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
     code: 'DF_ERR_SOURCE_TIMEOUT',
   });
   assert.equal(f.origin.pieceStarts().filter((s) => s === PIECE).length, 2);
@@ -99,14 +99,14 @@ test('an origin that stalls mid-piece every time fails with DF_ERR_SOURCE_TIMEOU
 test('an origin that sends no headers fails with DF_ERR_SOURCE_TIMEOUT', async (t) => {
   const f = await fixture(t, { engine: { pieceTimeoutMs: 300, pieceRetries: 0 } });
   f.origin.setFile('/file', content(1000)).fault({ kind: 'stall-headers', times: Infinity });
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
 });
 
 test('an origin that stalls once recovers on the retry', async (t) => {
   const f = await fixture(t, { engine: { pieceTimeoutMs: 300, pieceRetries: 2 } });
   const body = content(10 * MiB, 24);
   f.origin.setFile('/file', body).fault({ kind: 'stall', match: { rangeStart: PIECE } });
-  await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE });
+  await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE });
   await assertFileEquals(f.out(), body);
   assert.equal(f.origin.pieceStarts().filter((s) => s === PIECE).length, 2);
 });
@@ -119,14 +119,14 @@ test('a byte corrupted in transit fails the digest; nothing is left at the outpu
   const request = { url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest };
   let taskId = '';
   await assert.rejects(
-    f.engine.download({ ...request, onEvent: (e) => (e.type === 'started' ? (taskId = e.taskId) : undefined) }),
+    f.download({ ...request, onEvent: (e) => (e.type === 'started' ? (taskId = e.taskId) : undefined) }),
     { code: 'DF_ERR_TASK_DIGEST_MISMATCH' },
   );
   assert.equal(await exists(f.out()), false);
   assert.equal(await exists(taskDataPath(f.storageDir, taskId)), false, 'the task data is gone from the store');
 
   f.origin.resetLog();
-  const result = await f.engine.download(request);
+  const result = await f.download(request);
   assert.equal(result.resumedBytes, 0);
   assert.deepEqual(f.origin.pieceStarts().sort((a, b) => a - b), [0, PIECE, 2 * PIECE, 3 * PIECE], 'everything is fetched again');
   await assertFileEquals(f.out(), body);
@@ -135,7 +135,7 @@ test('a byte corrupted in transit fails the digest; nothing is left at the outpu
 test('a wrong expected digest fails with DF_ERR_TASK_DIGEST_MISMATCH', async (t) => {
   const f = await fixture(t);
   f.origin.setFile('/file', content(5 * MiB, 26));
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out(), digest: `crc32:12345` }), {
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), digest: `crc32:12345` }), {
     code: 'DF_ERR_TASK_DIGEST_MISMATCH',
   });
   assert.equal(await exists(f.out()), false);
@@ -144,7 +144,7 @@ test('a wrong expected digest fails with DF_ERR_TASK_DIGEST_MISMATCH', async (t)
 test('a malformed digest is refused before anything is fetched', async (t) => {
   const f = await fixture(t);
   f.origin.setFile('/file', content(10));
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out(), digest: 'md5:abc' }), { code: 'DF_ERR_INVALID_DIGEST' });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), digest: 'md5:abc' }), { code: 'DF_ERR_INVALID_DIGEST' });
   assert.equal(f.origin.log.length, 0);
 });
 
@@ -152,7 +152,7 @@ test('an existing output without overwrite fails with DF_ERR_OUTPUT before any b
   const f = await fixture(t);
   f.origin.setFile('/file', content(10));
   await writeFile(f.out(), 'keep me');
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_OUTPUT' });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_OUTPUT' });
   assert.equal(f.origin.log.length, 0);
   assert.equal(await readFile(f.out(), 'utf8'), 'keep me');
 });
@@ -162,20 +162,20 @@ test('an existing output with overwrite is replaced', async (t) => {
   const body = content(5 * MiB, 27);
   f.origin.setFile('/file', body);
   await writeFile(f.out(), 'old');
-  await f.engine.download({ url: f.origin.url(), outputPath: f.out(), overwrite: true });
+  await f.download({ url: f.origin.url(), outputPath: f.out(), overwrite: true });
   await assertFileEquals(f.out(), body);
 });
 
 test('an output path that is a directory fails with DF_ERR_OUTPUT', async (t) => {
   const f = await fixture(t);
   await mkdir(f.out('dir'));
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out('dir'), overwrite: true }), { code: 'DF_ERR_OUTPUT' });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out('dir'), overwrite: true }), { code: 'DF_ERR_OUTPUT' });
   assert.equal(f.origin.log.length, 0);
 });
 
 test('a missing parent directory fails with DF_ERR_OUTPUT before any byte is fetched', async (t) => {
   const f = await fixture(t);
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: join(f.dir, 'no', 'such', 'out.bin') }), {
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: join(f.dir, 'no', 'such', 'out.bin') }), {
     code: 'DF_ERR_OUTPUT',
   });
   assert.equal(f.origin.log.length, 0);
@@ -185,7 +185,7 @@ test('an output created while downloading is not replaced without overwrite', as
   const f = await fixture(t);
   f.origin.setFile('/file', content(5 * MiB, 28));
   await assert.rejects(
-    f.engine.download({
+    f.download({
       url: f.origin.url(),
       outputPath: f.out(),
       onEvent: (e) => {
@@ -199,5 +199,5 @@ test('an output created while downloading is not replaced without overwrite', as
 
 test('an unsupported scheme fails with DF_ERR_UNSUPPORTED_SCHEME', async (t) => {
   const f = await fixture(t);
-  await assert.rejects(f.engine.download({ url: 'ftp://127.0.0.1/file', outputPath: f.out() }), { code: 'DF_ERR_UNSUPPORTED_SCHEME' });
+  await assert.rejects(f.download({ url: 'ftp://127.0.0.1/file', outputPath: f.out() }), { code: 'DF_ERR_UNSUPPORTED_SCHEME' });
 });

@@ -26,7 +26,7 @@ test('each piece is fetched once with its Range and the output is byte-identical
   const body = content(14 * MiB + 123);
   f.origin.setFile('/file', body);
   const events: DownloadEvent[] = [];
-  const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, onEvent: (e) => events.push(e) });
+  const result = await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, onEvent: (e) => events.push(e) });
 
   await assertFileEquals(f.out(), body);
   assert.equal(result.pieceCount, 4);
@@ -50,7 +50,7 @@ test('without an explicit piece length the length follows the content (4 MiB min
   const f = await fixture(t);
   const body = content(9 * MiB, 2);
   f.origin.setFile('/file', body);
-  const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out() });
+  const result = await f.download({ url: f.origin.url(), outputPath: f.out() });
   await assertFileEquals(f.out(), body);
   assert.equal(result.pieceCount, Math.ceil(body.length / MIN_PIECE_LENGTH));
 });
@@ -59,7 +59,7 @@ test('a same-origin redirect is followed once; pieces go straight to the target'
   const f = await fixture(t);
   const body = content(10 * MiB, 3);
   f.origin.setFile('/file', body).redirect('/redirect', '/file', 307);
-  await f.engine.download({
+  await f.download({
     url: f.origin.url('/redirect'),
     outputPath: f.out(),
     pieceLength: PIECE,
@@ -78,7 +78,7 @@ test('a cross-origin redirect drops Authorization and Cookie for every request t
   const body = content(10 * MiB, 4);
   other.setFile('/file', body);
   f.origin.redirect('/redirect', other.url('/file'));
-  await f.engine.download({
+  await f.download({
     url: f.origin.url('/redirect'),
     outputPath: f.out(),
     pieceLength: PIECE,
@@ -97,7 +97,7 @@ test('a cross-origin redirect drops Authorization and Cookie for every request t
 test('a redirect loop fails with DF_ERR_TOO_MANY_REDIRECTS', async (t) => {
   const f = await fixture(t, { engine: { maxRedirects: 3, pieceRetries: 0 } });
   f.origin.redirect('/a', '/b').redirect('/b', '/a');
-  await assert.rejects(f.engine.download({ url: f.origin.url('/a'), outputPath: f.out() }), { code: 'DF_ERR_TOO_MANY_REDIRECTS' });
+  await assert.rejects(f.download({ url: f.origin.url('/a'), outputPath: f.out() }), { code: 'DF_ERR_TOO_MANY_REDIRECTS' });
   assert.equal(f.origin.log.length, 4, 'the first request and three redirects');
   assert.equal(await exists(f.out()), false);
 });
@@ -109,7 +109,7 @@ test('an origin without Range support is read with exactly one full GET after th
   const body = content(13 * MiB, 5);
   f.origin.setFile('/file', body);
   let started: DownloadEvent | undefined;
-  const result = await f.engine.download({
+  const result = await f.download({
     url: f.origin.url(),
     outputPath: f.out(),
     pieceLength: PIECE,
@@ -129,7 +129,7 @@ test('an origin without Range that breaks mid-body is read again, keeping the pi
   const body = content(13 * MiB, 6);
   f.origin.setFile('/file', body).fault({ kind: 'reset', match: { index: 1 } });
   const pieces: number[] = [];
-  await f.engine.download({
+  await f.download({
     url: f.origin.url(),
     outputPath: f.out(),
     pieceLength: PIECE,
@@ -144,7 +144,7 @@ test('a chunked origin without Range: the length comes from HEAD', async (t) => 
   const f = await fixture(t, { origin: { ranges: false, chunked: true } });
   const body = content(5 * MiB + 7, 7);
   f.origin.setFile('/file', body);
-  await f.engine.download({ url: f.origin.url(), outputPath: f.out() });
+  await f.download({ url: f.origin.url(), outputPath: f.out() });
   await assertFileEquals(f.out(), body);
   assert.deepEqual(
     f.origin.log.map((r) => r.method),
@@ -155,7 +155,7 @@ test('a chunked origin without Range: the length comes from HEAD', async (t) => 
 test('a chunked origin that will not say the length fails with DF_ERR_INVALID_CONTENT_LENGTH', async (t) => {
   const f = await fixture(t, { origin: { ranges: false, chunked: true, headLength: false } });
   f.origin.setFile('/file', content(1000));
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_INVALID_CONTENT_LENGTH' });
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_INVALID_CONTENT_LENGTH' });
   assert.equal(await exists(f.out()), false);
 });
 
@@ -169,7 +169,7 @@ for (const [name, length] of [
     const f = await fixture(t);
     const body = content(length, 8);
     f.origin.setFile('/file', body);
-    const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE });
+    const result = await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE });
     await assertFileEquals(f.out(), body);
     assert.equal(result.pieceCount, Math.ceil(length / PIECE));
     const pieceGets = f.origin.gets().slice(1).filter((r) => r.range !== undefined);
@@ -181,7 +181,7 @@ test('an empty file with a digest verifies', async (t) => {
   const f = await fixture(t);
   f.origin.setFile('/file', Buffer.alloc(0));
   const digest = `sha256:${createHash('sha256').digest('hex')}`;
-  const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), digest });
+  const result = await f.download({ url: f.origin.url(), outputPath: f.out(), digest });
   assert.equal(result.digest, digest);
   await assertFileEquals(f.out(), Buffer.alloc(0));
 });
@@ -196,7 +196,7 @@ for (const digest of [
   test(`digest ${digest.slice(0, 16)}... is verified`, async (t) => {
     const f = await fixture(t);
     f.origin.setFile('/file', body);
-    const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest });
+    const result = await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest });
     assert.equal(result.digest, digest.toLowerCase());
     await assertFileEquals(f.out(), body);
   });
@@ -208,7 +208,7 @@ test('file:// URLs are read in pieces from the local filesystem', async (t) => {
   const input = join(f.dir, 'input.bin');
   await writeFile(input, body);
   const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-  const result = await f.engine.download({ url: pathToFileURL(input).href, outputPath: f.out(), pieceLength: PIECE, digest });
+  const result = await f.download({ url: pathToFileURL(input).href, outputPath: f.out(), pieceLength: PIECE, digest });
   assert.equal(result.pieceCount, 3);
   await assertFileEquals(f.out(), body);
 });
@@ -216,7 +216,7 @@ test('file:// URLs are read in pieces from the local filesystem', async (t) => {
 test('a missing file:// path fails with DF_ERR_SOURCE_STATUS', async (t) => {
   const f = await fixture(t);
   await assert.rejects(
-    f.engine.download({ url: pathToFileURL(join(f.dir, 'nope')).href, outputPath: f.out() }),
+    f.download({ url: pathToFileURL(join(f.dir, 'nope')).href, outputPath: f.out() }),
     { code: 'DF_ERR_SOURCE_STATUS', status: 404 },
   );
   assert.equal(await exists(f.out()), false);
@@ -226,10 +226,10 @@ test('keepInStore leaves the task in the store after export', async (t) => {
   const f = await fixture(t);
   const data = content(5 * MiB, 11);
   f.origin.setFile('/file', data);
-  const first = await f.engine.download({ url: f.origin.url(), outputPath: f.out('a'), keepInStore: true });
+  const first = await f.download({ url: f.origin.url(), outputPath: f.out('a'), keepInStore: true });
   await assertFileEquals(f.out('a'), data);
   f.origin.resetLog();
-  const second = await f.engine.download({ url: f.origin.url(), outputPath: f.out('b') });
+  const second = await f.download({ url: f.origin.url(), outputPath: f.out('b') });
   await assertFileEquals(f.out('b'), data);
   assert.equal(second.resumedBytes, first.contentLength);
   assert.deepEqual(f.origin.pieceStarts(), [], 'nothing fetched again');
@@ -240,7 +240,7 @@ test('durable mode flushes in the background while downloading and still produce
   const f = await fixture(t, { engine: { durable: true, concurrentPieceCount: 4 } });
   const body = content(72 * MiB + 5, 11);
   f.origin.setFile('/file', body);
-  const result = await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+  const result = await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` });
   assert.equal(result.pieceCount, 19);
   await assertFileEquals(f.out(), body);
 });

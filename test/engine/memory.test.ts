@@ -32,7 +32,7 @@ test(`a ${LENGTH / MiB} MiB download with 2 pieces at a time holds well under it
   };
   const timer = setInterval(sample, 50);
   try {
-    await f.engine.download({
+    await f.download({
       url: f.origin.url(),
       outputPath: f.out(),
       pieceLength: 4 * MiB,

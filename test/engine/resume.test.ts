@@ -20,7 +20,7 @@ async function abortAfter(f: Fixture, request: DownloadRequest, after: number): 
   const controller = new AbortController();
   const finished: number[] = [];
   await assert.rejects(
-    f.engine.download({
+    f.download({
       ...request,
       signal: controller.signal,
       onEvent: (e) => {
@@ -44,7 +44,7 @@ test('an aborted download resumes: only the missing pieces are fetched and the o
   assert.equal(await exists(f.out()), false, 'no output from an aborted run');
 
   f.origin.resetLog();
-  const result = await f.engine.download(request);
+  const result = await f.download(request);
   await assertFileEquals(f.out(), body);
   assert.equal(result.resumedBytes, 2 * PIECE);
   assert.deepEqual(sorted(f.origin.pieceStarts()), startsOf([2, 3, 4]));
@@ -63,7 +63,7 @@ test('an abort with pieces in flight keeps only the finished ones; a digest stil
 
   f.origin.resetLog();
   f.origin.clearFaults();
-  const result = await f.engine.download(request);
+  const result = await f.download(request);
   await assertFileEquals(f.out(), body);
   assert.equal(result.digest, digest);
   assert.deepEqual(sorted(f.origin.pieceStarts()), startsOf(ALL_PIECES.filter((n) => !finished.includes(n))));
@@ -88,7 +88,7 @@ test('a stored piece corrupted on disk between runs is fetched again', async (t)
   }
 
   f.origin.resetLog();
-  const result = await f.engine.download(request);
+  const result = await f.download(request);
   await assertFileEquals(f.out(), body);
   assert.equal(result.resumedBytes, 2 * PIECE, 'pieces 0 and 2 were kept');
   assert.deepEqual(sorted(f.origin.pieceStarts()), startsOf([1, 3, 4]));
@@ -109,7 +109,7 @@ for (const validator of ['etag', 'last-modified'] as const) {
 
     f.origin.setFile('/file', file(after, 2));
     f.origin.resetLog();
-    const result = await f.engine.download(request);
+    const result = await f.download(request);
     assert.equal(result.resumedBytes, 0);
     assert.deepEqual(sorted(f.origin.pieceStarts()), startsOf(ALL_PIECES));
     await assertFileEquals(f.out(), after);
@@ -120,7 +120,7 @@ test('content that changes during a download fails with DF_ERR_SOURCE_CHANGED (I
   const f = await fixture(t, { engine: { concurrentPieceCount: 1 } });
   f.origin.setFile('/file', content(LENGTH, 35));
   await assert.rejects(
-    f.engine.download({
+    f.download({
       url: f.origin.url(),
       outputPath: f.out(),
       pieceLength: PIECE,
@@ -145,7 +145,7 @@ test('a second concurrent download of the same task fails with DF_ERR_STORAGE; t
   f.origin.setFile('/file', body);
   let started!: () => void;
   const running = new Promise<void>((resolve) => (started = resolve));
-  const first = f.engine.download({
+  const first = f.download({
     url: f.origin.url(),
     outputPath: f.out('first'),
     pieceLength: PIECE,
@@ -153,8 +153,8 @@ test('a second concurrent download of the same task fails with DF_ERR_STORAGE; t
   });
   await running;
   const second = { url: f.origin.url(), outputPath: f.out('second'), pieceLength: PIECE };
-  await assert.rejects(f.engine.download(second), { code: 'DF_ERR_STORAGE' });
-  await assert.rejects(f.engine.download(second), { code: 'DF_ERR_STORAGE' }, 'a failed attempt leaves the holder its lock');
+  await assert.rejects(f.download(second), { code: 'DF_ERR_STORAGE' });
+  await assert.rejects(f.download(second), { code: 'DF_ERR_STORAGE' }, 'a failed attempt leaves the holder its lock');
   release();
   await first;
   await assertFileEquals(f.out('first'), body);
@@ -167,8 +167,8 @@ test('the same URL with another piece length is another task and may run alongsi
   const body = content(LENGTH, 38);
   f.origin.setFile('/file', body);
   const [a, b] = await Promise.all([
-    f.engine.download({ url: f.origin.url(), outputPath: f.out('a'), pieceLength: PIECE }),
-    f.engine.download({ url: f.origin.url(), outputPath: f.out('b'), pieceLength: 2 * PIECE }),
+    f.download({ url: f.origin.url(), outputPath: f.out('a'), pieceLength: PIECE }),
+    f.download({ url: f.origin.url(), outputPath: f.out('b'), pieceLength: 2 * PIECE }),
   ]);
   assert.notEqual(a.taskId, b.taskId);
   await assertFileEquals(f.out('a'), body);
@@ -179,11 +179,11 @@ test('an abort before any piece (during the stat, or already aborted) fails with
   const f = await fixture(t);
   f.origin.setFile('/file', content(1000, 39)).fault({ kind: 'stall-headers', times: Infinity });
   const controller = new AbortController();
-  const download = f.engine.download({ url: f.origin.url(), outputPath: f.out(), signal: controller.signal });
+  const download = f.download({ url: f.origin.url(), outputPath: f.out(), signal: controller.signal });
   await waitFor('the stat request', () => f.origin.log.length > 0);
   controller.abort(new Error('test stops here'));
   await assert.rejects(download, { code: 'DF_ERR_ABORTED' });
-  await assert.rejects(f.engine.download({ url: f.origin.url(), outputPath: f.out(), signal: AbortSignal.abort() }), {
+  await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), signal: AbortSignal.abort() }), {
     code: 'DF_ERR_ABORTED',
   });
   assert.equal(await exists(f.out()), false);

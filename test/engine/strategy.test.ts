@@ -47,7 +47,7 @@ test('a strategy takes pieces from a parent, refuses a corrupt one by digest, an
   };
 
   const events: DownloadEvent[] = [];
-  await f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, strategy, onEvent: (e) => events.push(e) });
+  await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, strategy, onEvent: (e) => events.push(e) });
 
   await assertFileEquals(f.out(), body);
   assert.deepEqual(refused, [1]);
@@ -71,7 +71,7 @@ test('an unhandled piece failure fails the download and leaves no output', async
     });
   };
   await assert.rejects(
-    f.engine.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, strategy }),
+    f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, strategy }),
     { code: 'DF_ERR_PIECE_DIGEST_MISMATCH' },
   );
   await assert.rejects(import('node:fs/promises').then((fs) => fs.stat(f.out())), { code: 'ENOENT' });

@@ -11,7 +11,6 @@ import { request } from 'undici';
 import { test } from 'vitest';
 import { startCluster } from '../support/cluster.ts';
 import { Origin } from '../support/origin.ts';
-import { CORRUPT_PIECES_ENV } from '../../daemon/index.ts';
 import { scrape } from '../support/daemon.ts';
 import { basic, failingFront, haveRegistryTools, MANIFEST_ACCEPT, registryWithImage, send, sha256Hex } from './support.ts';
 
@@ -57,7 +56,7 @@ test('auth passes through: 401 and its challenge relayed, credentials forwarded,
 
 test('faults: scheduler down, a corrupt peer, every peer gone: pulls still succeed with the right bytes', async (t) => {
   if (!haveRegistryTools(t)) return;
-  const cluster = await startCluster(t, { peers: 3, seed: false, env: { 'peer-1': { [CORRUPT_PIECES_ENV]: '1' } } });
+  const cluster = await startCluster(t, { peers: 3, seed: false, corruptPieces: ['peer-1'] });
   const { registry, image, name } = await registryWithImage(t, cluster.dir);
   const [corrupt, b, c] = [cluster.peers[0]!, cluster.peers[1]!, cluster.peers[2]!];
   const upstream = { 'x-dragonfly-registry': registry.url };
@@ -68,12 +67,13 @@ test('faults: scheduler down, a corrupt peer, every peer gone: pulls still succe
     assert.equal(`sha256:${sha256Hex(answer.body)}`, digest);
   };
 
-  // The corrupt peer pulls first (its own copy is fine; it corrupts what it serves); B gets
-  // corrupt pieces from it, notices, and still answers the right bytes.
+  // The corrupt peer pulls first (its own copy is fine; a proxy in front of its piece server
+  // corrupts what it serves); B gets corrupt pieces from it, notices, and still answers the right bytes.
   await pull(corrupt.ports.proxy, first.digest);
   await pull(b.ports.proxy, first.digest);
   const mismatches = (await scrape(b.ports.metrics)).get('dragonfly_client_piece_digest_mismatch_total') ?? 0;
   assert.ok(mismatches > 0, 'node B never met a corrupt piece: the fault did not happen');
+  assert.ok(cluster.corruptProxies.get('peer-1')!.corrupted > 0);
 
   // Every peer that has the blob is gone: C still gets it.
   await corrupt.proc.stop('SIGKILL');

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
+import { CorruptPieceProxy } from './corrupt-piece-proxy.ts';
 import { Origin } from './origin.ts';
 import { startDaemon, startScheduler, type DaemonHandle, type DaemonOptions, type SchedulerHandle } from './daemon.ts';
 import { tempDir, waitFor } from './temp.ts';
@@ -16,6 +17,8 @@ export interface Cluster {
   readonly scheduler: SchedulerHandle;
   readonly seed: DaemonHandle | undefined;
   readonly peers: DaemonHandle[];
+  /** The proxies in front of the daemons named in `corruptPieces`, by name. */
+  readonly corruptProxies: ReadonlyMap<string, CorruptPieceProxy>;
   /** A fresh XDG_CACHE_HOME for dfget runs. */
   readonly cacheHome: string;
 }
@@ -25,8 +28,10 @@ export interface ClusterOptions {
   readonly seed?: boolean;
   /** Extra daemon config for every daemon. */
   readonly config?: DaemonOptions['config'];
-  /** Per-daemon environment (fault injection), by name (`seed`, `peer-1`, ...). */
+  /** Per-daemon environment, by name (`seed`, `peer-1`, ...). */
   readonly env?: Readonly<Record<string, NodeJS.ProcessEnv>>;
+  /** Daemons whose children get every piece with a flipped byte (through a CorruptPieceProxy), by name. */
+  readonly corruptPieces?: readonly string[];
 }
 
 /** The hosts the scheduler knows, by id (ListHosts). */
@@ -48,15 +53,21 @@ export async function startCluster(t: TestContext, options: ClusterOptions): Pro
   t.onTestFinished(() => origin.close());
   const scheduler = await startScheduler(t, join(dir, 'scheduler'));
   const common = { schedulerPort: scheduler.port, config: options.config };
-  const seed = options.seed === false ? undefined : await startDaemon(t, dir, { ...common, name: 'seed', seed: true, env: options.env?.seed });
-  const peers = await Promise.all(
-    Array.from({ length: options.peers }, (_, i) => startDaemon(t, dir, { ...common, name: `peer-${i + 1}`, env: options.env?.[`peer-${i + 1}`] })),
-  );
+  const corruptProxies = new Map<string, CorruptPieceProxy>();
+  for (const name of options.corruptPieces ?? []) corruptProxies.set(name, await CorruptPieceProxy.start(t));
+  const start = async (name: string, seed: boolean) => {
+    const proxy = corruptProxies.get(name);
+    const daemon = await startDaemon(t, dir, { ...common, name, seed, env: options.env?.[name], advertisePiecePort: proxy?.port });
+    proxy?.forwardTo(daemon.ports.pieces);
+    return daemon;
+  };
+  const seed = options.seed === false ? undefined : await start('seed', true);
+  const peers = await Promise.all(Array.from({ length: options.peers }, (_, i) => start(`peer-${i + 1}`, false)));
   // Scheduling needs every host announced: a seed the scheduler does not know cannot be triggered.
   const ids = [...(seed ? [seed.hostId] : []), ...peers.map((peer) => peer.hostId)];
   await waitFor('every daemon announced to the scheduler', async () => {
     const known = new Set(await schedulerHosts(scheduler.port).catch(() => [] as string[]));
     return ids.every((id) => known.has(id));
   }, 20_000);
-  return { dir, origin, scheduler, seed, peers, cacheHome: join(dir, 'dfget-cache') };
+  return { dir, origin, scheduler, seed, peers, corruptProxies, cacheHome: join(dir, 'dfget-cache') };
 }

@@ -4,6 +4,7 @@
  * its /metrics and to run dfget through it.
  */
 import { parseMetricsText } from '../../api/index.ts';
+import { dfdaemonConfigTree, dfdaemonConfigYaml, mergeConfigTree, type DfdaemonConfigTree } from '../../daemon/index.ts';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
@@ -14,19 +15,7 @@ import { startProcess, type NodeProcess } from './process.ts';
 export const DFDAEMON_BIN = join(import.meta.dirname, '..', '..', 'daemon', 'bin', 'dfdaemon.ts');
 export const DFSCHEDULER_BIN = join(import.meta.dirname, '..', '..', 'scheduler', 'bin', 'dfscheduler.ts');
 
-type Tree = { [key: string]: unknown };
-
-function merge(base: Tree, extra: Tree): Tree {
-  const out: Tree = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? merge(current as Tree, value as Tree)
-        : value;
-  }
-  return out;
-}
+type Tree = DfdaemonConfigTree;
 
 export interface DaemonPorts {
   readonly upload: number;
@@ -52,30 +41,32 @@ export interface DaemonOptions {
   /** Scheduler addresses; default none reachable. */
   readonly schedulerPort?: number | undefined;
   readonly seed?: boolean;
+  /** storage.server.advertisePort: where children are sent for pieces (a proxy in front of the piece server). */
+  readonly advertisePiecePort?: number | undefined;
   /** Extra config, merged over the test defaults. */
   readonly config?: Tree;
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Test defaults: loopback only, every port 0, short announce interval, stores kept across restarts. */
+/**
+ * Test defaults over the daemon's own builder: loopback only, every port 0, short announce
+ * interval, stores kept across restarts. Not checked here: a test may write a bad file on purpose.
+ */
 export function daemonConfig(dir: string, options: DaemonOptions): Tree {
-  const base: Tree = {
-    host: { hostname: options.name, ip: '127.0.0.1' },
-    download: { server: { socketPath: join(dir, 'dfdaemon.sock') }, collectedPieceTimeout: '5s' },
-    upload: { server: { ip: '127.0.0.1', port: 0 } },
-    scheduler: {
-      addrs: [`127.0.0.1:${options.schedulerPort ?? 1}`],
-      announceInterval: '2s',
-      scheduleTimeout: '10s',
-    },
-    seedPeer: { enable: options.seed ?? false },
-    storage: { dir: join(dir, 'storage'), keep: true, server: { ip: '127.0.0.1', tcpPort: 0 } },
-    proxy: { server: { port: 0 } },
-    metrics: { server: { ip: '127.0.0.1', port: 0 } },
-    health: { server: { ip: '127.0.0.1', port: 0 } },
-    log: { level: 'info' },
+  const testDefaults: Tree = {
+    download: { collectedPieceTimeout: '5s' },
+    scheduler: { announceInterval: '2s', scheduleTimeout: '10s' },
+    storage: { keep: true, ...(options.advertisePiecePort === undefined ? {} : { server: { advertisePort: options.advertisePiecePort } }) },
   };
-  return merge(base, options.config ?? {});
+  return dfdaemonConfigTree({
+    hostname: options.name,
+    ip: '127.0.0.1',
+    storageDir: join(dir, 'storage'),
+    socketPath: join(dir, 'dfdaemon.sock'),
+    schedulerAddrs: [`127.0.0.1:${options.schedulerPort ?? 1}`],
+    seed: options.seed ?? false,
+    overrides: mergeConfigTree(testDefaults, options.config ?? {}),
+  });
 }
 
 /** Writes the config and starts the daemon; resolves once it logged that it is ready. */
@@ -84,7 +75,7 @@ export async function startDaemon(t: TestContext, parentDir: string, options: Da
   await mkdir(dir, { recursive: true });
   const config = daemonConfig(dir, options);
   const configPath = join(dir, 'dfdaemon.yaml');
-  await writeFile(configPath, stringify(config));
+  await writeFile(configPath, dfdaemonConfigYaml(config));
   const handle: DaemonHandle = {
     name: options.name,
     dir,
@@ -121,7 +112,7 @@ export interface SchedulerHandle {
 /** A real dfscheduler on a free port; `extra` is merged into its scheduler.yaml. */
 export async function startScheduler(t: TestContext, dir: string, extra: Tree = {}, port = 0): Promise<SchedulerHandle> {
   await mkdir(dir, { recursive: true });
-  const config = merge(
+  const config = mergeConfigTree(
     {
       server: { listenIP: '127.0.0.1', port },
       metrics: { addr: '127.0.0.1:0' },

@@ -31,6 +31,7 @@ export interface Download {
   'actualContentLength'?: (number | string | Long);
   'actualPieceCount'?: (number | string | Long);
   'enableTaskIdBasedBlobDigest'?: (boolean);
+  'pieceTimeoutMs'?: (number | string | Long);
   '_digest'?: "digest";
   '_range'?: "range";
   '_tag'?: "tag";
@@ -44,6 +45,7 @@ export interface Download {
   '_actualPieceLength'?: "actualPieceLength";
   '_actualContentLength'?: "actualContentLength";
   '_actualPieceCount'?: "actualPieceCount";
+  '_pieceTimeoutMs'?: "pieceTimeoutMs";
 }
 
 export interface Download__Output {
@@ -71,6 +73,7 @@ export interface Download__Output {
   'actualContentLength'?: (number);
   'actualPieceCount'?: (number);
   'enableTaskIdBasedBlobDigest': (boolean);
+  'pieceTimeoutMs'?: (number);
   '_digest'?: "digest";
   '_range'?: "range";
   '_tag'?: "tag";
@@ -84,4 +87,5 @@ export interface Download__Output {
   '_actualPieceLength'?: "actualPieceLength";
   '_actualContentLength'?: "actualContentLength";
   '_actualPieceCount'?: "actualPieceCount";
+  '_pieceTimeoutMs'?: "pieceTimeoutMs";
 }
