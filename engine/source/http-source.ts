@@ -4,7 +4,8 @@
  * interceptor (redirect.ts) so credentials never leave for another origin, and every failure
  * mapped to an engine error.
  */
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher } from 'undici';
 import { addon } from '../../addon/index.ts';
 import {
   InvalidContentLengthError,
@@ -18,6 +19,17 @@ import { linkRates, type LinkRates, timedBody } from './link-rate.ts';
 import { canSendRaw, isPlainBody, RawRangeBody, requestRange, type ReceiveToFile } from './raw-range.ts';
 import { REDIRECT_STATUSES, redirectInterceptor, redirectTraceOf, withoutCredentials } from './redirect.ts';
 import type { ByteRange, DirectBody, ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
+
+/**
+ * undici is required on first use, not imported: whoever imports the engine only for its types,
+ * errors or request checks (dfget --help, dfget through a daemon) skips its ~110 modules, about
+ * 0.1 s of a short dfget's start here. It is CommonJS, so require() keeps this synchronous.
+ */
+let undiciModule: typeof import('undici') | undefined;
+function undici(): typeof import('undici') {
+  undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  return undiciModule;
+}
 
 export interface HttpSourceOptions {
   maxRedirects: number;
@@ -56,7 +68,7 @@ export class HttpSource implements Source {
   constructor(options: HttpSourceOptions) {
     this.#options = options;
     this.#ownsDispatcher = !options.dispatcher;
-    const base = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const base = options.dispatcher ?? new (undici().Agent)({ keepAliveTimeout: 30_000, connections: null });
     this.#dispatcher = base.compose(redirectInterceptor({ maxRedirects: options.maxRedirects }));
     this.#directReceive = options.directReceive ?? (!options.dispatcher && addon.kind === 'native' && addon.receiveToFile);
     this.#rates = options.rates ?? linkRates;
@@ -252,6 +264,7 @@ async function* mapBodyErrors(answer: Answer, timeoutMs: number): AsyncIterable<
 }
 
 function mapError(error: unknown, url: string, timeoutMs: number): unknown {
+  const undiciErrors = undici().errors;
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new SourceTimeoutError(url, timeoutMs, error);
   }
