@@ -22,12 +22,14 @@ export default defineConfig({
     pool: 'forks',
     isolate: true,
     maxWorkers: WORKERS,
-    // node:test had no per-test limit; tests that need longer set their own.
+    // Cluster tests start several processes on a shared two-core machine; tests that need longer set their own.
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // A test left running (a server not closed) must not keep the run alive.
     teardownTimeout: 30_000,
     exclude: ['**/node_modules/**', '**/fixtures/**', 'addon/target/**'],
+    // Isolation is required here, so hints about dropping it are noise after the file and test counts.
+    experimental: { diagnostics: false },
     projects: [
       {
         extends: true,
