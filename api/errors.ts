@@ -99,6 +99,22 @@ export const ERROR_STATUS = Object.freeze({
   /** LEVEL2 priority and no peer has the task: Dragonfly answers NotFound. */
   DF_ERR_NO_CANDIDATE: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
   DF_ERR_SCHEDULE_ABORTED: { grpc: GrpcStatus.CANCELLED, http: 499 },
+
+  // dfmanager: resolving an image for preheat. The registry is the upstream, so its refusals and
+  // bad answers are a bad gateway; FAILED_PRECONDITION where asking again gives the same answer.
+  /** The registry (or its token service) answered 401/403 after the one retry with credentials. */
+  DF_ERR_PREHEAT_UNAUTHORIZED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 502 },
+  DF_ERR_PREHEAT_REGISTRY_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
+  DF_ERR_PREHEAT_REGISTRY_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504 },
+  /** Any other unexpected status from the registry or its token service (5xx, 429, 3xx). */
+  DF_ERR_PREHEAT_REGISTRY_STATUS: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
+  /** 404: the repository, tag or digest is unknown to the registry. */
+  DF_ERR_PREHEAT_IMAGE_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  DF_ERR_PREHEAT_MANIFEST_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
+  DF_ERR_PREHEAT_MANIFEST_TOO_LARGE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
+  DF_ERR_PREHEAT_TOKEN_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
+  /** A manifest list / index has no manifest for the requested platform. */
+  DF_ERR_PREHEAT_PLATFORM_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
 });
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
