@@ -1,6 +1,7 @@
 /** Contracts shared by every component. Pure: no I/O. */
 export * from './errors.ts';
 export * from './pieces.ts';
+export * from './rendezvous.ts';
 export * from './digest.ts';
 export * from './ids.ts';
 export * from './units.ts';

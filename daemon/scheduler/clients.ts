@@ -1,9 +1,10 @@
 /**
  * gRPC clients of the schedulers in `scheduler.addrs`. A task always goes to the same scheduler
- * (by its id, as Dragonfly hashes task ids over the scheduler list), so every peer of a task meets
- * in one scheduler's DAG; host announces go to all of them.
+ * (rendezvous hashing of its id over the addresses, api's `ownerOf`), so every peer of a task meets
+ * in one scheduler's DAG, and adding or removing a scheduler moves only the tasks it wins or held;
+ * host announces go to all of them.
  */
-import type { schedulerv2 } from '../../api/index.ts';
+import { ownerOf, type schedulerv2 } from '../../api/index.ts';
 import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
 
 export class SchedulerClients {
@@ -27,8 +28,7 @@ export class SchedulerClients {
 
   /** The scheduler that owns a task. */
   forTask(taskId: string): { addr: string; client: schedulerv2.SchedulerClient } {
-    const index = Number.parseInt(taskId.slice(0, 8), 16) % this.addrs.length;
-    const addr = this.addrs[Number.isNaN(index) ? 0 : index]!;
+    const addr = ownerOf(taskId, this.addrs)!;
     return { addr, client: this.#client(addr) };
   }
 
