@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { describe, test } from 'vitest';
+import { describe, test, type TestContext } from 'vitest';
 import { MEDIA_TYPE, parseChallenges, resolveImage } from '../../manager/index.ts';
 import { ociManifest, sendError, sendManifest, sha256, startStub, type Stub } from './image-stub.ts';
 
@@ -48,7 +48,7 @@ const index = Buffer.from(
 );
 
 /** A registry at `/v2/` and a token service at `/token` on one server. */
-async function tokenRegistry(t: Parameters<Parameters<typeof test>[1]>[0], options: TokenRegistryOptions = {}): Promise<Stub> {
+async function tokenRegistry(t: TestContext, options: TokenRegistryOptions = {}): Promise<Stub> {
   const issued = options.credentials ? 'tok-private' : 'tok-anonymous';
   const accepted = options.accepted ?? issued;
   let realm = '';
