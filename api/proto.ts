@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 
 export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
-export const PROTO_FILES = Object.freeze(['common.proto', 'scheduler.proto', 'dfdaemon.proto']);
+export const PROTO_FILES = Object.freeze(['common.proto', 'scheduler.proto', 'dfdaemon.proto', 'manager.proto']);
 
 /** @grpc/proto-loader options: camelCase fields, numbers for 64-bit values, enum names as strings. */
 export const PROTO_LOADER_OPTIONS = Object.freeze({
