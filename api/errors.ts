@@ -115,6 +115,12 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_PREHEAT_TOKEN_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
   /** A manifest list / index has no manifest for the requested platform. */
   DF_ERR_PREHEAT_PLATFORM_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+
+  // dfmanager: its database and its API's callers.
+  /** The manager's database cannot be opened, migrated or queried. */
+  DF_ERR_MANAGER_STORE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
+  /** No credentials, or credentials that are wrong, expired or revoked. */
+  DF_ERR_UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401 },
 });
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -10,3 +10,4 @@ export * from './config.ts';
 export type * from './wire.ts';
 export * from './grpc-status.ts';
 export * from './metrics.ts';
+export { createLogger, LOG_LEVELS, NOOP_LOGGER, type LogFields, type Logger, type LogLevel } from './log.ts';

@@ -1,0 +1,66 @@
+/**
+ * Composition root: opens (and migrates) the database, builds the REST API and listens. One
+ * AbortController (the caller's signal) stops it; `close` runs the ordered shutdown: stop accepting
+ * requests and finish those in flight, then close the database.
+ */
+import { createLogger, MetricsRegistry, type Logger, type LogLevel } from '../api/index.ts';
+import type { ManagerConfig } from './config.ts';
+import type { ManagerContext } from './context.ts';
+import { buildApp, type RoutePlugin } from './rest/app.ts';
+import { openStore } from './store/database.ts';
+
+export interface RunningManager {
+  /** The bound REST port (useful with `server.rest.port: 0`). */
+  readonly restPort: number;
+  readonly context: ManagerContext;
+  /** Ordered shutdown; safe to call more than once. */
+  close(): Promise<void>;
+  /** Resolves when the manager has closed (by `close` or the signal). */
+  readonly closed: Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+}
+
+/** Every REST resource, in the order they are registered. */
+export const ROUTES: readonly RoutePlugin[] = [];
+
+export async function startManager(config: ManagerConfig, options: StartOptions = {}): Promise<RunningManager> {
+  const log = options.log ?? createLogger(config.log.level as LogLevel);
+  const store = await openStore(config.database.url, config.server.dataDir);
+  const context: ManagerContext = { config, store, log, metrics: new MetricsRegistry(), now: options.now ?? Date.now };
+  let app;
+  let restPort: number;
+  try {
+    app = await buildApp(context, { routes: ROUTES });
+    await app.listen({ host: config.server.rest.listenIP, port: config.server.rest.port });
+    restPort = (app.server.address() as { port: number }).port;
+  } catch (error) {
+    await app?.close();
+    await store.close();
+    throw error;
+  }
+  log.info('manager started', { rest: `${config.server.rest.listenIP}:${restPort}`, database: store.description });
+
+  let closing: Promise<void> | undefined;
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.info('manager stopping');
+      await app.close();
+      await store.close();
+      log.info('manager stopped');
+      markClosed();
+    })();
+    return closing;
+  };
+  if (options.signal) {
+    if (options.signal.aborted) void close();
+    else options.signal.addEventListener('abort', () => void close(), { once: true });
+  }
+  return { restPort, context, close, closed };
+}
