@@ -8,6 +8,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { DfError, METRICS_CONTENT_TYPE, statusOf } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
+import { installAuth } from './auth.ts';
 
 /** A group of routes: registered on the app with the context. */
 export type RoutePlugin = (app: FastifyInstance, context: ManagerContext) => void | Promise<void>;
@@ -54,6 +55,7 @@ export async function buildApp(context: ManagerContext, options: AppOptions = {}
   app.get('/healthy', async () => 'OK');
   app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(context.metrics.render()));
 
+  installAuth(app, context);
   for (const plugin of options.routes ?? []) await plugin(app, context);
   return app;
 }
