@@ -30,6 +30,8 @@ import type { ListHostsRequest as _scheduler_v2_ListHostsRequest, ListHostsReque
 import type { ListHostsResponse as _scheduler_v2_ListHostsResponse, ListHostsResponse__Output as _scheduler_v2_ListHostsResponse__Output } from './scheduler/v2/ListHostsResponse.ts';
 import type { NeedBackToSourceResponse as _scheduler_v2_NeedBackToSourceResponse, NeedBackToSourceResponse__Output as _scheduler_v2_NeedBackToSourceResponse__Output } from './scheduler/v2/NeedBackToSourceResponse.ts';
 import type { NormalTaskResponse as _scheduler_v2_NormalTaskResponse, NormalTaskResponse__Output as _scheduler_v2_NormalTaskResponse__Output } from './scheduler/v2/NormalTaskResponse.ts';
+import type { PreheatTaskRequest as _scheduler_v2_PreheatTaskRequest, PreheatTaskRequest__Output as _scheduler_v2_PreheatTaskRequest__Output } from './scheduler/v2/PreheatTaskRequest.ts';
+import type { PreheatTaskResponse as _scheduler_v2_PreheatTaskResponse, PreheatTaskResponse__Output as _scheduler_v2_PreheatTaskResponse__Output } from './scheduler/v2/PreheatTaskResponse.ts';
 import type { RegisterPeerRequest as _scheduler_v2_RegisterPeerRequest, RegisterPeerRequest__Output as _scheduler_v2_RegisterPeerRequest__Output } from './scheduler/v2/RegisterPeerRequest.ts';
 import type { ReschedulePeerRequest as _scheduler_v2_ReschedulePeerRequest, ReschedulePeerRequest__Output as _scheduler_v2_ReschedulePeerRequest__Output } from './scheduler/v2/ReschedulePeerRequest.ts';
 import type { SchedulerClient as _scheduler_v2_SchedulerClient, SchedulerDefinition as _scheduler_v2_SchedulerDefinition } from './scheduler/v2/Scheduler.ts';
@@ -84,6 +86,10 @@ export interface ProtoGrpcType {
       ListHostsResponse: MessageTypeDefinition<_scheduler_v2_ListHostsResponse, _scheduler_v2_ListHostsResponse__Output>
       NeedBackToSourceResponse: MessageTypeDefinition<_scheduler_v2_NeedBackToSourceResponse, _scheduler_v2_NeedBackToSourceResponse__Output>
       NormalTaskResponse: MessageTypeDefinition<_scheduler_v2_NormalTaskResponse, _scheduler_v2_NormalTaskResponse__Output>
+      PreheatHostState: EnumTypeDefinition
+      PreheatScope: EnumTypeDefinition
+      PreheatTaskRequest: MessageTypeDefinition<_scheduler_v2_PreheatTaskRequest, _scheduler_v2_PreheatTaskRequest__Output>
+      PreheatTaskResponse: MessageTypeDefinition<_scheduler_v2_PreheatTaskResponse, _scheduler_v2_PreheatTaskResponse__Output>
       RegisterPeerRequest: MessageTypeDefinition<_scheduler_v2_RegisterPeerRequest, _scheduler_v2_RegisterPeerRequest__Output>
       ReschedulePeerRequest: MessageTypeDefinition<_scheduler_v2_ReschedulePeerRequest, _scheduler_v2_ReschedulePeerRequest__Output>
       Scheduler: SubtypeConstructor<typeof grpc.Client, _scheduler_v2_SchedulerClient> & { service: _scheduler_v2_SchedulerDefinition }

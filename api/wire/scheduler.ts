@@ -20,6 +20,10 @@ export type { ListHostsResponse, ListHostsResponse__Output } from '../gen/schedu
 export type { NeedBackToSourceResponse, NeedBackToSourceResponse__Output } from '../gen/scheduler/v2/NeedBackToSourceResponse.ts';
 export type { NormalTaskResponse, NormalTaskResponse__Output } from '../gen/scheduler/v2/NormalTaskResponse.ts';
 export type { RegisterPeerRequest, RegisterPeerRequest__Output } from '../gen/scheduler/v2/RegisterPeerRequest.ts';
+export type { PreheatHostState, PreheatHostState__Output } from '../gen/scheduler/v2/PreheatHostState.ts';
+export type { PreheatScope, PreheatScope__Output } from '../gen/scheduler/v2/PreheatScope.ts';
+export type { PreheatTaskRequest, PreheatTaskRequest__Output } from '../gen/scheduler/v2/PreheatTaskRequest.ts';
+export type { PreheatTaskResponse, PreheatTaskResponse__Output } from '../gen/scheduler/v2/PreheatTaskResponse.ts';
 export type { ReschedulePeerRequest, ReschedulePeerRequest__Output } from '../gen/scheduler/v2/ReschedulePeerRequest.ts';
 export type { SchedulerClient, SchedulerHandlers, SchedulerDefinition } from '../gen/scheduler/v2/Scheduler.ts';
 export type { StatPeerRequest, StatPeerRequest__Output } from '../gen/scheduler/v2/StatPeerRequest.ts';

@@ -6,6 +6,7 @@ import { announcePeerHandler } from './announce-peer.ts';
 import type { HostService } from './host-service.ts';
 import type { PeerService } from './peer-service.ts';
 import type { LoadedProtos } from './protos.ts';
+import { createPreheatDownloader, preheatTaskHandler } from './preheat.ts';
 import { hostAddress } from './seed-peer.ts';
 
 /** A unary handler: the service result, or its error mapped through api's status tables. */
@@ -43,6 +44,8 @@ export async function startGrpcServer(options: {
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
+  // Its own channels: closed with the server, after the calls in flight.
+  const preheats = createPreheatDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
   const handlers: schedulerv2.SchedulerHandlers = {
     AnnouncePeer: announcePeerHandler(peers, log),
     AnnounceHost: unary((request) => {
@@ -60,6 +63,7 @@ export async function startGrpcServer(options: {
       hosts.leavePeer(request);
       return {};
     }),
+    PreheatTask: preheatTaskHandler({ resources: peers.deps.resources, downloader: preheats, log: log.child({ component: 'preheat' }) }),
   };
   server.addService(protos.scheduler.scheduler.v2.Scheduler.service, handlers);
   const port = await new Promise<number>((resolve, reject) => {
@@ -75,6 +79,7 @@ export async function startGrpcServer(options: {
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
+          preheats.close();
           resolve();
         });
       }),

@@ -12,6 +12,8 @@ import type { LeavePeerRequest as _scheduler_v2_LeavePeerRequest, LeavePeerReque
 import type { ListHostsRequest as _scheduler_v2_ListHostsRequest, ListHostsRequest__Output as _scheduler_v2_ListHostsRequest__Output } from '../../scheduler/v2/ListHostsRequest.ts';
 import type { ListHostsResponse as _scheduler_v2_ListHostsResponse, ListHostsResponse__Output as _scheduler_v2_ListHostsResponse__Output } from '../../scheduler/v2/ListHostsResponse.ts';
 import type { Peer as _common_v2_Peer, Peer__Output as _common_v2_Peer__Output } from '../../common/v2/Peer.ts';
+import type { PreheatTaskRequest as _scheduler_v2_PreheatTaskRequest, PreheatTaskRequest__Output as _scheduler_v2_PreheatTaskRequest__Output } from '../../scheduler/v2/PreheatTaskRequest.ts';
+import type { PreheatTaskResponse as _scheduler_v2_PreheatTaskResponse, PreheatTaskResponse__Output as _scheduler_v2_PreheatTaskResponse__Output } from '../../scheduler/v2/PreheatTaskResponse.ts';
 import type { StatPeerRequest as _scheduler_v2_StatPeerRequest, StatPeerRequest__Output as _scheduler_v2_StatPeerRequest__Output } from '../../scheduler/v2/StatPeerRequest.ts';
 import type { StatTaskRequest as _scheduler_v2_StatTaskRequest, StatTaskRequest__Output as _scheduler_v2_StatTaskRequest__Output } from '../../scheduler/v2/StatTaskRequest.ts';
 import type { Task as _common_v2_Task, Task__Output as _common_v2_Task__Output } from '../../common/v2/Task.ts';
@@ -58,6 +60,11 @@ export interface SchedulerClient extends grpc.Client {
   listHosts(argument: _scheduler_v2_ListHostsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListHostsResponse__Output>): grpc.ClientUnaryCall;
   listHosts(argument: _scheduler_v2_ListHostsRequest, callback: grpc.requestCallback<_scheduler_v2_ListHostsResponse__Output>): grpc.ClientUnaryCall;
   
+  PreheatTask(argument: _scheduler_v2_PreheatTaskRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
+  PreheatTask(argument: _scheduler_v2_PreheatTaskRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
+  preheatTask(argument: _scheduler_v2_PreheatTaskRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
+  preheatTask(argument: _scheduler_v2_PreheatTaskRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
+  
   StatPeer(argument: _scheduler_v2_StatPeerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_common_v2_Peer__Output>): grpc.ClientUnaryCall;
   StatPeer(argument: _scheduler_v2_StatPeerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_common_v2_Peer__Output>): grpc.ClientUnaryCall;
   StatPeer(argument: _scheduler_v2_StatPeerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_common_v2_Peer__Output>): grpc.ClientUnaryCall;
@@ -89,6 +96,8 @@ export interface SchedulerHandlers extends grpc.UntypedServiceImplementation {
   
   ListHosts: grpc.handleUnaryCall<_scheduler_v2_ListHostsRequest__Output, _scheduler_v2_ListHostsResponse>;
   
+  PreheatTask: grpc.handleServerStreamingCall<_scheduler_v2_PreheatTaskRequest__Output, _scheduler_v2_PreheatTaskResponse>;
+  
   StatPeer: grpc.handleUnaryCall<_scheduler_v2_StatPeerRequest__Output, _common_v2_Peer>;
   
   StatTask: grpc.handleUnaryCall<_scheduler_v2_StatTaskRequest__Output, _common_v2_Task>;
@@ -101,6 +110,7 @@ export interface SchedulerDefinition extends grpc.ServiceDefinition {
   LeaveHost: MethodDefinition<_scheduler_v2_LeaveHostRequest, _google_protobuf_Empty, _scheduler_v2_LeaveHostRequest__Output, _google_protobuf_Empty__Output>
   LeavePeer: MethodDefinition<_scheduler_v2_LeavePeerRequest, _google_protobuf_Empty, _scheduler_v2_LeavePeerRequest__Output, _google_protobuf_Empty__Output>
   ListHosts: MethodDefinition<_scheduler_v2_ListHostsRequest, _scheduler_v2_ListHostsResponse, _scheduler_v2_ListHostsRequest__Output, _scheduler_v2_ListHostsResponse__Output>
+  PreheatTask: MethodDefinition<_scheduler_v2_PreheatTaskRequest, _scheduler_v2_PreheatTaskResponse, _scheduler_v2_PreheatTaskRequest__Output, _scheduler_v2_PreheatTaskResponse__Output>
   StatPeer: MethodDefinition<_scheduler_v2_StatPeerRequest, _common_v2_Peer, _scheduler_v2_StatPeerRequest__Output, _common_v2_Peer__Output>
   StatTask: MethodDefinition<_scheduler_v2_StatTaskRequest, _common_v2_Task, _scheduler_v2_StatTaskRequest__Output, _common_v2_Task__Output>
 }
