@@ -30,6 +30,9 @@ export const MANAGER_CONFIG_SCHEMA = {
   }),
   job: field.object({
     rateLimit: field.int(10, { min: 1, max: 10_000, doc: 'jobs a second one cluster accepts; more answer 429' }),
+    preheat: field.object({
+      stallTimeout: field.duration('2m', 'a layer whose hosts report no progress this long fails'),
+    }),
   }),
   keepAlive: field.object({
     timeout: field.duration('15s', 'a scheduler silent this long is inactive'),
