@@ -115,12 +115,24 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_PREHEAT_TOKEN_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
   /** A manifest list / index has no manifest for the requested platform. */
   DF_ERR_PREHEAT_PLATFORM_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  /** dfmanager preheat: no byte moved on any host of a layer for job.preheat.stallTimeout. */
+  DF_ERR_PREHEAT_STALLED: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504 },
+  /** dfmanager preheat: the cluster has no active scheduler to ask. */
+  DF_ERR_PREHEAT_NO_SCHEDULER: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
+  /** dfmanager preheat: the scheduler refused the preheat or hosts failed it. */
+  DF_ERR_PREHEAT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
 
   // dfmanager: its database and its API's callers.
   /** The manager's database cannot be opened, migrated or queried. */
   DF_ERR_MANAGER_STORE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   /** No credentials, or credentials that are wrong, expired or revoked. */
   DF_ERR_UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401 },
+  /** A user, cluster, token... the request names is not in the manager's database. */
+  DF_ERR_RECORD_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404 },
+  /** One field of a request is invalid in a way its JSON schema cannot say (a CIDR, a regex). */
+  DF_ERR_INVALID_FIELD: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  /** The change would break an invariant: delete the default cluster, demote the last root. */
+  DF_ERR_MANAGER_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409 },
 });
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

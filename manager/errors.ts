@@ -28,7 +28,7 @@ export class ForbiddenError extends DfError {
 /** A record the request names does not exist. */
 export class RecordNotFoundError extends DfError {
   constructor(what: string) {
-    super('DF_ERR_NOT_FOUND', `${what} does not exist`);
+    super('DF_ERR_RECORD_NOT_FOUND', `${what} does not exist`);
     this.name = 'RecordNotFoundError';
   }
 }
@@ -46,5 +46,23 @@ export class RateLimitedError extends DfError {
   constructor(message: string) {
     super('DF_ERR_RESOURCE_EXHAUSTED', message);
     this.name = 'RateLimitedError';
+  }
+}
+
+/** One field of a request is invalid (beyond its JSON schema); `field` names it as `body.scopes.cidrs[0]`. */
+export class InvalidFieldError extends DfError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('DF_ERR_INVALID_FIELD', message, options);
+    this.name = 'InvalidFieldError';
+    this.field = field;
+  }
+}
+
+/** A change that would break an invariant of the stored state (the default cluster, the last root). */
+export class ConflictError extends DfError {
+  constructor(message: string) {
+    super('DF_ERR_MANAGER_CONFLICT', message);
+    this.name = 'ConflictError';
   }
 }

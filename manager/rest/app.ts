@@ -8,7 +8,9 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { DfError, METRICS_CONTENT_TYPE, statusOf } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
+import { InvalidFieldError } from '../errors.ts';
 import { installAuth } from './auth.ts';
+import { installOpenApi } from './openapi.ts';
 
 /** A group of routes: registered on the app with the context. */
 export type RoutePlugin = (app: FastifyInstance, context: ManagerContext) => void | Promise<void>;
@@ -27,7 +29,8 @@ export async function buildApp(context: ManagerContext, options: AppOptions = {}
 
   app.setErrorHandler((error: FastifyError | DfError | Error, request, reply) => {
     if (error instanceof DfError) {
-      void reply.status(statusOf(error).http).send({ code: error.code, message: error.message });
+      const field = error instanceof InvalidFieldError ? { field: error.field } : {};
+      void reply.status(statusOf(error).http).send({ code: error.code, message: error.message, ...field });
       return;
     }
     const validation = (error as FastifyError).validation;
@@ -56,6 +59,8 @@ export async function buildApp(context: ManagerContext, options: AppOptions = {}
   app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(context.metrics.render()));
 
   installAuth(app, context);
+  // Before the routes: the collector sees each route as it is added.
+  installOpenApi(app);
   for (const plugin of options.routes ?? []) await plugin(app, context);
   return app;
 }
