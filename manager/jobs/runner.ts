@@ -14,7 +14,7 @@ import type { Job, JobTask } from '../store/schema.ts';
 import type { JobCredentials, JobSecretBox } from './crypto.ts';
 import { listenForJobs, type JobListener } from './notify.ts';
 
-export const RUNNER_DEFAULTS = Object.freeze({
+export const RUNNER_DEFAULTS: RunnerOptions = Object.freeze({
   leaseMs: 30_000,
   pollIntervalMs: 1_000,
   /** Progress reaches the database at most this often. */
@@ -23,7 +23,12 @@ export const RUNNER_DEFAULTS = Object.freeze({
   concurrency: 16,
 });
 
-export type RunnerOptions = typeof RUNNER_DEFAULTS;
+export interface RunnerOptions {
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly progressIntervalMs: number;
+  readonly concurrency: number;
+}
 
 export interface TaskWork {
   readonly job: Job;
@@ -72,6 +77,8 @@ export class JobRunner {
   private readonly options: RunnerOptions;
   private readonly controller = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  /** Tasks in flight here, so a job this runner ends stops its own work at once (others notice at renewal). */
+  private readonly active = new Map<number, { jobId: number; controller: AbortController }>();
   private listener: JobListener | undefined;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -148,7 +155,9 @@ export class JobRunner {
       ? finisher(job, tasks, timedOut)
       : { state: 'FAILURE' as const, result: { job_states: [{ state: 'FAILURE', error: `no runner for job type ${job.type}`, results: [] }] }, progress: {} };
     const error = timedOut ? `the job timed out after ${job.timeout_ms} ms` : null;
-    if (await endJob(this.deps.store.db, job.id, ended.state, ended.result, ended.progress, error, this.deps.now())) {
+    const changed = await endJob(this.deps.store.db, job.id, ended.state, ended.result, ended.progress, error, this.deps.now());
+    for (const work of this.active.values()) if (work.jobId === job.id) work.controller.abort(new Error(error ?? 'the job ended'));
+    if (changed) {
       this.deps.log.info('job ended', { jobId: job.id, type: job.type, state: ended.state, timedOut });
     }
   }
@@ -158,24 +167,24 @@ export class JobRunner {
     const owner = this.owner;
     const job = (await store.db.selectFrom('jobs').selectAll().where('id', '=', task.job_id).executeTakeFirst())!;
     const controller = new AbortController();
+    this.active.set(task.id, { jobId: job.id, controller });
     const onStop = () => controller.abort(this.controller.signal.reason);
     this.controller.signal.addEventListener('abort', onStop, { once: true });
     let pending: { bytes: number; payload: unknown } | undefined;
     let lastRenew = now();
-    let renewing = false;
+    let renewing: Promise<unknown> | undefined;
     // Renews the lease a few times per lease, and writes progress at most every progressIntervalMs.
     const timer = setInterval(() => {
       if (renewing || (pending === undefined && now() - lastRenew < this.options.leaseMs / 3)) return;
-      renewing = true;
       const progress = pending;
       pending = undefined;
-      renewLease(store.db, task.id, owner, now(), this.options.leaseMs, progress)
+      renewing = renewLease(store.db, task.id, owner, now(), this.options.leaseMs, progress)
         .then((held) => {
           lastRenew = now();
           if (!held) controller.abort(new Error('the task lease was lost (job ended, deleted or taken over)'));
         })
         .catch((error: unknown) => log.warn('job runner: cannot renew a lease', { taskId: task.id, error: describe(error) }))
-        .finally(() => (renewing = false));
+        .finally(() => (renewing = undefined));
     }, this.options.progressIntervalMs);
     timer.unref();
     const payload = JSON.parse(task.payload) as unknown;
@@ -213,6 +222,9 @@ export class JobRunner {
       );
     } finally {
       clearInterval(timer);
+      // A renewal still in flight must not outlive the runner (the database may close next).
+      await renewing;
+      this.active.delete(task.id);
       this.controller.signal.removeEventListener('abort', onStop);
     }
   }
