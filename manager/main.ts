@@ -4,14 +4,21 @@
  * requests and finish those in flight, then close the database.
  */
 import { createLogger, MetricsRegistry, type Logger, type LogLevel } from '../api/index.ts';
+import { bootstrap } from './bootstrap.ts';
 import type { ManagerConfig } from './config.ts';
 import type { ManagerContext } from './context.ts';
+import { startJobs, type RunningJobs } from './jobs/service.ts';
 import { buildApp, type RoutePlugin } from './rest/app.ts';
+import { RESOURCE_ROUTES } from './rest/routes/index.ts';
+import { jobRoutes } from './rest/routes/jobs.ts';
+import { startGrpcServer, type ManagerGrpcServer } from './rpc/server.ts';
 import { openStore } from './store/database.ts';
 
 export interface RunningManager {
   /** The bound REST port (useful with `server.rest.port: 0`). */
   readonly restPort: number;
+  /** The bound manager.v2 gRPC port (useful with `server.grpc.port: 0`). */
+  readonly grpcPort: number;
   readonly context: ManagerContext;
   /** Ordered shutdown; safe to call more than once. */
   close(): Promise<void>;
@@ -26,7 +33,7 @@ export interface StartOptions {
 }
 
 /** Every REST resource, in the order they are registered. */
-export const ROUTES: readonly RoutePlugin[] = [];
+export const ROUTES: readonly RoutePlugin[] = [...RESOURCE_ROUTES, jobRoutes];
 
 export async function startManager(config: ManagerConfig, options: StartOptions = {}): Promise<RunningManager> {
   const log = options.log ?? createLogger(config.log.level as LogLevel);
@@ -34,16 +41,24 @@ export async function startManager(config: ManagerConfig, options: StartOptions 
   const context: ManagerContext = { config, store, log, metrics: new MetricsRegistry(), now: options.now ?? Date.now };
   let app;
   let restPort: number;
+  let grpcServer: ManagerGrpcServer | undefined;
+  let jobs: RunningJobs;
   try {
+    // Root user and default cluster on first start; nothing on later ones.
+    await bootstrap(context);
     app = await buildApp(context, { routes: ROUTES });
     await app.listen({ host: config.server.rest.listenIP, port: config.server.rest.port });
     restPort = (app.server.address() as { port: number }).port;
+    grpcServer = await startGrpcServer(context);
+    jobs = await startJobs(context);
   } catch (error) {
+    await grpcServer?.close();
     await app?.close();
     await store.close();
     throw error;
   }
-  log.info('manager started', { rest: `${config.server.rest.listenIP}:${restPort}`, database: store.description });
+  const grpc = grpcServer;
+  log.info('manager started', { rest: `${config.server.rest.listenIP}:${restPort}`, grpc: `${config.server.grpc.listenIP}:${grpc.port}`, database: store.description });
 
   let closing: Promise<void> | undefined;
   let markClosed: () => void = () => {};
@@ -52,6 +67,9 @@ export async function startManager(config: ManagerConfig, options: StartOptions 
     closing ??= (async () => {
       log.info('manager stopping');
       await app.close();
+      await grpc.close();
+      // Tasks in flight are handed back (their leases end now) before the database closes.
+      await jobs.close();
       await store.close();
       log.info('manager stopped');
       markClosed();
@@ -62,5 +80,5 @@ export async function startManager(config: ManagerConfig, options: StartOptions 
     if (options.signal.aborted) void close();
     else options.signal.addEventListener('abort', () => void close(), { once: true });
   }
-  return { restPort, context, close, closed };
+  return { restPort, grpcPort: grpc.port, context, close, closed };
 }
