@@ -9,11 +9,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../api/index.ts';
-import { openStore, type Store } from '../../manager/index.ts';
-import { JobSecretBox } from '../../manager/jobs/crypto.ts';
-import { credentialsOf, redactPreheatArgs } from '../../manager/jobs/preheat-args.ts';
-import { JobRunner, type JobFinisher, type TaskExecutor } from '../../manager/jobs/runner.ts';
-import { claimTask, createJob, findJob, jobTasks } from '../../manager/store/jobs.ts';
+import {
+  claimTask,
+  createJob,
+  findJob,
+  JobRunner,
+  JobSecretBox,
+  jobTasks,
+  openStore,
+  preheatCredentialsOf as credentialsOf,
+  redactPreheatArgs,
+  type JobFinisher,
+  type Store,
+  type TaskExecutor,
+} from '../../manager/index.ts';
 import { postgresSkipReason, startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { waitFor } from '../support/temp.ts';
 
