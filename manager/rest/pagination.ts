@@ -26,9 +26,11 @@ export function pageOf(query: PageQuery): Page & { page: number; perPage: number
 
 function link(request: FastifyRequest, page: number, perPage: number, rel: string): string {
   const url = new URL(request.url, 'http://manager');
-  url.searchParams.set('page', String(page));
-  url.searchParams.set('per_page', String(perPage));
-  return `<${url.pathname}${url.search}>; rel="${rel}"`;
+  // The filters first, in the request's order, then the page: links differ only at the end.
+  const params = new URLSearchParams([...url.searchParams].filter(([key]) => key !== 'page' && key !== 'per_page'));
+  params.append('page', String(page));
+  params.append('per_page', String(perPage));
+  return `<${url.pathname}?${params}>; rel="${rel}"`;
 }
 
 /** Sets `x-total-count` and `Link`; returns the items mapped to their API view. */

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { createLogger, MetricsRegistry } from '../../api/index.ts';
 import { bootstrap, buildApp, openStore, RESOURCE_ROUTES, resolveManagerConfig, type ManagerContext, type Store } from '../../manager/index.ts';
 import { postgresSkipReason, startPostgres, type PostgresServer } from '../support/postgres.ts';
@@ -83,9 +85,29 @@ export function onBothStores(suite: (open: OpenStore) => void): void {
       server = await startPostgres();
     });
     afterAll(async () => {
+      if (server) await waitForNoSessions(server);
       await server?.stop();
     });
     let count = 0;
     suite(async (name) => openStore(await server.createDatabase(`${name.replaceAll('-', '_')}_${++count}`), '/nonexistent'));
   });
+}
+
+/**
+ * A closed pool has sent its Terminate messages but its server sessions may still be ending; a
+ * fast shutdown in that moment makes pg emit an uncaught 57P01 on the closing client. Wait until
+ * only this check's own session is left (at most 2 s).
+ */
+async function waitForNoSessions(server: PostgresServer): Promise<void> {
+  const client = new pg.Client({ connectionString: server.url('postgres') });
+  await client.connect();
+  try {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { rows } = await client.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()");
+      if (rows[0]!.n === 0) return;
+      await sleep(20);
+    }
+  } finally {
+    await client.end();
+  }
 }
