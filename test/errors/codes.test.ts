@@ -9,9 +9,10 @@ import * as api from '../../api/index.ts';
 import { DfError, ERROR_STATUS, GrpcStatus, statusOf } from '../../api/index.ts';
 import * as daemon from '../../daemon/index.ts';
 import * as engine from '../../engine/index.ts';
+import * as manager from '../../manager/index.ts';
 import * as scheduler from '../../scheduler/index.ts';
 
-const MODULES = { api, daemon, engine, scheduler };
+const MODULES = { api, daemon, engine, scheduler, manager };
 
 /** Bases that are never thrown themselves: each subclass brings the code. */
 const BASES = new Set<unknown>([DfError, daemon.ProxyRequestError]);
@@ -61,6 +62,26 @@ const SAMPLES: Record<string, () => DfError> = {
   ScheduleError: () => new scheduler.ScheduleError('retry limit'),
   NoCandidateError: () => new scheduler.NoCandidateError('none'),
   ScheduleAbortedError: () => new scheduler.ScheduleAbortedError(),
+  StoreError: () => new manager.StoreError('cannot open', { cause }),
+  UnauthenticatedError: () => new manager.UnauthenticatedError('sign in'),
+  ForbiddenError: () => new manager.ForbiddenError('root only'),
+  RecordNotFoundError: () => new manager.RecordNotFoundError('cluster 7'),
+  RecordExistsError: () => new manager.RecordExistsError('cluster "a"'),
+  RateLimitedError: () => new manager.RateLimitedError('11 jobs in a second'),
+  InvalidFieldError: () => new manager.InvalidFieldError('body.scopes.cidrs[0]', 'not a CIDR'),
+  ConflictError: () => new manager.ConflictError('the last root'),
+  PreheatUnauthorizedError: () => new manager.PreheatUnauthorizedError('401 from the registry', 401),
+  RegistryUnreachableError: () => new manager.RegistryUnreachableError('refused', { cause }),
+  RegistryTimeoutError: () => new manager.RegistryTimeoutError('slow'),
+  RegistryStatusError: () => new manager.RegistryStatusError('503 from the registry', 503),
+  ImageNotFoundError: () => new manager.ImageNotFoundError('no tag'),
+  ManifestInvalidError: () => new manager.ManifestInvalidError('not JSON'),
+  ManifestTooLargeError: () => new manager.ManifestTooLargeError('too large'),
+  TokenInvalidError: () => new manager.TokenInvalidError('no token'),
+  PlatformNotFoundError: () => new manager.PlatformNotFoundError('no linux/s390x', ['linux/amd64']),
+  PreheatStalledError: () => new manager.PreheatStalledError('no bytes for 60 s'),
+  PreheatNoSchedulerError: () => new manager.PreheatNoSchedulerError('no active scheduler'),
+  PreheatFailedError: () => new manager.PreheatFailedError('refused'),
 };
 
 /** The exported DfError subclasses of every errors module, keyed as in SAMPLES. */
