@@ -2,7 +2,8 @@
  * dfdaemon.yaml: Dragonfly's camelCase keys and defaults (`dragonfly-client-config/src/dfdaemon.rs`),
  * resolved by api's schema-driven resolver, so an unknown key or a bad value fails at start with its
  * path. Deviations, on purpose:
- * - `scheduler.addrs` is a static list: there is no manager to hand out schedulers yet.
+ * - `scheduler.addrs` is the static list used without `manager.addrs`; with a manager the list
+ *   comes from its ListSchedulers (refreshed every `dynconfig.refreshInterval`, cached on disk).
  * - `scheduler.scheduleTimeout` bounds one wait for the scheduler's answer (register, reschedule),
  *   as in the Go dfdaemon, not the whole stream as in the Rust client (3 h): a hung scheduler must
  *   not hold a download that the origin could finish.
@@ -29,6 +30,13 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     location: field.string('', { doc: '`|`-separated, e.g. country|province|city' }),
     hostname: field.optionalString({ doc: 'default: the machine hostname' }),
     ip: field.optionalString({ doc: 'advertised address; default: the first non-internal IPv4' }),
+    schedulerClusterID: field.int(0, { min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'pin this host to a cluster of the manager; 0: the cluster whose scopes match best' }),
+  }),
+  manager: field.object({
+    addrs: field.list([], 'manager gRPC host:port list; with one, the scheduler list comes from the manager and scheduler.addrs is not used'),
+  }),
+  dynconfig: field.object({
+    refreshInterval: field.duration('10s', 'how often the scheduler list and cluster config are fetched from the manager'),
   }),
   server: field.object({
     pluginDir: field.optionalString({ doc: 'accepted for compatibility; plugins are not loaded' }),
@@ -164,6 +172,12 @@ export function resolveDfdaemonConfig(raw: unknown): DfdaemonConfig {
       throw new ConfigError(`scheduler.addrs[${i}]`, `"${addr}" is not host:port`);
     }
   });
+  config.manager.addrs.forEach((addr, i) => {
+    if (!ADDR.test(addr) || Number(addr.slice(addr.lastIndexOf(':') + 1)) > 65535) {
+      throw new ConfigError(`manager.addrs[${i}]`, `"${addr}" is not host:port`);
+    }
+  });
+  if (config.dynconfig.refreshInterval <= 0) throw new ConfigError('dynconfig.refreshInterval', 'must be longer than 0');
   if (config.scheduler.announceInterval <= 0) throw new ConfigError('scheduler.announceInterval', 'must be longer than 0');
   if (config.scheduler.scheduleTimeout <= 0) throw new ConfigError('scheduler.scheduleTimeout', 'must be longer than 0');
   if (config.download.pieceTimeout <= 0) throw new ConfigError('download.pieceTimeout', 'must be longer than 0');

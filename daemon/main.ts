@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createEngine, createPieceSender, TokenBucket } from '../engine/index.ts';
 import type { DfdaemonConfig } from './config.ts';
+import { DaemonDynconfig } from './dynconfig.ts';
 import { DaemonStartError } from './errors.ts';
 import { StorageGc } from './gc.ts';
 import { advertisedPiecePort, hostMessage, identityOf, type BoundPorts } from './host.ts';
@@ -99,14 +100,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     cleanups.push(() => pieceServer.close());
 
-    const schedulers = new SchedulerClients(config.scheduler.addrs);
+    // With a manager, the schedulers come from it (or its cached answer), not from scheduler.addrs.
+    const schedulers = new SchedulerClients(config.manager.addrs.length > 0 ? [] : config.scheduler.addrs);
     cleanups.push(() => schedulers.close());
+    let announcer: Announcer | undefined;
+    if (config.manager.addrs.length > 0) {
+      const dynconfig = new DaemonDynconfig({
+        managerAddrs: config.manager.addrs,
+        host: { hostname: identity.hostname, ip: identity.ip, idc: config.host.idc, location: config.host.location, schedulerClusterId: config.host.schedulerClusterID },
+        refreshIntervalMs: config.dynconfig.refreshInterval,
+        storageDir: config.storage.dir,
+        schedulers,
+        log,
+        // A scheduler new to the list learns about this host before the first task reaches it.
+        onSchedulersChanged: () => void announcer?.announce(),
+      });
+      await dynconfig.start();
+      cleanups.push(() => dynconfig.close());
+    }
     const pieceClient = new PieceClient({ timeoutMs: config.download.pieceTimeout });
     cleanups.push(() => pieceClient.close());
     const downloadLimiter = new TokenBucket({ bytesPerSecond: bytesPerSecond(config.download.bandwidthLimit) });
     const uploadClients = new UploadClients();
     cleanups.push(() => uploadClients.close());
-    let announcer: Announcer | undefined;
     const p2p = new P2pDownloads({
       config,
       identity,

@@ -12,7 +12,8 @@ export const SCHEDULER_CONFIG_SCHEMA = {
     listenIP: field.string('0.0.0.0', { doc: 'address the gRPC server binds' }),
     port: field.int(8002, { min: 0, max: 65535, doc: '0 picks a free port' }),
     advertiseIP: field.optionalString({ doc: 'address announced to others; defaults to listenIP' }),
-    advertisePort: field.int(8002, { min: 0, max: 65535 }),
+    advertisePort: field.int(8002, { min: 0, max: 65535, doc: 'registered with the manager; with port 0 the bound port is registered instead' }),
+    host: field.optionalString({ doc: 'hostname registered with the manager; default: the machine hostname' }),
   }),
   scheduler: field.object({
     algorithm: field.string('default', { allowed: ['default'] }),
@@ -30,6 +31,17 @@ export const SCHEDULER_CONFIG_SCHEMA = {
       hostGCInterval: field.duration('5m'),
       hostTTL: field.duration('1h'),
     }),
+  }),
+  manager: field.object({
+    addr: field.string('', { doc: 'manager gRPC host:port; empty: no manager, the static config only' }),
+    schedulerClusterID: field.int(0, { min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'the cluster to join; 0 or an unknown id: the default cluster' }),
+    keepAlive: field.object({
+      interval: field.duration('5s', 'KeepAlive message interval on the one stream to the manager'),
+    }),
+  }),
+  dynconfig: field.object({
+    refreshInterval: field.duration('10s', "how often the cluster's config is fetched from the manager"),
+    cacheDir: field.string('/var/cache/dragonfly/scheduler', { doc: "where the last cluster config is kept, used at start when the manager is down" }),
   }),
   seedPeer: field.object({
     enable: field.bool(true, 'trigger seed peers to download a task first'),
@@ -55,6 +67,11 @@ export function resolveSchedulerConfig(raw: unknown): SchedulerConfig {
     if (config.scheduler.gc[key] <= 0) throw new ConfigError(`scheduler.gc.${key}`, 'must be longer than 0');
   }
   if (config.scheduler.retryInterval <= 0) throw new ConfigError('scheduler.retryInterval', 'must be longer than 0');
+  if (config.manager.addr !== '' && !/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(config.manager.addr)) {
+    throw new ConfigError('manager.addr', `"${config.manager.addr}" is not host:port`);
+  }
+  if (config.manager.keepAlive.interval <= 0) throw new ConfigError('manager.keepAlive.interval', 'must be longer than 0');
+  if (config.dynconfig.refreshInterval <= 0) throw new ConfigError('dynconfig.refreshInterval', 'must be longer than 0');
   return config;
 }
 

@@ -3,8 +3,12 @@
  * (the caller's signal) stops it; `close` runs the ordered shutdown: stop GC, stop accepting and
  * finish gRPC calls, stop scheduling and seed calls, close seed channels, close the metrics server.
  */
+import * as grpc from '@grpc/grpc-js';
+import { hostname as machineHostname, networkInterfaces } from 'node:os';
+import type { managerv2 } from '../api/index.ts';
 import type { SchedulerConfig } from './config.ts';
 import { splitHostPort } from './config.ts';
+import { ManagerLink } from './dynconfig.ts';
 import { GarbageCollector } from './gc.ts';
 import { createLogger, type Logger, type LogLevel } from './log.ts';
 import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.ts';
@@ -39,6 +43,52 @@ export interface StartOptions {
   /** Replaces the gRPC seed client (tests of the service layer). */
   readonly seeds?: SeedDownloader;
   readonly now?: () => number;
+}
+
+/** The address registered with the manager: advertiseIP, else listenIP unless it is a wildcard, else the first IPv4. */
+function advertisedIp(config: SchedulerConfig): string {
+  if (config.server.advertiseIP) return config.server.advertiseIP;
+  if (config.server.listenIP !== '0.0.0.0' && config.server.listenIP !== '::') return config.server.listenIP;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return '127.0.0.1';
+}
+
+async function linkManager(config: SchedulerConfig, boundPort: number, scheduling: Scheduling, log: Logger): Promise<ManagerLink> {
+  // The manager.v2 service is in the same loaded proto root as the scheduler's own.
+  const root = loadProtos().scheduler as unknown as managerv2.ProtoGrpcType;
+  const managerClient = new root.manager.v2.Manager(config.manager.addr, grpc.credentials.createInsecure(), {
+    // A manager that vanished without closing the connection is noticed by pings, not after hours.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const staticLimits = scheduling.limits;
+  const link = new ManagerLink({
+    managerClient,
+    self: {
+      hostname: config.server.host ?? machineHostname(),
+      ip: advertisedIp(config),
+      port: config.server.port === 0 ? boundPort : config.server.advertisePort,
+      idc: '',
+      location: '',
+      clusterId: config.manager.schedulerClusterID,
+      features: ['schedule', 'preheat'],
+    },
+    keepAliveIntervalMs: config.manager.keepAlive.interval,
+    refreshIntervalMs: config.dynconfig.refreshInterval,
+    cacheDir: config.dynconfig.cacheDir,
+    log: log.child({ component: 'dynconfig' }),
+    onLimits: (limits, source) => {
+      // A key the cluster config leaves out falls back to scheduler.yaml's value.
+      const next = { ...staticLimits, ...limits };
+      scheduling.setLimits(next);
+      log.info('cluster config applied', { source, ...next });
+    },
+  });
+  await link.start();
+  return link;
 }
 
 export async function startScheduler(config: SchedulerConfig, options: StartOptions = {}): Promise<RunningScheduler> {
@@ -100,12 +150,23 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     await metricsServer?.close();
     throw error;
   }
+  let link: ManagerLink | undefined;
+  if (config.manager.addr) {
+    try {
+      link = await linkManager(config, grpcServer.port, scheduling, log);
+    } catch (error) {
+      await grpcServer.close(0);
+      await metricsServer?.close();
+      throw error;
+    }
+  }
   gc.start();
   log.info('scheduler started', {
     grpc: `${config.server.listenIP}:${grpcServer.port}`,
     advertise: `${config.server.advertiseIP ?? config.server.listenIP}:${config.server.advertisePort}`,
     metrics: metricsServer ? config.metrics.addr.replace(/:\d+$/, `:${metricsServer.port}`) : 'disabled',
     seedPeer: config.seedPeer.enable,
+    manager: config.manager.addr || 'none',
   });
 
   let closing: Promise<void> | undefined;
@@ -114,6 +175,8 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('scheduler stopping');
+      // Leaving the manager first: daemons stop being sent here while calls in flight finish.
+      await link?.close();
       gc.stop();
       // Scheduling loops end first so that streams waiting on them can be finished by the server.
       peers.close();

@@ -1,19 +1,42 @@
 /**
- * gRPC clients of the schedulers in `scheduler.addrs`. A task always goes to the same scheduler
- * (rendezvous hashing of its id over the addresses, api's `ownerOf`), so every peer of a task meets
- * in one scheduler's DAG, and adding or removing a scheduler moves only the tasks it wins or held;
- * host announces go to all of them.
+ * gRPC clients of the current schedulers: `scheduler.addrs`, or the manager's answer, which
+ * `replace` swaps in while downloads run. A task always goes to the same scheduler (rendezvous
+ * hashing of its id over the addresses, api's `ownerOf`), so every peer of a task meets in one
+ * scheduler's DAG, and a scheduler joining or leaving moves only the tasks it wins or held; host
+ * announces go to all of them. The list may be empty (a manager that has not answered yet): a task
+ * then finishes from the origin, as with a scheduler that is down.
  */
 import { ownerOf, type schedulerv2 } from '../../api/index.ts';
+import { SchedulerLostError } from '../errors.ts';
 import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
 
 export class SchedulerClients {
-  readonly addrs: readonly string[];
+  #addrs: readonly string[];
   readonly #clients = new Map<string, schedulerv2.SchedulerClient>();
 
   constructor(addrs: readonly string[]) {
-    if (addrs.length === 0) throw new RangeError('at least one scheduler address is needed');
-    this.addrs = addrs;
+    this.#addrs = Object.freeze([...new Set(addrs)]);
+  }
+
+  get addrs(): readonly string[] {
+    return this.#addrs;
+  }
+
+  /**
+   * A new list; clients of schedulers that left are closed (their streams in flight end and those
+   * downloads go on from the origin or their next scheduler). True when the list changed.
+   */
+  replace(addrs: readonly string[]): boolean {
+    const next = Object.freeze([...new Set(addrs)].sort());
+    if (next.length === this.#addrs.length && [...this.#addrs].sort().every((addr, i) => addr === next[i])) return false;
+    this.#addrs = next;
+    for (const [addr, client] of this.#clients) {
+      if (!next.includes(addr)) {
+        client.close();
+        this.#clients.delete(addr);
+      }
+    }
+    return true;
   }
 
   #client(addr: string): schedulerv2.SchedulerClient {
@@ -28,12 +51,13 @@ export class SchedulerClients {
 
   /** The scheduler that owns a task. */
   forTask(taskId: string): { addr: string; client: schedulerv2.SchedulerClient } {
-    const addr = ownerOf(taskId, this.addrs)!;
+    const addr = ownerOf(taskId, this.#addrs);
+    if (addr === undefined) throw new SchedulerLostError('no scheduler is known yet (the manager has not answered and nothing is cached)');
     return { addr, client: this.#client(addr) };
   }
 
   all(): Array<{ addr: string; client: schedulerv2.SchedulerClient }> {
-    return this.addrs.map((addr) => ({ addr, client: this.#client(addr) }));
+    return this.#addrs.map((addr) => ({ addr, client: this.#client(addr) }));
   }
 
   close(): void {

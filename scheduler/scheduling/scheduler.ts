@@ -28,8 +28,14 @@ export interface SchedulingOptions {
 
 export type ScheduleOutcome = 'normal' | 'needBackToSource';
 
+/** The limits a cluster's config in the manager may change while the scheduler runs. */
+export interface ParentLimits {
+  readonly filterParentLimit: number;
+  readonly candidateParentLimit: number;
+}
+
 export class Scheduling {
-  private readonly options: SchedulingOptions;
+  private options: SchedulingOptions;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -39,6 +45,15 @@ export class Scheduling {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.log = log;
+  }
+
+  get limits(): ParentLimits {
+    return { filterParentLimit: this.options.filterParentLimit, candidateParentLimit: this.options.candidateParentLimit };
+  }
+
+  /** New limits apply from the next scheduling round on; rounds already sent keep their parents. */
+  setLimits(limits: ParentLimits): void {
+    this.options = { ...this.options, ...limits };
   }
 
   /** Up to `candidateParentLimit` parents, best first; undefined when none passes the filter. */
