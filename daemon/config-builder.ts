@@ -28,8 +28,10 @@ export interface DfdaemonConfigInput {
   readonly storageDir: string;
   /** download.server.socketPath, for dfget. */
   readonly socketPath: string;
-  /** scheduler.addrs, `host:port` each. */
+  /** scheduler.addrs, `host:port` each; not used when managerAddrs is given. */
   readonly schedulerAddrs: readonly string[];
+  /** manager.addrs: the schedulers then come from the manager's ListSchedulers. */
+  readonly managerAddrs?: readonly string[];
   /** seedPeer.enable; default false. */
   readonly seed?: boolean;
   /** Default 0 each: a free port, told by the `dfdaemon ready` log line. */
@@ -63,6 +65,7 @@ export function dfdaemonConfigTree(input: DfdaemonConfigInput): DfdaemonConfigTr
     download: { server: { socketPath: input.socketPath } },
     upload: { server: { ip: input.ip, port: ports.upload ?? 0 } },
     scheduler: { addrs: [...input.schedulerAddrs] },
+    ...(input.managerAddrs && input.managerAddrs.length > 0 && { manager: { addrs: [...input.managerAddrs] } }),
     seedPeer: { enable: input.seed ?? false },
     storage: { dir: input.storageDir, server: { ip: input.ip, tcpPort: ports.pieces ?? 0 } },
     proxy: { server: { port: ports.proxy ?? 0 } },

@@ -1,12 +1,15 @@
 /**
- * `npm start`: a local cluster on this machine. dfscheduler on 8002 (metrics 8000), one seed peer on
+ * `npm start`: a local cluster on this machine. dfmanager on 8080 (REST) and 65003 (gRPC) with its
+ * SQLite database in the state dir; dfscheduler on 8002 (metrics 8000) registered with it; one seed peer on
  * ports of its own (41xx), one peer on Dragonfly's default ports (upload 4000, proxy 4001, metrics
  * 4002, health 4003, pieces 4005). Storage and sockets live under $XDG_STATE_HOME/dragonfly-ts
- * (kept across runs) or a fresh temp dir (removed at exit). Logs of every component stream here
+ * (kept across runs) or a fresh temp dir (removed at exit). The daemons find the scheduler through
+ * the manager (manager.addrs), as a real deployment does. Logs of every component stream here
  * with a prefix; Ctrl-C stops the children (by their PIDs, peers first) and exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +19,7 @@ import { buildDfdaemonConfig } from '../daemon/index.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const DFDAEMON = join(ROOT, 'daemon', 'bin', 'dfdaemon.ts');
 const DFSCHEDULER = join(ROOT, 'scheduler', 'bin', 'dfscheduler.ts');
+const DFMANAGER = join(ROOT, 'manager', 'bin', 'dfmanager.ts');
 
 interface Ports {
   upload: number;
@@ -25,6 +29,9 @@ interface Ports {
   pieces: number;
 }
 
+const MANAGER_REST_PORT = 8080;
+const MANAGER_GRPC_PORT = 65003;
+const MANAGER_ADDR = `127.0.0.1:${MANAGER_GRPC_PORT}`;
 const SCHEDULER_PORT = 8002;
 const SCHEDULER_METRICS_PORT = 8000;
 const PEER: Ports = { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, pieces: 4005 };
@@ -49,6 +56,8 @@ function free(port: number): Promise<boolean> {
 /** Every port we will bind, checked before anything starts, so a clash names its port. */
 async function checkPorts(): Promise<string[]> {
   const wanted: Array<[number, string]> = [
+    [MANAGER_REST_PORT, 'dfmanager REST (server.rest.port)'],
+    [MANAGER_GRPC_PORT, 'dfmanager gRPC (server.grpc.port)'],
     [SCHEDULER_PORT, 'dfscheduler gRPC (server.port)'],
     [SCHEDULER_METRICS_PORT, 'dfscheduler metrics (metrics.addr)'],
     ...(Object.keys(PEER) as Array<keyof Ports>).map((key): [number, string] => [PEER[key], `peer ${PORT_KEYS[key]}`]),
@@ -67,6 +76,7 @@ function daemonConfig(dir: string, ports: Ports, seed: boolean): string {
     storageDir: join(dir, 'storage'),
     socketPath: join(dir, 'dfdaemon.sock'),
     schedulerAddrs: [`127.0.0.1:${SCHEDULER_PORT}`],
+    managerAddrs: [MANAGER_ADDR],
     seed,
     ports,
     overrides: { scheduler: { announceInterval: '30s' }, storage: { keep: true } },
@@ -154,11 +164,37 @@ async function main(): Promise<number> {
     for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
   });
 
+  const managerDir = join(base, 'manager');
+  await mkdir(managerDir, { recursive: true });
+  // The root password: the operator's DRAGONFLY_INITIAL_ROOT_PASSWORD, else one made on this state
+  // dir's first start and kept beside the database, since the manager sets it only once.
+  const passwordFile = join(managerDir, 'root-password');
+  const rootPassword =
+    process.env.DRAGONFLY_INITIAL_ROOT_PASSWORD ||
+    (await readFile(passwordFile, 'utf8').catch(async () => {
+      const made = randomBytes(12).toString('base64url');
+      await writeFile(passwordFile, made, { mode: 0o600 });
+      return made;
+    }));
+  await writeFile(
+    join(managerDir, 'manager.yaml'),
+    stringify({
+      server: { rest: { listenIP: '127.0.0.1', port: MANAGER_REST_PORT }, grpc: { listenIP: '127.0.0.1', port: MANAGER_GRPC_PORT }, dataDir: managerDir },
+      auth: { rootPassword },
+      log: { level: 'info' },
+    }),
+  );
   const schedulerDir = join(base, 'scheduler');
   await mkdir(schedulerDir, { recursive: true });
   await writeFile(
     join(schedulerDir, 'scheduler.yaml'),
-    stringify({ server: { listenIP: '127.0.0.1', port: SCHEDULER_PORT }, metrics: { addr: `127.0.0.1:${SCHEDULER_METRICS_PORT}` }, log: { level: 'info' } }),
+    stringify({
+      server: { listenIP: '127.0.0.1', port: SCHEDULER_PORT },
+      manager: { addr: MANAGER_ADDR },
+      dynconfig: { cacheDir: join(schedulerDir, 'cache') },
+      metrics: { addr: `127.0.0.1:${SCHEDULER_METRICS_PORT}` },
+      log: { level: 'info' },
+    }),
   );
   const daemons: Array<{ name: string; ports: Ports; seed: boolean }> = [
     { name: 'seed', ports: SEED, seed: true },
@@ -180,6 +216,7 @@ async function main(): Promise<number> {
     });
     return child.ready;
   };
+  await watch(start('manager', DFMANAGER, ['--config', join(managerDir, 'manager.yaml')], 'manager started'));
   await watch(start('scheduler', DFSCHEDULER, ['--config', join(schedulerDir, 'scheduler.yaml')], 'scheduler started'));
   for (const daemon of daemons) {
     await watch(start(daemon.name, DFDAEMON, ['--config', join(base, daemon.name, 'dfdaemon.yaml')], 'dfdaemon ready'));
@@ -189,6 +226,8 @@ async function main(): Promise<number> {
   console.log(`
 Local Dragonfly cluster is up (state in ${base}${stateHome ? '' : ', removed on exit'}).
 
+  manager     http://127.0.0.1:${MANAGER_REST_PORT}    gRPC ${MANAGER_ADDR}
+              user root, password ${rootPassword}${process.env.DRAGONFLY_INITIAL_ROOT_PASSWORD ? ' (from DRAGONFLY_INITIAL_ROOT_PASSWORD)' : ''}
   scheduler   gRPC 127.0.0.1:${SCHEDULER_PORT}    metrics http://127.0.0.1:${SCHEDULER_METRICS_PORT}/metrics
   seed peer   upload ${SEED.upload}, pieces ${SEED.pieces}    metrics http://127.0.0.1:${SEED.metrics}/metrics   health http://127.0.0.1:${SEED.health}/healthy
   peer        upload ${PEER.upload}, pieces ${PEER.pieces}    metrics http://127.0.0.1:${PEER.metrics}/metrics   health http://127.0.0.1:${PEER.health}/healthy

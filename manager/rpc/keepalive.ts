@@ -144,7 +144,11 @@ export class KeepAlives {
           }),
         );
       });
+      // 'end', 'cancelled' and 'error' may each fire for one stream; its end is handled once.
+      let ended = false;
       const end = () => {
+        if (ended) return;
+        ended = true;
         chain = this.#track(chain.then(left).then(() => finish(undefined)));
       };
       call.on('end', end);
