@@ -34,7 +34,10 @@ export function redactUrl(url: string): string {
   }
 }
 
-async function postgresDialect(url: string): Promise<PostgresDialect> {
+/** How long a closing store waits for its PostgreSQL connections to be gone. */
+const SOCKETS_CLOSE_WAIT_MS = 2_000;
+
+async function postgresDialect(url: string): Promise<{ dialect: PostgresDialect; socketsClosed: () => Promise<void> }> {
   // Loaded only for PostgreSQL: the embedded manager never pays for pg.
   const pg = (await import('pg')).default;
   const pool = new pg.Pool({
@@ -42,7 +45,21 @@ async function postgresDialect(url: string): Promise<PostgresDialect> {
     max: 10,
     types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) },
   });
-  return new PostgresDialect({ pool });
+  // pool.end() resolves before the sockets are closed: a server stopped right after a close would
+  // otherwise end live sessions (57P01) that surface as an error nobody can catch.
+  const open = new Set<Promise<void>>();
+  pool.on('connect', (client) => {
+    const stream = (client as unknown as { connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean } } }).connection.stream;
+    const closed = new Promise<void>((resolve) => (stream.destroyed ? resolve() : stream.once('close', () => resolve())));
+    open.add(closed);
+    void closed.then(() => open.delete(closed));
+  });
+  // A session the server ends (a restart) fails the client that holds it, not the process.
+  pool.on('error', () => {});
+  const socketsClosed = async () => {
+    await Promise.race([Promise.all([...open]), new Promise((resolve) => setTimeout(resolve, SOCKETS_CLOSE_WAIT_MS).unref())]);
+  };
+  return { dialect: new PostgresDialect({ pool }), socketsClosed };
 }
 
 /**
@@ -53,10 +70,13 @@ export async function openStore(url: string, baseDir: string): Promise<Store> {
   let kind: DatabaseKind;
   let dialect;
   let description: string;
+  let afterDestroy = async (): Promise<void> => {};
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     kind = 'postgres';
     description = redactUrl(url);
-    dialect = await postgresDialect(url);
+    const postgres = await postgresDialect(url);
+    dialect = postgres.dialect;
+    afterDestroy = postgres.socketsClosed;
   } else if (url === '' || url.startsWith('sqlite:')) {
     kind = 'sqlite';
     const given = url.slice('sqlite:'.length);
@@ -76,8 +96,17 @@ export async function openStore(url: string, baseDir: string): Promise<Store> {
     }
   } catch (error) {
     await db.destroy();
+    await afterDestroy();
     if (error instanceof StoreError) throw error;
     throw new StoreError(`cannot open ${description}: ${(error as Error).message}`, { cause: error });
   }
-  return { db, kind, description, close: () => db.destroy() };
+  return {
+    db,
+    kind,
+    description,
+    close: async () => {
+      await db.destroy();
+      await afterDestroy();
+    },
+  };
 }
