@@ -72,6 +72,8 @@ export const ERROR_STATUS = Object.freeze({
   /** A parent could not give a piece; the piece goes to another parent, so the peer is a bad gateway. */
   DF_ERR_PARENT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
   /** The scheduler is unreachable or broke the stream: the download goes on without it. */
+  /** Pieces are missing and back-to-source is disabled (by config or by the request). */
+  DF_ERR_BACK_TO_SOURCE_DISABLED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 502 },
   DF_ERR_SCHEDULER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   DF_ERR_INVALID_TLS_CA: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   /** An existing containerd / CRI-O config file cannot be merged. */

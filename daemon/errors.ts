@@ -62,3 +62,11 @@ export class SchedulerLostError extends DfError {
     this.grpcCode = options?.grpcCode;
   }
 }
+
+/** Pieces are missing, no parent can give them, and the request or config forbids the origin. */
+export class BackToSourceDisabledError extends DfError {
+  constructor(message: string) {
+    super('DF_ERR_BACK_TO_SOURCE_DISABLED', message);
+    this.name = 'BackToSourceDisabledError';
+  }
+}

@@ -2,7 +2,7 @@
 export { dfgetMain, type DfgetIo } from './dfget/main.ts';
 export { parseDfgetArgs, defaultStorageDir, DFGET_DEFAULTS, DEFAULT_ENDPOINT, USAGE as DFGET_USAGE, type DfgetArgs } from './dfget/args.ts';
 export { createLogger, type Logger, type LogLevel } from './log.ts';
-export { UsageError, NotFoundError, ParentPieceError, SchedulerLostError, DaemonStartError, AddressInUseError, ClientGoneError } from './errors.ts';
+export { UsageError, NotFoundError, ParentPieceError, SchedulerLostError, DaemonStartError, AddressInUseError, ClientGoneError, BackToSourceDisabledError } from './errors.ts';
 export { ProxyRequestError, BadProxyRequestError, ProxyClientDeniedError, ProxyRouteNotFoundError, ProxyMethodNotAllowedError, ProxyHeadersTooLargeError, InterceptError, UpstreamError } from './proxy/errors.ts';
 export { InvalidConfigFileError, ConfigWriteError } from './init-runtime/errors.ts';
 export { dfdaemonMain, DEFAULT_CONFIG_PATH } from './cli.ts';

@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ShuttingDownError } from '../api/index.ts';
 import { createEngine, createPieceSender, TokenBucket } from '../engine/index.ts';
 import type { DfdaemonConfig } from './config.ts';
 import { DaemonDynconfig } from './dynconfig.ts';
@@ -136,7 +137,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     const manager = new TaskManager({ engine, strategyFor: (input) => p2p.strategyFor(input), metrics, log, newPeerId: identity.newPeerId, signal });
     cleanups.push(async () => {
-      manager.abortAll(new Error('dfdaemon is shutting down'));
+      manager.abortAll(new ShuttingDownError('dfdaemon is shutting down'));
       await manager.idle();
     });
     const service = new TaskService({ engine, manager, log, onDeleted: (taskId) => void p2p.leave(taskId) });
@@ -224,7 +225,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const stop = () => {
         log.info('dfdaemon stopping');
         // Downloads first: their streams to dfget and to children then end, and the servers can close.
-        manager.abortAll(new Error('dfdaemon is shutting down'));
+        manager.abortAll(new ShuttingDownError('dfdaemon is shutting down'));
         void cleanup().then(() => {
           log.info('dfdaemon stopped');
           resolve();

@@ -12,7 +12,7 @@
 import { GrpcStatus, type commonv2 } from '../../api/index.ts';
 import type { PieceSession, PieceStrategy, TokenBucket } from '../../engine/index.ts';
 import type { DfdaemonConfig } from '../config.ts';
-import { SchedulerLostError } from '../errors.ts';
+import { BackToSourceDisabledError, SchedulerLostError } from '../errors.ts';
 import type { Identity } from '../host.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
@@ -41,7 +41,6 @@ export interface P2pDeps {
   readonly onHostUnknown?: () => void;
 }
 
-export class BackToSourceDisabledError extends SchedulerLostError {}
 
 export class P2pDownloads {
   readonly #deps: P2pDeps;

@@ -1,6 +1,7 @@
 /** Runs in piscina's worker threads: the hashing that must stay off the main thread. */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { addon } from '../../addon/index.ts';
+import { StorageError } from '../errors.ts';
 import type { HashRangeTask, HashStreamMessage, HashStreamTask, IoTask, RangeAlgorithm } from './messages.ts';
 
 export default function run(task: IoTask): string | Promise<string> {
@@ -40,7 +41,7 @@ function hashStream(task: HashStreamTask): Promise<string> {
         }
         // Ranges must arrive in order and without gaps, or the digest would be of other content.
         if (message.offset !== expectedOffset) {
-          throw new Error(`hashStream: range at ${message.offset} arrived, expected ${expectedOffset}`);
+          throw new StorageError(`hashStream: range at ${message.offset} arrived, expected ${expectedOffset}`);
         }
         if (message.type === 'bytes') {
           hasher.updateBytes(message.data);
@@ -78,7 +79,7 @@ function streamHasher(algorithm: RangeAlgorithm): StreamHasher {
     update: (fd, offset, length) => {
       for (let done = 0; done < length; ) {
         const read = readSync(fd, buffer, 0, Math.min(buffer.length, length - done), offset + done);
-        if (read === 0) throw new Error(`hashStream: file ends at ${offset + done}, before ${offset + length}`);
+        if (read === 0) throw new StorageError(`hashStream: file ends at ${offset + done}, before ${offset + length}`);
         crc = addon.crc32(buffer.subarray(0, read), crc);
         done += read;
       }

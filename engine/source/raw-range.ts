@@ -258,7 +258,7 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
   }
 
   #take(): net.Socket {
-    if (this.#taken) throw new Error('a piece body can be read only once');
+    if (this.#taken) throw new StorageError('a piece body can be read only once');
     this.#taken = true;
     const { socket } = this.#answer;
     // From here the reader's own idle timeout and abort handling apply.

@@ -33,6 +33,7 @@ const SAMPLES: Record<string, () => DfError> = {
   AddressInUseError: () => new daemon.AddressInUseError('taken'),
   ClientGoneError: () => new daemon.ClientGoneError('gone'),
   SchedulerLostError: () => new daemon.SchedulerLostError('lost', { grpcCode: GrpcStatus.UNAVAILABLE }),
+  BackToSourceDisabledError: () => new daemon.BackToSourceDisabledError('missing pieces'),
   InvalidConfigFileError: () => new daemon.InvalidConfigFileError('not TOML', { file: '/etc/x.toml', line: 3 }),
   ConfigWriteError: () => new daemon.ConfigWriteError('read-only', { file: '/etc/x.toml' }),
   BadProxyRequestError: () => new daemon.BadProxyRequestError('NAME_INVALID', 'bad name'),
