@@ -34,6 +34,9 @@ export const MANAGER_CONFIG_SCHEMA = {
       stallTimeout: field.duration('2m', 'a layer whose hosts report no progress this long fails'),
     }),
   }),
+  taskIndex: field.object({
+    ttl: field.duration('7d', 'how long a task stays findable after a scheduler last reported it'),
+  }),
   keepAlive: field.object({
     timeout: field.duration('15s', 'a scheduler silent this long is inactive'),
   }),
@@ -47,6 +50,7 @@ export type ManagerConfig = Resolved<typeof MANAGER_CONFIG_SCHEMA>;
 export function resolveManagerConfig(raw: unknown): ManagerConfig {
   const config = resolveConfig(MANAGER_CONFIG_SCHEMA, raw);
   if (config.auth.tokenTTL <= 0) throw new ConfigError('auth.tokenTTL', 'must be longer than 0');
+  if (config.taskIndex.ttl <= 0) throw new ConfigError('taskIndex.ttl', 'must be longer than 0');
   if (config.keepAlive.timeout <= 0) throw new ConfigError('keepAlive.timeout', 'must be longer than 0');
   return config;
 }

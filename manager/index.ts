@@ -24,3 +24,8 @@ export { PreheatStalledError, PreheatNoSchedulerError, PreheatFailedError } from
 export { JobSecretBox, type JobCredentials } from './jobs/crypto.ts';
 export { credentialsOf as preheatCredentialsOf, redactPreheatArgs, checkPreheatArgs, type PreheatArgs } from './jobs/preheat-args.ts';
 export { claimTask, createJob, findJob, jobTasks, renewLease, finishTask, endJob } from './store/jobs.ts';
+export { eventBus, EventBus, type ManagerEvent, type TaskView, type TaskHostView, type HostEventView, type JobEventView, type BytesBySource } from './events.ts';
+export { saveTask, findTask, searchTasks, sweepTaskIndex, countTaskIndex, taskIndexView, indexedTaskView, type IndexedTask, type IndexedHost } from './store/task-index.ts';
+export { EventFold, FOLD_DEFAULTS, type HostReport, type PeerReport } from './rpc/events-fold.ts';
+export { SSE_DEFAULTS } from './rest/routes/events.ts';
+export { metricsRoutes } from './metrics.ts';

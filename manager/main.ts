@@ -11,6 +11,9 @@ import { startJobs, type RunningJobs } from './jobs/service.ts';
 import { buildApp, type RoutePlugin } from './rest/app.ts';
 import { RESOURCE_ROUTES } from './rest/routes/index.ts';
 import { jobRoutes } from './rest/routes/jobs.ts';
+import { eventRoutes } from './rest/routes/events.ts';
+import { taskRoutes } from './rest/routes/tasks.ts';
+import { metricsRoutes } from './metrics.ts';
 import { startGrpcServer, type ManagerGrpcServer } from './rpc/server.ts';
 import { openStore } from './store/database.ts';
 
@@ -33,7 +36,7 @@ export interface StartOptions {
 }
 
 /** Every REST resource, in the order they are registered. */
-export const ROUTES: readonly RoutePlugin[] = [...RESOURCE_ROUTES, jobRoutes];
+export const ROUTES: readonly RoutePlugin[] = [metricsRoutes, ...RESOURCE_ROUTES, jobRoutes, taskRoutes, eventRoutes];
 
 export async function startManager(config: ManagerConfig, options: StartOptions = {}): Promise<RunningManager> {
   const log = options.log ?? createLogger(config.log.level as LogLevel);

@@ -13,13 +13,16 @@ import type { Empty as _google_protobuf_Empty, Empty__Output as _google_protobuf
 import type { Application as _manager_v2_Application, Application__Output as _manager_v2_Application__Output } from './manager/v2/Application.ts';
 import type { ApplicationPriority as _manager_v2_ApplicationPriority, ApplicationPriority__Output as _manager_v2_ApplicationPriority__Output } from './manager/v2/ApplicationPriority.ts';
 import type { DeleteSeedPeerRequest as _manager_v2_DeleteSeedPeerRequest, DeleteSeedPeerRequest__Output as _manager_v2_DeleteSeedPeerRequest__Output } from './manager/v2/DeleteSeedPeerRequest.ts';
+import type { EventBatch as _manager_v2_EventBatch, EventBatch__Output as _manager_v2_EventBatch__Output } from './manager/v2/EventBatch.ts';
 import type { GetSchedulerRequest as _manager_v2_GetSchedulerRequest, GetSchedulerRequest__Output as _manager_v2_GetSchedulerRequest__Output } from './manager/v2/GetSchedulerRequest.ts';
+import type { HostEvent as _manager_v2_HostEvent, HostEvent__Output as _manager_v2_HostEvent__Output } from './manager/v2/HostEvent.ts';
 import type { KeepAliveRequest as _manager_v2_KeepAliveRequest, KeepAliveRequest__Output as _manager_v2_KeepAliveRequest__Output } from './manager/v2/KeepAliveRequest.ts';
 import type { ListApplicationsRequest as _manager_v2_ListApplicationsRequest, ListApplicationsRequest__Output as _manager_v2_ListApplicationsRequest__Output } from './manager/v2/ListApplicationsRequest.ts';
 import type { ListApplicationsResponse as _manager_v2_ListApplicationsResponse, ListApplicationsResponse__Output as _manager_v2_ListApplicationsResponse__Output } from './manager/v2/ListApplicationsResponse.ts';
 import type { ListSchedulersRequest as _manager_v2_ListSchedulersRequest, ListSchedulersRequest__Output as _manager_v2_ListSchedulersRequest__Output } from './manager/v2/ListSchedulersRequest.ts';
 import type { ListSchedulersResponse as _manager_v2_ListSchedulersResponse, ListSchedulersResponse__Output as _manager_v2_ListSchedulersResponse__Output } from './manager/v2/ListSchedulersResponse.ts';
 import type { ManagerClient as _manager_v2_ManagerClient, ManagerDefinition as _manager_v2_ManagerDefinition } from './manager/v2/Manager.ts';
+import type { PeerProgressEvent as _manager_v2_PeerProgressEvent, PeerProgressEvent__Output as _manager_v2_PeerProgressEvent__Output } from './manager/v2/PeerProgressEvent.ts';
 import type { Scheduler as _manager_v2_Scheduler, Scheduler__Output as _manager_v2_Scheduler__Output } from './manager/v2/Scheduler.ts';
 import type { SchedulerCluster as _manager_v2_SchedulerCluster, SchedulerCluster__Output as _manager_v2_SchedulerCluster__Output } from './manager/v2/SchedulerCluster.ts';
 import type { SeedPeer as _manager_v2_SeedPeer, SeedPeer__Output as _manager_v2_SeedPeer__Output } from './manager/v2/SeedPeer.ts';
@@ -58,13 +61,16 @@ export interface ProtoGrpcType {
       Application: MessageTypeDefinition<_manager_v2_Application, _manager_v2_Application__Output>
       ApplicationPriority: MessageTypeDefinition<_manager_v2_ApplicationPriority, _manager_v2_ApplicationPriority__Output>
       DeleteSeedPeerRequest: MessageTypeDefinition<_manager_v2_DeleteSeedPeerRequest, _manager_v2_DeleteSeedPeerRequest__Output>
+      EventBatch: MessageTypeDefinition<_manager_v2_EventBatch, _manager_v2_EventBatch__Output>
       GetSchedulerRequest: MessageTypeDefinition<_manager_v2_GetSchedulerRequest, _manager_v2_GetSchedulerRequest__Output>
+      HostEvent: MessageTypeDefinition<_manager_v2_HostEvent, _manager_v2_HostEvent__Output>
       KeepAliveRequest: MessageTypeDefinition<_manager_v2_KeepAliveRequest, _manager_v2_KeepAliveRequest__Output>
       ListApplicationsRequest: MessageTypeDefinition<_manager_v2_ListApplicationsRequest, _manager_v2_ListApplicationsRequest__Output>
       ListApplicationsResponse: MessageTypeDefinition<_manager_v2_ListApplicationsResponse, _manager_v2_ListApplicationsResponse__Output>
       ListSchedulersRequest: MessageTypeDefinition<_manager_v2_ListSchedulersRequest, _manager_v2_ListSchedulersRequest__Output>
       ListSchedulersResponse: MessageTypeDefinition<_manager_v2_ListSchedulersResponse, _manager_v2_ListSchedulersResponse__Output>
       Manager: SubtypeConstructor<typeof grpc.Client, _manager_v2_ManagerClient> & { service: _manager_v2_ManagerDefinition }
+      PeerProgressEvent: MessageTypeDefinition<_manager_v2_PeerProgressEvent, _manager_v2_PeerProgressEvent__Output>
       Scheduler: MessageTypeDefinition<_manager_v2_Scheduler, _manager_v2_Scheduler__Output>
       SchedulerCluster: MessageTypeDefinition<_manager_v2_SchedulerCluster, _manager_v2_SchedulerCluster__Output>
       SeedPeer: MessageTypeDefinition<_manager_v2_SeedPeer, _manager_v2_SeedPeer__Output>

@@ -2,12 +2,15 @@
 export type { Application, Application__Output } from '../gen/manager/v2/Application.ts';
 export type { ApplicationPriority, ApplicationPriority__Output } from '../gen/manager/v2/ApplicationPriority.ts';
 export type { DeleteSeedPeerRequest, DeleteSeedPeerRequest__Output } from '../gen/manager/v2/DeleteSeedPeerRequest.ts';
+export type { EventBatch, EventBatch__Output } from '../gen/manager/v2/EventBatch.ts';
 export type { GetSchedulerRequest, GetSchedulerRequest__Output } from '../gen/manager/v2/GetSchedulerRequest.ts';
+export type { HostEvent, HostEvent__Output } from '../gen/manager/v2/HostEvent.ts';
 export type { KeepAliveRequest, KeepAliveRequest__Output } from '../gen/manager/v2/KeepAliveRequest.ts';
 export type { ListApplicationsRequest, ListApplicationsRequest__Output } from '../gen/manager/v2/ListApplicationsRequest.ts';
 export type { ListApplicationsResponse, ListApplicationsResponse__Output } from '../gen/manager/v2/ListApplicationsResponse.ts';
 export type { ListSchedulersRequest, ListSchedulersRequest__Output } from '../gen/manager/v2/ListSchedulersRequest.ts';
 export type { ListSchedulersResponse, ListSchedulersResponse__Output } from '../gen/manager/v2/ListSchedulersResponse.ts';
+export type { PeerProgressEvent, PeerProgressEvent__Output } from '../gen/manager/v2/PeerProgressEvent.ts';
 export type { Scheduler, Scheduler__Output } from '../gen/manager/v2/Scheduler.ts';
 export type { SchedulerCluster, SchedulerCluster__Output } from '../gen/manager/v2/SchedulerCluster.ts';
 export type { SeedPeer, SeedPeer__Output } from '../gen/manager/v2/SeedPeer.ts';

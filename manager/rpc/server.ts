@@ -6,6 +6,8 @@
  */
 import { DfError, toGrpcError, type Logger, type managerv2 } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
+import { EventFold } from './events-fold.ts';
+import { reportEventsHandler } from './events.ts';
 import { KeepAlives } from './keepalive.ts';
 import { grpc, loadManagerProto } from './protos.ts';
 import { ManagerService } from './service.ts';
@@ -44,6 +46,7 @@ export async function startGrpcServer(context: ManagerContext): Promise<ManagerG
   const { Manager } = loadManagerProto();
   const service = new ManagerService(context);
   const keepAlives = new KeepAlives(context);
+  const events = new EventFold(context);
   const log = context.log.child({ component: 'grpc' });
   const server = new grpc.Server(SERVER_OPTIONS);
   const handlers: managerv2.ManagerHandlers = {
@@ -54,6 +57,7 @@ export async function startGrpcServer(context: ManagerContext): Promise<ManagerG
     UpdateSeedPeer: guardUnary(log, 'UpdateSeedPeer', (request) => service.updateSeedPeer(request)),
     DeleteSeedPeer: guardUnary(log, 'DeleteSeedPeer', (request) => service.deleteSeedPeer(request)),
     KeepAlive: keepAlives.handler(),
+    ReportEvents: reportEventsHandler(context, events),
   };
   server.addService(Manager.service, handlers);
   const { listenIP, port: wanted } = context.config.server.grpc;
@@ -62,6 +66,7 @@ export async function startGrpcServer(context: ManagerContext): Promise<ManagerG
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
   });
   keepAlives.start();
+  events.start();
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -77,6 +82,8 @@ export async function startGrpcServer(context: ManagerContext): Promise<ManagerG
         });
       });
       await keepAlives.drained();
+      // What schedulers reported last is written before the store closes.
+      await events.close();
     })();
     return closing;
   };

@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { DeleteSeedPeerRequest as _manager_v2_DeleteSeedPeerRequest, DeleteSeedPeerRequest__Output as _manager_v2_DeleteSeedPeerRequest__Output } from '../../manager/v2/DeleteSeedPeerRequest.ts';
 import type { Empty as _google_protobuf_Empty, Empty__Output as _google_protobuf_Empty__Output } from '../../google/protobuf/Empty.ts';
+import type { EventBatch as _manager_v2_EventBatch, EventBatch__Output as _manager_v2_EventBatch__Output } from '../../manager/v2/EventBatch.ts';
 import type { GetSchedulerRequest as _manager_v2_GetSchedulerRequest, GetSchedulerRequest__Output as _manager_v2_GetSchedulerRequest__Output } from '../../manager/v2/GetSchedulerRequest.ts';
 import type { KeepAliveRequest as _manager_v2_KeepAliveRequest, KeepAliveRequest__Output as _manager_v2_KeepAliveRequest__Output } from '../../manager/v2/KeepAliveRequest.ts';
 import type { ListApplicationsRequest as _manager_v2_ListApplicationsRequest, ListApplicationsRequest__Output as _manager_v2_ListApplicationsRequest__Output } from '../../manager/v2/ListApplicationsRequest.ts';
@@ -62,6 +63,15 @@ export interface ManagerClient extends grpc.Client {
   listSchedulers(argument: _manager_v2_ListSchedulersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_manager_v2_ListSchedulersResponse__Output>): grpc.ClientUnaryCall;
   listSchedulers(argument: _manager_v2_ListSchedulersRequest, callback: grpc.requestCallback<_manager_v2_ListSchedulersResponse__Output>): grpc.ClientUnaryCall;
   
+  ReportEvents(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  ReportEvents(metadata: grpc.Metadata, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  ReportEvents(options: grpc.CallOptions, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  ReportEvents(callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  reportEvents(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  reportEvents(metadata: grpc.Metadata, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  reportEvents(options: grpc.CallOptions, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  reportEvents(callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientWritableStream<_manager_v2_EventBatch>;
+  
   UpdateScheduler(argument: _manager_v2_UpdateSchedulerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_manager_v2_Scheduler__Output>): grpc.ClientUnaryCall;
   UpdateScheduler(argument: _manager_v2_UpdateSchedulerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_manager_v2_Scheduler__Output>): grpc.ClientUnaryCall;
   UpdateScheduler(argument: _manager_v2_UpdateSchedulerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_manager_v2_Scheduler__Output>): grpc.ClientUnaryCall;
@@ -93,6 +103,8 @@ export interface ManagerHandlers extends grpc.UntypedServiceImplementation {
   
   ListSchedulers: grpc.handleUnaryCall<_manager_v2_ListSchedulersRequest__Output, _manager_v2_ListSchedulersResponse>;
   
+  ReportEvents: grpc.handleClientStreamingCall<_manager_v2_EventBatch__Output, _google_protobuf_Empty>;
+  
   UpdateScheduler: grpc.handleUnaryCall<_manager_v2_UpdateSchedulerRequest__Output, _manager_v2_Scheduler>;
   
   UpdateSeedPeer: grpc.handleUnaryCall<_manager_v2_UpdateSeedPeerRequest__Output, _manager_v2_SeedPeer>;
@@ -105,6 +117,7 @@ export interface ManagerDefinition extends grpc.ServiceDefinition {
   KeepAlive: MethodDefinition<_manager_v2_KeepAliveRequest, _google_protobuf_Empty, _manager_v2_KeepAliveRequest__Output, _google_protobuf_Empty__Output>
   ListApplications: MethodDefinition<_manager_v2_ListApplicationsRequest, _manager_v2_ListApplicationsResponse, _manager_v2_ListApplicationsRequest__Output, _manager_v2_ListApplicationsResponse__Output>
   ListSchedulers: MethodDefinition<_manager_v2_ListSchedulersRequest, _manager_v2_ListSchedulersResponse, _manager_v2_ListSchedulersRequest__Output, _manager_v2_ListSchedulersResponse__Output>
+  ReportEvents: MethodDefinition<_manager_v2_EventBatch, _google_protobuf_Empty, _manager_v2_EventBatch__Output, _google_protobuf_Empty__Output>
   UpdateScheduler: MethodDefinition<_manager_v2_UpdateSchedulerRequest, _manager_v2_Scheduler, _manager_v2_UpdateSchedulerRequest__Output, _manager_v2_Scheduler__Output>
   UpdateSeedPeer: MethodDefinition<_manager_v2_UpdateSeedPeerRequest, _manager_v2_SeedPeer, _manager_v2_UpdateSeedPeerRequest__Output, _manager_v2_SeedPeer__Output>
 }
