@@ -1,7 +1,8 @@
 /**
  * Where a daemon's pieces come from (Dragonfly's `Task::download` decision order), as an engine
  * PieceStrategy, run after the origin is stat'ed and the task opened:
- * 1. content of at most 4 MiB: straight from the origin, without the scheduler;
+ * 1. content of at most 4 MiB: straight from the origin, without the scheduler (not on a seed peer,
+ *    whose copy the scheduler must know of);
  * 2. otherwise AnnouncePeer: register with the actual layout, then follow the scheduler's answers:
  *    Normal(parents) -> pieces from parents, reschedule when they run dry (at most
  *    `maxScheduleCount` rounds); NeedBackToSource -> pieces from the origin, reported as such;
@@ -52,16 +53,20 @@ export class P2pDownloads {
   }
 
   strategyFor(input: { request: TaskRequest; taskId: string; peerId: string; seed: boolean }): PieceStrategy {
-    return (session) => this.#run(session, input.request, input.peerId);
+    return (session) => this.#run(session, input.request, input.peerId, input.seed);
   }
 
-  async #run(session: PieceSession, spec: TaskRequest, peerId: string): Promise<void> {
+  async #run(session: PieceSession, spec: TaskRequest, peerId: string, seed: boolean): Promise<void> {
     const order = { headStart: spec.inOrderReader };
     const { config, log, limiter } = this.#deps;
     const { task, stat } = session;
-    if (task.complete) return;
+    // A seed is asked for a task (a trigger, a preheat) so that others can fetch it from here: it
+    // registers even when the task is small or already stored, or the scheduler never learns of
+    // its copy and sends every peer to the origin.
+    if (task.complete && !seed) return;
     const mayUseOrigin = config.scheduler.enableBackToSource && !spec.disableBackToSource;
-    if (stat.contentLength <= (spec.directFromOriginMaxBytes ?? DIRECT_FROM_ORIGIN_MAX_BYTES) && mayUseOrigin) return fetchFromOrigin(session, limiter, order);
+    const small = stat.contentLength <= (spec.directFromOriginMaxBytes ?? DIRECT_FROM_ORIGIN_MAX_BYTES);
+    if (small && !seed && mayUseOrigin) return fetchFromOrigin(session, limiter, order);
     try {
       await this.#withScheduler(session, spec, peerId);
     } catch (error) {

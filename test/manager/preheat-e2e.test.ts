@@ -1,0 +1,253 @@
+/**
+ * Preheat end to end with real components: a docker-registry with htpasswd holding a 3-layer
+ * image, a dfscheduler registered with the manager (`manager.addr`), a seed dfdaemon and two
+ * dfdaemons, and the manager in this process (SQLite in a temp dir, REST and gRPC on port 0).
+ * Harbor's call: a PAT of scope `job` made through REST, `POST /oapi/v1/jobs`, polling
+ * `GET /oapi/v1/jobs/:id`. Afterwards a normal peer's registry mirror serves every layer without
+ * the registry sending a blob byte; wrong credentials fail fast naming the 401 and leave no trace;
+ * `all_peers` puts every layer in every peer's store.
+ */
+import { test, type TestContext } from 'vitest';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createLogger } from '../../api/index.ts';
+import { resolveManagerConfig, ROOT_USER, startManager, type RunningManager } from '../../manager/index.ts';
+import { basic, haveRegistryTools, send, sha256Hex } from '../mirror/support.ts';
+import { startDaemon, startScheduler, type DaemonHandle } from '../support/daemon.ts';
+import { schedulerHosts } from '../support/cluster.ts';
+import { call, uploadClient } from '../support/grpc.ts';
+import { buildImage, pushImage, scratchDir, startRegistry, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
+import { waitFor } from '../support/temp.ts';
+
+const MiB = 1024 * 1024;
+const ROOT_PASSWORD = 'preheat-e2e-root-password';
+/** Several pieces for the first layer (pieces are at least 4 MiB), odd sizes for all. */
+const LAYERS = [9 * MiB + 7, 5 * MiB + 3, 3 * MiB + 11];
+const REPO = 'e2e/app';
+const TAG = '1';
+const MIRROR_DIRECT_MAX_BYTES = 64 * 1024;
+
+interface JobAnswer {
+  id: number;
+  state: string;
+  args: Record<string, unknown>;
+  result: { job_states?: Array<{ state: string; error: string; results: Array<{ scheduler_cluster_id: number; success_tasks: Array<{ url: string; hostname: string; ip: string }>; failure_tasks: unknown[] }> }> };
+  progress: unknown;
+}
+
+interface Rig {
+  readonly dir: string;
+  readonly registry: RunningRegistry;
+  readonly image: BuiltImage;
+  readonly auth: RegistryCredentials;
+  readonly manager: RunningManager;
+  /** Every log line the manager wrote, raw. */
+  readonly managerLog: string[];
+  readonly seed: DaemonHandle;
+  readonly peers: DaemonHandle[];
+  readonly rest: string;
+  readonly pat: string;
+  /** A root sign-in token. */
+  readonly jwt: string;
+}
+
+async function rest(base: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? (JSON.parse(text) as unknown) : undefined, text };
+}
+
+/** Registry, manager, scheduler (found through the manager), seed and two peers; a PAT of scope `job`. */
+async function startRig(t: TestContext): Promise<Rig> {
+  const dir = await scratchDir(t, 'df-preheat-');
+  const auth: RegistryCredentials = { user: 'preheater', password: `pw-${randomBytes(12).toString('hex')}` };
+  const registry = await startRegistry(t, { dir: join(dir, 'registry'), auth });
+  const image = await buildImage(join(dir, 'image'), { layers: LAYERS });
+  await pushImage(image, registry, `${REPO}:${TAG}`, auth);
+
+  const managerLog: string[] = [];
+  const config = resolveManagerConfig({
+    server: { rest: { listenIP: '127.0.0.1', port: 0 }, grpc: { listenIP: '127.0.0.1', port: 0 }, dataDir: join(dir, 'manager') },
+    auth: { rootPassword: ROOT_PASSWORD },
+    keepAlive: { timeout: '5s' },
+    job: { preheat: { stallTimeout: '20s' } },
+    log: { level: 'debug' },
+  });
+  await mkdir(config.server.dataDir, { recursive: true });
+  const manager = await startManager(config, { log: createLogger('debug', (line) => void managerLog.push(line)) });
+  t.onTestFinished(() => manager.close());
+
+  const scheduler = await startScheduler(t, join(dir, 'scheduler'), {
+    server: { host: 'sched-preheat' },
+    manager: { addr: `127.0.0.1:${manager.grpcPort}`, keepAlive: { interval: '500ms' } },
+    dynconfig: { refreshInterval: '2s', cacheDir: join(dir, 'scheduler', 'cache') },
+  });
+  const seed = await startDaemon(t, dir, { name: 'seed', seed: true, schedulerPort: scheduler.port });
+  const peers = [
+    await startDaemon(t, dir, { name: 'peer-1', schedulerPort: scheduler.port }),
+    await startDaemon(t, dir, { name: 'peer-2', schedulerPort: scheduler.port }),
+  ];
+  const ids = [seed, ...peers].map((daemon) => daemon.hostId);
+  await waitFor('every daemon announced to the scheduler', async () => {
+    const known = new Set(await schedulerHosts(scheduler.port).catch(() => [] as string[]));
+    return ids.every((id) => known.has(id));
+  }, 20_000);
+  await waitFor('the scheduler active in the manager', async () => {
+    const row = await manager.context.store.db.selectFrom('schedulers').select('state').where('hostname', '=', 'sched-preheat').executeTakeFirst();
+    return row?.state === 'active';
+  }, 20_000);
+
+  const base = `http://127.0.0.1:${manager.restPort}`;
+  const signin = await fetch(`${base}/api/v1/users/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: ROOT_USER, password: ROOT_PASSWORD }),
+  });
+  assert.equal(signin.status, 200);
+  const jwt = ((await signin.json()) as { token: string }).token;
+  const created = await rest(base, 'POST', '/api/v1/personal-access-tokens', jwt, {
+    name: 'harbor',
+    scopes: ['job'],
+    expired_at: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  assert.equal(created.status, 201, created.text);
+  const pat = (created.json as { token: string }).token;
+  return { dir, registry, image, auth, manager, managerLog, seed, peers, rest: base, pat, jwt };
+}
+
+function preheatBody(rig: Rig, overrides: Record<string, unknown> = {}): unknown {
+  return {
+    type: 'preheat',
+    args: {
+      type: 'image',
+      url: `${rig.registry.url}/v2/${REPO}/manifests/${TAG}`,
+      username: rig.auth.user,
+      password: rig.auth.password,
+      scope: 'single_seed_peer',
+      ...overrides,
+    },
+  };
+}
+
+/** Harbor's flow: create with the PAT, poll until the job leaves PENDING (bounded). */
+async function runJob(rig: Rig, body: unknown, timeoutMs: number): Promise<{ job: JobAnswer; ms: number }> {
+  const started = Date.now();
+  const created = await rest(rig.rest, 'POST', '/oapi/v1/jobs', rig.pat, body);
+  assert.equal(created.status, 200, created.text);
+  const id = (created.json as JobAnswer).id;
+  let job = created.json as JobAnswer;
+  await waitFor(`job ${id} to end`, async () => {
+    const answer = await rest(rig.rest, 'GET', `/oapi/v1/jobs/${id}`, rig.pat);
+    assert.equal(answer.status, 200, answer.text);
+    job = answer.json as JobAnswer;
+    return job.state !== 'PENDING';
+  }, timeoutMs);
+  return { job, ms: Date.now() - started };
+}
+
+/** Every row of every table of the manager's database, as JSON text. */
+async function databaseDump(manager: RunningManager): Promise<string> {
+  const db = manager.context.store.db;
+  const tables = await db.introspection.getTables();
+  const dump: Record<string, unknown[]> = {};
+  for (const table of tables) dump[table.name] = await db.selectFrom(table.name as 'jobs').selectAll().execute();
+  return JSON.stringify(dump);
+}
+
+function blobUrl(rig: Rig, digest: string): string {
+  return `${rig.registry.url}/v2/${REPO}/blobs/${digest}`;
+}
+
+test('Harbor-style preheat (single_seed_peer) of a private 3-layer image; a peer then pulls every layer through its mirror without the registry sending a blob', { timeout: 240_000 }, async (t) => {
+  if (!haveRegistryTools(t)) return;
+  const rig = await startRig(t);
+  const { registry, image } = rig;
+
+  const { job, ms } = await runJob(rig, preheatBody(rig), 60_000);
+  process.stderr.write(`single_seed_peer preheat of ${LAYERS.length} layers (${LAYERS.reduce((a, b) => a + b, 0)} bytes) took ${ms} ms\n`);
+  assert.equal(job.state, 'SUCCESS', JSON.stringify(job.result));
+  assert.equal(job.args.password, '***');
+  const states = job.result.job_states!;
+  assert.equal(states.length, 1);
+  assert.equal(states[0]!.state, 'SUCCESS');
+  const results = states[0]!.results[0]!;
+  assert.deepEqual(results.failure_tasks, []);
+  assert.deepEqual(
+    results.success_tasks.map((task) => task.url).sort(),
+    image.layers.map((layer) => blobUrl(rig, layer.digest)).sort(),
+    'each layer once, as a success task',
+  );
+  for (const task of results.success_tasks) assert.equal(task.hostname, 'seed', 'single_seed_peer: the seed peer preheated it');
+
+  // A normal peer pulls each layer through its registry mirror: the seed has them all.
+  await registry.settle();
+  registry.clearLog();
+  const peer = rig.peers[0]!;
+  const headers = { 'x-dragonfly-registry': registry.url, authorization: basic(rig.auth) };
+  for (const layer of image.layers) {
+    const blob = await send(peer.ports.proxy, `/v2/${REPO}/blobs/${layer.digest}`, { headers });
+    assert.equal(blob.status, 200);
+    assert.equal(blob.body.length, layer.size);
+    assert.equal(`sha256:${sha256Hex(blob.body)}`, layer.digest, 'byte-identical');
+    assert.equal(blob.headers['x-dragonfly-task-id'], layer.digest.slice('sha256:'.length), 'the mirror asked for the task the preheat filled');
+  }
+  await registry.settle();
+  const bigGets = registry.requests().filter((request) => request.kind === 'blob' && request.method === 'GET' && request.bytes > MIRROR_DIRECT_MAX_BYTES);
+  assert.deepEqual(bigGets, [], 'no blob GET of more than 64 KiB reached the registry during the pull');
+});
+
+test('wrong password: FAILURE within seconds naming the 401, the password nowhere; all_peers: every peer has every layer', { timeout: 240_000 }, async (t) => {
+  if (!haveRegistryTools(t)) return;
+  const rig = await startRig(t);
+  const wrong = `wrong-${randomBytes(12).toString('hex')}`;
+
+  const failed = await runJob(rig, preheatBody(rig, { password: wrong }), 10_000);
+  process.stderr.write(`wrong password: ${failed.job.state} after ${failed.ms} ms\n`);
+  assert.equal(failed.job.state, 'FAILURE');
+  assert.ok(failed.ms < 5_000, `ended after ${failed.ms} ms`);
+  const error = failed.job.result.job_states![0]!.error;
+  assert.ok(error.startsWith('DF_ERR_PREHEAT_UNAUTHORIZED:'), error);
+  assert.match(error, /\b401\b/);
+
+  const ok = await runJob(rig, preheatBody(rig, { scope: 'all_peers' }), 90_000);
+  assert.equal(ok.job.state, 'SUCCESS', JSON.stringify(ok.job.result));
+  const hostnames = new Set(ok.job.result.job_states![0]!.results[0]!.success_tasks.map((task) => task.hostname));
+  assert.deepEqual([...hostnames].sort(), ['peer-1', 'peer-2', 'seed']);
+
+  // Each daemon's own answer for each layer's task: finished, every piece, the whole length.
+  for (const daemon of [rig.seed, ...rig.peers]) {
+    const client = uploadClient(daemon.ports.upload);
+    try {
+      for (const layer of rig.image.layers) {
+        const task = await call(client.StatTask.bind(client), { taskId: layer.digest.slice('sha256:'.length) });
+        assert.equal(task.state, 'Succeeded', `${daemon.name} ${layer.digest}`);
+        assert.equal(Number(task.contentLength), layer.size, `${daemon.name} ${layer.digest}`);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  // Neither password (nor its Basic form) in the jobs' JSON, the manager's log or the database.
+  const secrets = [rig.auth.password, wrong, ...[rig.auth.password, wrong].map((password) => Buffer.from(`${rig.auth.user}:${password}`).toString('base64'))];
+  const listed = await rest(rig.rest, 'GET', '/api/v1/jobs', rig.jwt);
+  assert.equal(listed.status, 200, listed.text);
+  const jobsJson = JSON.stringify([failed.job, ok.job, (await rest(rig.rest, 'GET', `/oapi/v1/jobs/${failed.job.id}`, rig.pat)).json, listed.text]);
+  const dump = await databaseDump(rig.manager);
+  assert.ok(dump.includes('DF_ERR_PREHEAT_UNAUTHORIZED'), 'the dump holds the jobs');
+  assert.equal((JSON.parse(dump) as { job_secrets: unknown[] }).job_secrets.length, 0, 'sealed credentials deleted when the jobs ended');
+  const log = rig.managerLog.join('');
+  assert.ok(log.includes('job ended'), 'the captured log is the manager\'s');
+  for (const secret of secrets) {
+    assert.equal(jobsJson.includes(secret), false, 'a credential in a job answer');
+    assert.equal(log.includes(secret), false, "a credential in the manager's log");
+    assert.equal(dump.includes(secret), false, 'a credential in the database');
+  }
+});
