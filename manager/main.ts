@@ -10,6 +10,7 @@ import type { ManagerContext } from './context.ts';
 import { startJobs, type RunningJobs } from './jobs/service.ts';
 import { buildApp, type RoutePlugin } from './rest/app.ts';
 import { RESOURCE_ROUTES } from './rest/routes/index.ts';
+import { consoleRoutes } from './rest/routes/console.ts';
 import { jobRoutes } from './rest/routes/jobs.ts';
 import { eventRoutes } from './rest/routes/events.ts';
 import { taskRoutes } from './rest/routes/tasks.ts';
@@ -36,7 +37,7 @@ export interface StartOptions {
 }
 
 /** Every REST resource, in the order they are registered. */
-export const ROUTES: readonly RoutePlugin[] = [metricsRoutes, ...RESOURCE_ROUTES, jobRoutes, taskRoutes, eventRoutes];
+export const ROUTES: readonly RoutePlugin[] = [metricsRoutes, ...RESOURCE_ROUTES, jobRoutes, taskRoutes, eventRoutes, consoleRoutes];
 
 export async function startManager(config: ManagerConfig, options: StartOptions = {}): Promise<RunningManager> {
   const log = options.log ?? createLogger(config.log.level as LogLevel);
