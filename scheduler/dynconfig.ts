@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { managerv2 } from '../api/index.ts';
+import type { EventsReporter } from './events-reporter.ts';
 import type { Logger } from './log.ts';
 import type { ParentLimits } from './scheduling/scheduler.ts';
 
@@ -38,6 +39,8 @@ export interface ManagerLinkOptions {
   readonly log: Logger;
   /** Called with the cluster's limits whenever they change (from the manager or the cache). */
   readonly onLimits: (limits: Partial<ParentLimits>, source: 'manager' | 'cache') => void;
+  /** Sends the cluster's events over this link's connection from start to close. */
+  readonly events?: EventsReporter | undefined;
 }
 
 /** What is cached: the cluster's id and its config document as the manager sent it. */
@@ -100,12 +103,14 @@ export class ManagerLink {
       await this.#applyCache();
     }
     this.#loops = [this.#keepAliveLoop(registered), this.#refreshLoop()];
+    this.#o.events?.start(this.#o.managerClient, () => ({ hostname: this.#o.self.hostname, ip: this.#o.self.ip, clusterId: this.#clusterId }));
   }
 
   async close(): Promise<void> {
     this.#abort.abort();
     // Ending the stream tells the manager at once that this scheduler left.
     this.#stream?.end();
+    this.#o.events?.close();
     await Promise.allSettled(this.#loops);
     this.#o.managerClient.close();
   }

@@ -9,6 +9,7 @@ import type { managerv2 } from '../api/index.ts';
 import type { SchedulerConfig } from './config.ts';
 import { splitHostPort } from './config.ts';
 import { ManagerLink } from './dynconfig.ts';
+import { EventsReporter } from './events-reporter.ts';
 import { GarbageCollector } from './gc.ts';
 import { createLogger, type Logger, type LogLevel } from './log.ts';
 import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.ts';
@@ -55,7 +56,7 @@ function advertisedIp(config: SchedulerConfig): string {
   return '127.0.0.1';
 }
 
-async function linkManager(config: SchedulerConfig, boundPort: number, scheduling: Scheduling, log: Logger): Promise<ManagerLink> {
+async function linkManager(config: SchedulerConfig, boundPort: number, scheduling: Scheduling, log: Logger, events: EventsReporter | undefined): Promise<ManagerLink> {
   // The manager.v2 service is in the same loaded proto root as the scheduler's own.
   const root = loadProtos().scheduler as unknown as managerv2.ProtoGrpcType;
   const managerClient = new root.manager.v2.Manager(config.manager.addr, grpc.credentials.createInsecure(), {
@@ -80,6 +81,7 @@ async function linkManager(config: SchedulerConfig, boundPort: number, schedulin
     refreshIntervalMs: config.dynconfig.refreshInterval,
     cacheDir: config.dynconfig.cacheDir,
     log: log.child({ component: 'dynconfig' }),
+    events,
     onLimits: (limits, source) => {
       // A key the cluster config leaves out falls back to scheduler.yaml's value.
       const next = { ...staticLimits, ...limits };
@@ -110,6 +112,8 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     },
     log.child({ component: 'scheduling' }),
   );
+  // Only a scheduler with a manager reports its cluster's events.
+  const events = config.manager.addr ? new EventsReporter(resources, log.child({ component: 'events' }), now) : undefined;
   const seeds = options.seeds ?? createGrpcSeedDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
   const peers = new PeerService({
     resources,
@@ -120,6 +124,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     seedPeerEnabled: config.seedPeer.enable,
     backToSourceCount: s.backToSourceCount,
     now,
+    events,
   });
   const hosts = new HostService({ resources, metrics, log: log.child({ component: 'hosts' }), peers, now });
   const gc = new GarbageCollector({
@@ -153,7 +158,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
   let link: ManagerLink | undefined;
   if (config.manager.addr) {
     try {
-      link = await linkManager(config, grpcServer.port, scheduling, log);
+      link = await linkManager(config, grpcServer.port, scheduling, log, events);
     } catch (error) {
       await grpcServer.close(0);
       await metricsServer?.close();

@@ -4,6 +4,7 @@
  */
 import { ShuttingDownError, type commonv2 } from '../../api/index.ts';
 import { NoCandidateError, NotFoundError, PeerExistsError, ScheduleError } from '../errors.ts';
+import type { PeerEventSink } from '../events-reporter.ts';
 import type { Logger } from '../log.ts';
 import type { SchedulerMetrics } from '../metrics.ts';
 import { PeerEvent, PeerState, TaskEvent, TaskState } from '../resource/fsm.ts';
@@ -30,6 +31,8 @@ export interface PeerServiceDeps {
   readonly backToSourceCount: number;
   readonly now: () => number;
   readonly random?: () => number;
+  /** Told of every peer change and finished piece, for the manager (set only with manager.addr). */
+  readonly events?: PeerEventSink | undefined;
 }
 
 /** Labels of the per-peer counters. */

@@ -39,6 +39,7 @@ export class PeerSession {
     if (request.kind === 'register') return this.register(request);
     const peer = this.requirePeer(request);
     const { now } = this.service.deps;
+    this.service.deps.events?.peerChanged(peer);
     switch (request.kind) {
       case 'started':
         return this.started(peer);
@@ -115,6 +116,7 @@ export class PeerSession {
     }
     metrics.downloadPeer.inc(peerLabels(peer));
     metrics.downloadPeerFailure.inc(peerLabels(peer));
+    this.service.deps.events?.peerChanged(peer);
     log.info('stream ended before the peer finished; peer failed', { peerId: peer.id, reason });
     if (peer.host.type === 'seed') this.service.onSeedFailed(peer.task);
   }
@@ -128,6 +130,7 @@ export class PeerSession {
   private register(request: Extract<PeerRequest, { kind: 'register' }>): Promise<void> {
     if (this.peer) throw new InvalidArgumentError(`this stream already registered peer ${this.peer.id}: one stream per peer`);
     this.peer = this.service.createPeer(request.hostId, request.taskId, request.peerId, request.download, this.stream);
+    this.service.deps.events?.peerChanged(this.peer);
     return this.service.register(this.peer, request.download);
   }
 
@@ -238,6 +241,7 @@ export class PeerSession {
     const counters = this.countersFor(peer, piece.trafficType);
     counters.finished.inc();
     counters.traffic.inc(piece.length);
+    this.service.deps.events?.pieceFinished(peer, piece.length, piece.parentId, backToSource);
   }
 
   private checkPieceNumber(peer: Peer, number: number | undefined): void {
