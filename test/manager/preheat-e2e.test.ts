@@ -10,7 +10,7 @@
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../api/index.ts';
 import { resolveManagerConfig, ROOT_USER, startManager, type RunningManager } from '../../manager/index.ts';
@@ -19,7 +19,11 @@ import { startDaemon, startScheduler, type DaemonHandle } from '../support/daemo
 import { schedulerHosts } from '../support/cluster.ts';
 import { call, uploadClient } from '../support/grpc.ts';
 import { buildImage, pushImage, scratchDir, startRegistry, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
+import { requirePostgres, startPostgres } from '../support/postgres.ts';
+import { startProcess, type NodeProcess } from '../support/process.ts';
 import { waitFor } from '../support/temp.ts';
+import pg from 'pg';
+import { stringify } from 'yaml';
 
 const MiB = 1024 * 1024;
 const ROOT_PASSWORD = 'preheat-e2e-root-password';
@@ -28,6 +32,7 @@ const LAYERS = [9 * MiB + 7, 5 * MiB + 3, 3 * MiB + 11];
 const REPO = 'e2e/app';
 const TAG = '1';
 const MIRROR_DIRECT_MAX_BYTES = 64 * 1024;
+const DFMANAGER_BIN = join(import.meta.dirname, '..', '..', 'manager', 'bin', 'dfmanager.ts');
 
 interface JobAnswer {
   id: number;
@@ -62,6 +67,24 @@ async function rest(base: string, method: string, path: string, token: string, b
   });
   const text = await response.text();
   return { status: response.status, json: text ? (JSON.parse(text) as unknown) : undefined, text };
+}
+
+/** A root sign-in, then a PAT of scope `job` made with it (what an operator gives Harbor). */
+async function issuePat(base: string): Promise<{ jwt: string; pat: string }> {
+  const signin = await fetch(`${base}/api/v1/users/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: ROOT_USER, password: ROOT_PASSWORD }),
+  });
+  assert.equal(signin.status, 200);
+  const jwt = ((await signin.json()) as { token: string }).token;
+  const created = await rest(base, 'POST', '/api/v1/personal-access-tokens', jwt, {
+    name: 'harbor',
+    scopes: ['job'],
+    expired_at: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  assert.equal(created.status, 201, created.text);
+  return { jwt, pat: (created.json as { token: string }).token };
 }
 
 /** Registry, manager, scheduler (found through the manager), seed and two peers; a PAT of scope `job`. */
@@ -105,20 +128,7 @@ async function startRig(t: TestContext): Promise<Rig> {
   }, 20_000);
 
   const base = `http://127.0.0.1:${manager.restPort}`;
-  const signin = await fetch(`${base}/api/v1/users/signin`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: ROOT_USER, password: ROOT_PASSWORD }),
-  });
-  assert.equal(signin.status, 200);
-  const jwt = ((await signin.json()) as { token: string }).token;
-  const created = await rest(base, 'POST', '/api/v1/personal-access-tokens', jwt, {
-    name: 'harbor',
-    scopes: ['job'],
-    expired_at: new Date(Date.now() + 3_600_000).toISOString(),
-  });
-  assert.equal(created.status, 201, created.text);
-  const pat = (created.json as { token: string }).token;
+  const { jwt, pat } = await issuePat(base);
   return { dir, registry, image, auth, manager, managerLog, seed, peers, rest: base, pat, jwt };
 }
 
@@ -250,4 +260,88 @@ test('wrong password: FAILURE within seconds naming the 401, the password nowher
     assert.equal(log.includes(secret), false, "a credential in the manager's log");
     assert.equal(dump.includes(secret), false, 'a credential in the database');
   }
+});
+
+test('two managers on one PostgreSQL: the one holding a preheat is SIGKILLed mid-download and the other finishes the job', { timeout: 240_000 }, async (t) => {
+  if (!haveRegistryTools(t) || !requirePostgres(t)) return;
+  const dir = await scratchDir(t, 'df-preheat-ha-');
+  const auth: RegistryCredentials = { user: 'preheater', password: `pw-${randomBytes(12).toString('hex')}` };
+  const registry = await startRegistry(t, { dir: join(dir, 'registry'), auth });
+  const image = await buildImage(join(dir, 'image'), { layers: [8 * MiB + 5, 8 * MiB + 9, 8 * MiB + 13] });
+  await pushImage(image, registry, `${REPO}:${TAG}`, auth);
+  const total = image.layers.reduce((sum, layer) => sum + layer.size, 0);
+
+  const postgres = await startPostgres(t);
+  const databaseUrl = await postgres.createDatabase('preheat_ha');
+  const managers: Array<{ name: string; proc: NodeProcess; rest: string; grpc: string }> = [];
+  for (const name of ['manager-a', 'manager-b']) {
+    const configPath = join(dir, `${name}.yaml`);
+    await mkdir(join(dir, name), { recursive: true });
+    // The scheduler keeps alive with one manager; a long timeout keeps it active while that one is dead.
+    await writeFile(configPath, stringify({
+      server: { rest: { listenIP: '127.0.0.1', port: 0 }, grpc: { listenIP: '127.0.0.1', port: 0 }, dataDir: join(dir, name) },
+      database: { url: databaseUrl },
+      auth: { rootPassword: ROOT_PASSWORD },
+      keepAlive: { timeout: '5m' },
+    }));
+    const proc = startProcess(t, name, DFMANAGER_BIN, ['--config', configPath]);
+    const started = await proc.waitForLine((line) => line.msg === 'manager started');
+    const port = (address: unknown) => String(address).split(':').pop();
+    managers.push({ name, proc, rest: `http://127.0.0.1:${port(started.rest)}`, grpc: `127.0.0.1:${port(started.grpc)}` });
+  }
+
+  const scheduler = await startScheduler(t, join(dir, 'scheduler'), {
+    server: { host: 'sched-ha' },
+    manager: { addr: managers[0]!.grpc, keepAlive: { interval: '500ms' } },
+    dynconfig: { refreshInterval: '2s', cacheDir: join(dir, 'scheduler', 'cache') },
+  });
+  // 8 MB/s makes the seed take about 3 s for the image: long enough to kill a manager in the middle.
+  const seed = await startDaemon(t, dir, { name: 'seed', seed: true, schedulerPort: scheduler.port, config: { download: { bandwidthLimit: '8MB/s' } } });
+  await waitFor('the seed announced to the scheduler', async () => (await schedulerHosts(scheduler.port).catch(() => [] as string[])).includes(seed.hostId), 20_000);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  t.onTestFinished(() => db.end());
+  await waitFor('the scheduler active', async () => (await db.query("select 1 from schedulers where hostname = 'sched-ha' and state = 'active'")).rowCount === 1, 20_000);
+
+  const { pat } = await issuePat(managers[1]!.rest);
+  const created = await rest(managers[1]!.rest, 'POST', '/oapi/v1/jobs', pat, {
+    type: 'preheat',
+    args: { type: 'image', url: `${registry.url}/v2/${REPO}/manifests/${TAG}`, username: auth.user, password: auth.password, scope: 'single_seed_peer' },
+  });
+  assert.equal(created.status, 200, created.text);
+  const jobId = (created.json as JobAnswer).id;
+
+  // Mid-preheat: a layer task running with some bytes reported, the image not complete.
+  let holder: { owner: string; bytes: number } | undefined;
+  await waitFor('a layer task with progress', async () => {
+    const { rows } = await db.query<{ lease_owner: string; bytes: string }>(
+      "select lease_owner, bytes from job_tasks where job_id = $1 and state = 'RUNNING' and payload like '%preheat_layer%' and bytes > 0",
+      [jobId],
+    );
+    if (rows.length > 0) holder = { owner: rows[0]!.lease_owner, bytes: rows.reduce((sum, row) => sum + Number(row.bytes), 0) };
+    return holder !== undefined;
+  }, 30_000);
+  const victim = managers.find((manager) => holder!.owner.includes(`-${manager.proc.pid}-`));
+  assert.ok(victim, `lease owner ${holder!.owner} is one of the managers`);
+  const survivor = managers.find((manager) => manager !== victim)!;
+  assert.ok(holder!.bytes < total, `killed mid-preheat (${holder!.bytes} of ${total} bytes reported)`);
+  await victim.proc.kill();
+  const killedAt = Date.now();
+  process.stderr.write(`SIGKILLed ${victim.name} holding the preheat at ${holder!.bytes} of ${total} bytes\n`);
+
+  let job: JobAnswer | undefined;
+  await waitFor(`job ${jobId} to end through ${survivor.name}`, async () => {
+    const answer = await rest(survivor.rest, 'GET', `/oapi/v1/jobs/${jobId}`, pat);
+    assert.equal(answer.status, 200, answer.text);
+    job = answer.json as JobAnswer;
+    return job.state !== 'PENDING';
+  }, 120_000);
+  process.stderr.write(`the job ended ${job!.state} ${Date.now() - killedAt} ms after the kill\n`);
+  assert.equal(job!.state, 'SUCCESS', JSON.stringify(job!.result));
+  const results = job!.result.job_states![0]!.results[0]!;
+  assert.deepEqual(results.success_tasks.map((task) => task.url).sort(), image.layers.map((layer) => `${registry.url}/v2/${REPO}/blobs/${layer.digest}`).sort());
+  const { rows } = await db.query<{ attempts: number }>("select attempts from job_tasks where job_id = $1 and payload like '%preheat_layer%'", [jobId]);
+  assert.ok(rows.some((row) => row.attempts >= 2), 'a layer task was taken over by the survivor');
+  const secrets = await db.query('select count(*)::int as n from job_secrets where job_id = $1', [jobId]);
+  assert.equal(secrets.rows[0].n, 0);
 });
