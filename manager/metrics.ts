@@ -5,9 +5,20 @@
  * `/metrics` is scraped, so the numbers are those of every replica sharing the database.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Gauge } from '../api/index.ts';
+import type { Counter, Gauge, MetricsRegistry } from '../api/index.ts';
 import type { ManagerContext } from './context.ts';
 import { countTaskIndex } from './store/task-index.ts';
+
+const counters = new WeakMap<MetricsRegistry, Map<string, Counter>>();
+
+/** The registry's counter `name`, registered by the first caller (several parts may count the same thing). */
+export function sharedCounter(metrics: MetricsRegistry, name: string, help: string, labelNames: readonly string[] = []): Counter {
+  let byName = counters.get(metrics);
+  if (!byName) counters.set(metrics, (byName = new Map()));
+  let counter = byName.get(name);
+  if (!counter) byName.set(name, (counter = metrics.counter(name, help, labelNames)));
+  return counter;
+}
 
 /** A scrape waits this long for the database before answering with the last numbers. */
 export const METRICS_REFRESH_TIMEOUT_MS = 2_000;

@@ -8,6 +8,7 @@
 import type { Counter, Logger } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
 import { eventBus, type EventBus } from '../events.ts';
+import { sharedCounter } from '../metrics.ts';
 import { touchHost, upsertHost } from '../store/registry.ts';
 import { findTask, indexedTaskView, saveTask, sweepTaskIndex, type IndexedTask } from '../store/task-index.ts';
 
@@ -65,7 +66,7 @@ export class EventFold {
     this.#context = context;
     this.#bus = eventBus(context.store);
     this.#log = context.log.child({ component: 'events' });
-    this.#received = context.metrics.counter('dragonfly_manager_events_received_total', 'Events received from schedulers, by kind.', ['kind']);
+    this.#received = sharedCounter(context.metrics, 'dragonfly_manager_events_received_total', 'Events received from schedulers, by kind.', ['kind']);
   }
 
   start(): void {

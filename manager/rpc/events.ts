@@ -7,6 +7,7 @@
  */
 import { canonicalTaskUrl, toGrpcError, type Counter, type managerv2 } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
+import { sharedCounter } from '../metrics.ts';
 import { clusterForScheduler } from '../store/registry.ts';
 import { optionalId, requireHostname, requireIp } from './codec.ts';
 import type { EventFold, HostReport, PeerReport } from './events-fold.ts';
@@ -71,8 +72,8 @@ export function reportEventsHandler(
   context: ManagerContext,
   fold: EventFold,
 ): grpc.handleClientStreamingCall<managerv2.EventBatch__Output, Record<string, never>> {
-  const invalid: Counter = context.metrics.counter('dragonfly_manager_events_invalid_total', 'Events from schedulers dropped as malformed.');
-  const dropped: Counter = context.metrics.counter('dragonfly_manager_events_dropped_by_scheduler_total', 'Events schedulers said they dropped (queue full or manager away).');
+  const invalid: Counter = sharedCounter(context.metrics, 'dragonfly_manager_events_invalid_total', 'Events from schedulers dropped as malformed.');
+  const dropped: Counter = sharedCounter(context.metrics, 'dragonfly_manager_events_dropped_by_scheduler_total', 'Events schedulers said they dropped (queue full or manager away).');
   const log = context.log.child({ component: 'events' });
   return (call, callback) => {
     let clusterId: number | undefined;
