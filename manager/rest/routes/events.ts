@@ -26,6 +26,9 @@ export const SSE_DEFAULTS = Object.freeze({
   retryMs: 2_000,
 });
 
+/** Jobs whose last event is remembered, to send only changes. */
+const MAX_REMEMBERED_JOBS = 1_000;
+
 function frame(event: ManagerEvent): string {
   const data = event.type === 'task' ? event.task : event.type === 'host' ? event.host : event.job;
   return `event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -39,6 +42,7 @@ function startJobRelay(context: ManagerContext, publish: (event: ManagerEvent) =
   const db = context.store.db;
   let since = context.now();
   let busy = false;
+  const sent = new Map<number, string>();
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
@@ -55,7 +59,14 @@ function startJobRelay(context: ManagerContext, publish: (event: ManagerEvent) =
         const job = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
         if (!job) continue;
         const view = await jobView(context, job);
-        publish({ type: 'job', job: { id: view.id, state: view.state, progress: view.progress } });
+        const event = { id: view.id, state: view.state, progress: view.progress };
+        const text = JSON.stringify(event);
+        // Only what changed: a lease renewal without progress touches the row but says nothing new.
+        if (sent.get(id) === text) continue;
+        sent.delete(id);
+        sent.set(id, text);
+        if (sent.size > MAX_REMEMBERED_JOBS) sent.delete(sent.keys().next().value!);
+        publish({ type: 'job', job: event });
       }
     })()
       .catch((error: unknown) => context.log.warn('job events: cannot read jobs', { error }))
