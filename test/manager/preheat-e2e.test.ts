@@ -5,7 +5,8 @@
  * Harbor's call: a PAT of scope `job` made through REST, `POST /oapi/v1/jobs`, polling
  * `GET /oapi/v1/jobs/:id`. Afterwards a normal peer's registry mirror serves every layer without
  * the registry sending a blob byte; wrong credentials fail fast naming the 401 and leave no trace;
- * `all_peers` puts every layer in every peer's store.
+ * `all_peers` puts every layer in every peer's store. Two dfmanager processes on one PostgreSQL:
+ * the one holding a preheat is SIGKILLed mid-download and the other ends the job.
  */
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import { basic, haveRegistryTools, send, sha256Hex } from '../mirror/support.ts'
 import { startDaemon, startScheduler, type DaemonHandle } from '../support/daemon.ts';
 import { schedulerHosts } from '../support/cluster.ts';
 import { call, uploadClient } from '../support/grpc.ts';
-import { buildImage, pushImage, scratchDir, startRegistry, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
+import { buildImage, isRoot, onPath, pushImage, scratchDir, startContainerd, startRegistry, TOOL, writeHostsToml, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
 import { requirePostgres, startPostgres } from '../support/postgres.ts';
 import { startProcess, type NodeProcess } from '../support/process.ts';
 import { waitFor } from '../support/temp.ts';
@@ -211,6 +212,27 @@ test('Harbor-style preheat (single_seed_peer) of a private 3-layer image; a peer
   await registry.settle();
   const bigGets = registry.requests().filter((request) => request.kind === 'blob' && request.method === 'GET' && request.bytes > MIRROR_DIRECT_MAX_BYTES);
   assert.deepEqual(bigGets, [], 'no blob GET of more than 64 KiB reached the registry during the pull');
+
+  // containerd pulling the image through the other peer's mirror: it checks every digest itself.
+  const haveContainerd = onPath(TOOL.containerd.bin) && onPath(TOOL.ctr.bin) && isRoot();
+  if (!haveContainerd) {
+    assert.equal(process.env.DF_E2E_REQUIRED, undefined, 'ctr pull needs containerd, ctr and root (DF_E2E_REQUIRED=1)');
+    process.stderr.write('\n*** ctr pull part SKIPPED: needs containerd, ctr and root ***\n');
+    return;
+  }
+  const other = rig.peers[1]!;
+  const hostsDir = join(rig.dir, 'certs.d');
+  await writeHostsToml(hostsDir, registry.host, { server: registry.url, mirror: `http://127.0.0.1:${other.ports.proxy}`, headers: { 'X-Dragonfly-Registry': registry.url } });
+  const containerd = await startContainerd(t, join(rig.dir, 'containerd'));
+  registry.clearLog();
+  const ref = `${registry.host}/${REPO}:${TAG}`;
+  const pull = await containerd.pull(ref, { hostsDir, user: `${rig.auth.user}:${rig.auth.password}` });
+  assert.equal(pull.code, 0, `ctr pull failed:\n${pull.stderr}\n${containerd.log().slice(-2000)}`);
+  const stored = await containerd.imageContentDigests(ref);
+  for (const layer of image.layers) assert.ok(stored.includes(layer.digest), `containerd lacks ${layer.digest}`);
+  await registry.settle();
+  const layerGets = registry.requests().filter((request) => request.kind === 'blob' && request.method === 'GET' && request.bytes > MIRROR_DIRECT_MAX_BYTES);
+  assert.deepEqual(layerGets, [], 'no blob GET of more than 64 KiB reached the registry during the ctr pull');
 });
 
 test('wrong password: FAILURE within seconds naming the 401, the password nowhere; all_peers: every peer has every layer', { timeout: 240_000 }, async (t) => {
