@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../api/index.ts';
 import { resolveManagerConfig, ROOT_USER, startManager, type RunningManager } from '../../manager/index.ts';
 import { basic, haveRegistryTools, send, sha256Hex } from '../mirror/support.ts';
-import { startDaemon, startScheduler, type DaemonHandle } from '../support/daemon.ts';
+import { startDaemon, startScheduler, type DaemonHandle, type SchedulerHandle } from '../support/daemon.ts';
 import { schedulerHosts } from '../support/cluster.ts';
 import { call, uploadClient } from '../support/grpc.ts';
 import { buildImage, isRoot, onPath, pushImage, scratchDir, startContainerd, startRegistry, TOOL, writeHostsToml, type BuiltImage, type RegistryCredentials, type RunningRegistry } from '../support/registry/index.ts';
@@ -51,6 +51,7 @@ interface Rig {
   readonly manager: RunningManager;
   /** Every log line the manager wrote, raw. */
   readonly managerLog: string[];
+  readonly scheduler: SchedulerHandle;
   readonly seed: DaemonHandle;
   readonly peers: DaemonHandle[];
   readonly rest: string;
@@ -130,7 +131,7 @@ async function startRig(t: TestContext): Promise<Rig> {
 
   const base = `http://127.0.0.1:${manager.restPort}`;
   const { jwt, pat } = await issuePat(base);
-  return { dir, registry, image, auth, manager, managerLog, seed, peers, rest: base, pat, jwt };
+  return { dir, registry, image, auth, manager, managerLog, scheduler, seed, peers, rest: base, pat, jwt };
 }
 
 function preheatBody(rig: Rig, overrides: Record<string, unknown> = {}): unknown {
@@ -235,7 +236,7 @@ test('Harbor-style preheat (single_seed_peer) of a private 3-layer image; a peer
   assert.deepEqual(layerGets, [], 'no blob GET of more than 64 KiB reached the registry during the ctr pull');
 });
 
-test('wrong password: FAILURE within seconds naming the 401, the password nowhere; all_peers: every peer has every layer', { timeout: 240_000 }, async (t) => {
+test('wrong password: FAILURE within seconds naming the 401, the password nowhere (manager, scheduler and daemon logs included); all_peers: every peer has every layer', { timeout: 240_000 }, async (t) => {
   if (!haveRegistryTools(t)) return;
   const rig = await startRig(t);
   const wrong = `wrong-${randomBytes(12).toString('hex')}`;
@@ -281,6 +282,9 @@ test('wrong password: FAILURE within seconds naming the 401, the password nowher
     assert.equal(jobsJson.includes(secret), false, 'a credential in a job answer');
     assert.equal(log.includes(secret), false, "a credential in the manager's log");
     assert.equal(dump.includes(secret), false, 'a credential in the database');
+    for (const proc of [rig.scheduler.proc, rig.seed.proc, ...rig.peers.map((peer) => peer.proc)]) {
+      assert.equal(proc.stderr.includes(secret), false, `a credential in ${proc.name}'s log`);
+    }
   }
 });
 
