@@ -43,7 +43,7 @@ function watchTasks(restPort: number, token: string, url: string) {
     res.on('error', () => {});
   });
   request.on('error', () => {});
-  return { events, close: () => request.destroy() };
+  return { events, close: () => void request.destroy() };
 }
 
 test('a dfget through a peer shows in the task index with bytes by source, and live on the event stream', { timeout: 180_000 }, async (t) => {

@@ -63,7 +63,7 @@ function connect(port: number, headers: Record<string, string>) {
       waiters.add(check);
       check();
     });
-  return { ready, frames, next, close: () => response?.destroy() };
+  return { ready, frames, next, close: () => void response?.destroy() };
 }
 
 let dir: string;
