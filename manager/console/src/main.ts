@@ -81,4 +81,7 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById('app')!);
+// Preact renders beside what is already there: the placeholder goes first.
+const root = document.getElementById('app')!;
+root.replaceChildren();
+render(html`<${App} />`, root);
