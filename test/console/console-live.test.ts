@@ -63,7 +63,7 @@ test('a preheat from the form reaches 100% live; a dfget shows on the tasks page
   await page.getByLabel('Where').selectOption('single_seed_peer');
   await page.getByRole('button', { name: 'Start preheat' }).click();
   await page.getByRole('heading', { name: /Job #\d+/ }).waitFor();
-  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  await page.evaluate('window.stayed = true');
   const seen = new Set<string>();
   await waitFor('the job page at 100%', async () => {
     const text = (await page.getByTestId('job-percent').textContent()) ?? '';
@@ -73,7 +73,7 @@ test('a preheat from the form reaches 100% live; a dfget shows on the tasks page
   }, 60_000);
   await page.locator('.page-header .badge', { hasText: 'SUCCESS' }).waitFor();
   await page.getByText('1 host succeeded').waitFor();
-  assert.ok(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed === true), 'the job page was not reloaded');
+  assert.equal(await page.evaluate('window.stayed'), true, 'the job page was not reloaded');
   process.stderr.write(`job page showed: ${[...seen].join(' ')}\n`);
   await shot('job');
   await page.getByRole('link', { name: 'Jobs' }).click();
@@ -109,7 +109,7 @@ test('a preheat from the form reaches 100% live; a dfget shows on the tasks page
   });
   let shotMid = false;
   while (!done) {
-    const now = await peerBar.evaluate((bar) => [...bar.children].map((seg) => (seg as HTMLElement).style.width).join('|')).catch(() => undefined);
+    const now = await peerBar.evaluate((bar) => [...bar.children].map((seg) => (seg as unknown as { style: { width: string } }).style.width).join('|')).catch(() => undefined);
     if (now !== undefined && now !== widths[widths.length - 1]) widths.push(now);
     if (!shotMid && widths.length >= 3) {
       shotMid = true;

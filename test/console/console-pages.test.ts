@@ -59,7 +59,7 @@ test('sign in, clusters, a token shown once, users, and a guest kept out of toke
   await shot('cluster');
   // An API refusal in words: the limit is out of the API's bounds.
   await page.getByRole('button', { name: 'Edit scopes and limits' }).click();
-  await page.getByLabel('Filtered parents (10-1000)').evaluate((input: HTMLInputElement) => input.removeAttribute('min'));
+  await page.getByLabel('Filtered parents (10-1000)').evaluate((input) => input.removeAttribute('min'));
   await page.getByLabel('Filtered parents (10-1000)').fill('3');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('alert').filter({ hasText: 'filter_parent_limit' }).waitFor();
@@ -121,11 +121,11 @@ test('sign in, clusters, a token shown once, users, and a guest kept out of toke
   await narrow.page.getByLabel('Password').fill(ROOT_PASSWORD);
   await narrow.page.getByRole('button', { name: 'Sign in' }).click();
   await narrow.page.getByRole('link', { name: 'edge' }).waitFor();
-  assert.ok((await narrow.page.evaluate(() => document.documentElement.scrollWidth)) <= 420, 'no sideways scrolling at 420 px');
+  assert.ok(Number(await narrow.page.evaluate('document.documentElement.scrollWidth')) <= 420, 'no sideways scrolling at 420 px');
   await narrow.shot('clusters-narrow');
   await narrow.page.getByRole('link', { name: 'Tokens' }).click();
   await narrow.page.getByRole('cell', { name: 'harbor' }).waitFor();
-  assert.ok((await narrow.page.evaluate(() => document.documentElement.scrollWidth)) <= 420);
+  assert.ok(Number(await narrow.page.evaluate('document.documentElement.scrollWidth')) <= 420);
   await narrow.shot('tokens-narrow');
 
   assert.deepEqual([...errors, ...narrow.errors], [], 'no browser console errors');

@@ -4,15 +4,17 @@
  * test (its path is printed), so a person can look at what the browser showed.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
 import { createLogger } from '../../api/index.ts';
 import { resolveManagerConfig, ROOT_USER, startManager, type RunningManager } from '../../manager/index.ts';
-import { buildConsole } from '../../manager/console/build.ts';
 import { tempDir } from '../support/temp.ts';
 
+const CONSOLE_BUILD = join(import.meta.dirname, '..', '..', 'manager', 'console', 'build.ts');
 export const ROOT_PASSWORD = 'console-root-password';
 
 export interface ConsoleRig {
@@ -42,7 +44,8 @@ export async function signIn(base: string, name: string, password: string): Prom
 }
 
 export async function startConsoleRig(t: TestContext, name: string, config: Record<string, unknown> = {}): Promise<ConsoleRig> {
-  await buildConsole();
+  // The console as its source is now, built the way `npm install` builds it.
+  await promisify(execFile)(process.execPath, [CONSOLE_BUILD], { timeout: 60_000 });
   const dir = await tempDir(t, `df-console-${name}-`);
   const shots = await mkdtemp(join(tmpdir(), `df-console-shots-${name}-`));
   process.stderr.write(`console screenshots (${name}): ${shots}\n`);
