@@ -13,6 +13,9 @@ import type { Empty as _google_protobuf_Empty, Empty__Output as _google_protobuf
 import type { AnnounceHostRequest as _scheduler_v2_AnnounceHostRequest, AnnounceHostRequest__Output as _scheduler_v2_AnnounceHostRequest__Output } from './scheduler/v2/AnnounceHostRequest.ts';
 import type { AnnouncePeerRequest as _scheduler_v2_AnnouncePeerRequest, AnnouncePeerRequest__Output as _scheduler_v2_AnnouncePeerRequest__Output } from './scheduler/v2/AnnouncePeerRequest.ts';
 import type { AnnouncePeerResponse as _scheduler_v2_AnnouncePeerResponse, AnnouncePeerResponse__Output as _scheduler_v2_AnnouncePeerResponse__Output } from './scheduler/v2/AnnouncePeerResponse.ts';
+import type { DeleteTaskHostResult as _scheduler_v2_DeleteTaskHostResult, DeleteTaskHostResult__Output as _scheduler_v2_DeleteTaskHostResult__Output } from './scheduler/v2/DeleteTaskHostResult.ts';
+import type { DeleteTaskRequest as _scheduler_v2_DeleteTaskRequest, DeleteTaskRequest__Output as _scheduler_v2_DeleteTaskRequest__Output } from './scheduler/v2/DeleteTaskRequest.ts';
+import type { DeleteTaskResponse as _scheduler_v2_DeleteTaskResponse, DeleteTaskResponse__Output as _scheduler_v2_DeleteTaskResponse__Output } from './scheduler/v2/DeleteTaskResponse.ts';
 import type { DownloadPeerBackToSourceFailedRequest as _scheduler_v2_DownloadPeerBackToSourceFailedRequest, DownloadPeerBackToSourceFailedRequest__Output as _scheduler_v2_DownloadPeerBackToSourceFailedRequest__Output } from './scheduler/v2/DownloadPeerBackToSourceFailedRequest.ts';
 import type { DownloadPeerBackToSourceFinishedRequest as _scheduler_v2_DownloadPeerBackToSourceFinishedRequest, DownloadPeerBackToSourceFinishedRequest__Output as _scheduler_v2_DownloadPeerBackToSourceFinishedRequest__Output } from './scheduler/v2/DownloadPeerBackToSourceFinishedRequest.ts';
 import type { DownloadPeerBackToSourceStartedRequest as _scheduler_v2_DownloadPeerBackToSourceStartedRequest, DownloadPeerBackToSourceStartedRequest__Output as _scheduler_v2_DownloadPeerBackToSourceStartedRequest__Output } from './scheduler/v2/DownloadPeerBackToSourceStartedRequest.ts';
@@ -28,6 +31,8 @@ import type { LeaveHostRequest as _scheduler_v2_LeaveHostRequest, LeaveHostReque
 import type { LeavePeerRequest as _scheduler_v2_LeavePeerRequest, LeavePeerRequest__Output as _scheduler_v2_LeavePeerRequest__Output } from './scheduler/v2/LeavePeerRequest.ts';
 import type { ListHostsRequest as _scheduler_v2_ListHostsRequest, ListHostsRequest__Output as _scheduler_v2_ListHostsRequest__Output } from './scheduler/v2/ListHostsRequest.ts';
 import type { ListHostsResponse as _scheduler_v2_ListHostsResponse, ListHostsResponse__Output as _scheduler_v2_ListHostsResponse__Output } from './scheduler/v2/ListHostsResponse.ts';
+import type { ListTaskPeersRequest as _scheduler_v2_ListTaskPeersRequest, ListTaskPeersRequest__Output as _scheduler_v2_ListTaskPeersRequest__Output } from './scheduler/v2/ListTaskPeersRequest.ts';
+import type { ListTaskPeersResponse as _scheduler_v2_ListTaskPeersResponse, ListTaskPeersResponse__Output as _scheduler_v2_ListTaskPeersResponse__Output } from './scheduler/v2/ListTaskPeersResponse.ts';
 import type { NeedBackToSourceResponse as _scheduler_v2_NeedBackToSourceResponse, NeedBackToSourceResponse__Output as _scheduler_v2_NeedBackToSourceResponse__Output } from './scheduler/v2/NeedBackToSourceResponse.ts';
 import type { NormalTaskResponse as _scheduler_v2_NormalTaskResponse, NormalTaskResponse__Output as _scheduler_v2_NormalTaskResponse__Output } from './scheduler/v2/NormalTaskResponse.ts';
 import type { PreheatTaskRequest as _scheduler_v2_PreheatTaskRequest, PreheatTaskRequest__Output as _scheduler_v2_PreheatTaskRequest__Output } from './scheduler/v2/PreheatTaskRequest.ts';
@@ -37,6 +42,7 @@ import type { ReschedulePeerRequest as _scheduler_v2_ReschedulePeerRequest, Resc
 import type { SchedulerClient as _scheduler_v2_SchedulerClient, SchedulerDefinition as _scheduler_v2_SchedulerDefinition } from './scheduler/v2/Scheduler.ts';
 import type { StatPeerRequest as _scheduler_v2_StatPeerRequest, StatPeerRequest__Output as _scheduler_v2_StatPeerRequest__Output } from './scheduler/v2/StatPeerRequest.ts';
 import type { StatTaskRequest as _scheduler_v2_StatTaskRequest, StatTaskRequest__Output as _scheduler_v2_StatTaskRequest__Output } from './scheduler/v2/StatTaskRequest.ts';
+import type { TaskPeer as _scheduler_v2_TaskPeer, TaskPeer__Output as _scheduler_v2_TaskPeer__Output } from './scheduler/v2/TaskPeer.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -69,6 +75,9 @@ export interface ProtoGrpcType {
       AnnounceHostRequest: MessageTypeDefinition<_scheduler_v2_AnnounceHostRequest, _scheduler_v2_AnnounceHostRequest__Output>
       AnnouncePeerRequest: MessageTypeDefinition<_scheduler_v2_AnnouncePeerRequest, _scheduler_v2_AnnouncePeerRequest__Output>
       AnnouncePeerResponse: MessageTypeDefinition<_scheduler_v2_AnnouncePeerResponse, _scheduler_v2_AnnouncePeerResponse__Output>
+      DeleteTaskHostResult: MessageTypeDefinition<_scheduler_v2_DeleteTaskHostResult, _scheduler_v2_DeleteTaskHostResult__Output>
+      DeleteTaskRequest: MessageTypeDefinition<_scheduler_v2_DeleteTaskRequest, _scheduler_v2_DeleteTaskRequest__Output>
+      DeleteTaskResponse: MessageTypeDefinition<_scheduler_v2_DeleteTaskResponse, _scheduler_v2_DeleteTaskResponse__Output>
       DownloadPeerBackToSourceFailedRequest: MessageTypeDefinition<_scheduler_v2_DownloadPeerBackToSourceFailedRequest, _scheduler_v2_DownloadPeerBackToSourceFailedRequest__Output>
       DownloadPeerBackToSourceFinishedRequest: MessageTypeDefinition<_scheduler_v2_DownloadPeerBackToSourceFinishedRequest, _scheduler_v2_DownloadPeerBackToSourceFinishedRequest__Output>
       DownloadPeerBackToSourceStartedRequest: MessageTypeDefinition<_scheduler_v2_DownloadPeerBackToSourceStartedRequest, _scheduler_v2_DownloadPeerBackToSourceStartedRequest__Output>
@@ -84,6 +93,8 @@ export interface ProtoGrpcType {
       LeavePeerRequest: MessageTypeDefinition<_scheduler_v2_LeavePeerRequest, _scheduler_v2_LeavePeerRequest__Output>
       ListHostsRequest: MessageTypeDefinition<_scheduler_v2_ListHostsRequest, _scheduler_v2_ListHostsRequest__Output>
       ListHostsResponse: MessageTypeDefinition<_scheduler_v2_ListHostsResponse, _scheduler_v2_ListHostsResponse__Output>
+      ListTaskPeersRequest: MessageTypeDefinition<_scheduler_v2_ListTaskPeersRequest, _scheduler_v2_ListTaskPeersRequest__Output>
+      ListTaskPeersResponse: MessageTypeDefinition<_scheduler_v2_ListTaskPeersResponse, _scheduler_v2_ListTaskPeersResponse__Output>
       NeedBackToSourceResponse: MessageTypeDefinition<_scheduler_v2_NeedBackToSourceResponse, _scheduler_v2_NeedBackToSourceResponse__Output>
       NormalTaskResponse: MessageTypeDefinition<_scheduler_v2_NormalTaskResponse, _scheduler_v2_NormalTaskResponse__Output>
       PreheatHostState: EnumTypeDefinition
@@ -95,6 +106,7 @@ export interface ProtoGrpcType {
       Scheduler: SubtypeConstructor<typeof grpc.Client, _scheduler_v2_SchedulerClient> & { service: _scheduler_v2_SchedulerDefinition }
       StatPeerRequest: MessageTypeDefinition<_scheduler_v2_StatPeerRequest, _scheduler_v2_StatPeerRequest__Output>
       StatTaskRequest: MessageTypeDefinition<_scheduler_v2_StatTaskRequest, _scheduler_v2_StatTaskRequest__Output>
+      TaskPeer: MessageTypeDefinition<_scheduler_v2_TaskPeer, _scheduler_v2_TaskPeer__Output>
     }
   }
 }

@@ -28,4 +28,10 @@ export type { ReschedulePeerRequest, ReschedulePeerRequest__Output } from '../ge
 export type { SchedulerClient, SchedulerHandlers, SchedulerDefinition } from '../gen/scheduler/v2/Scheduler.ts';
 export type { StatPeerRequest, StatPeerRequest__Output } from '../gen/scheduler/v2/StatPeerRequest.ts';
 export type { StatTaskRequest, StatTaskRequest__Output } from '../gen/scheduler/v2/StatTaskRequest.ts';
+export type { ListTaskPeersRequest, ListTaskPeersRequest__Output } from '../gen/scheduler/v2/ListTaskPeersRequest.ts';
+export type { ListTaskPeersResponse, ListTaskPeersResponse__Output } from '../gen/scheduler/v2/ListTaskPeersResponse.ts';
+export type { TaskPeer, TaskPeer__Output } from '../gen/scheduler/v2/TaskPeer.ts';
+export type { DeleteTaskRequest, DeleteTaskRequest__Output } from '../gen/scheduler/v2/DeleteTaskRequest.ts';
+export type { DeleteTaskResponse, DeleteTaskResponse__Output } from '../gen/scheduler/v2/DeleteTaskResponse.ts';
+export type { DeleteTaskHostResult, DeleteTaskHostResult__Output } from '../gen/scheduler/v2/DeleteTaskHostResult.ts';
 export type { ProtoGrpcType } from '../gen/scheduler.ts';

@@ -8,6 +8,7 @@ import type { PeerService } from './peer-service.ts';
 import type { LoadedProtos } from './protos.ts';
 import { createPreheatDownloader, preheatTaskHandler } from './preheat.ts';
 import { hostAddress } from './seed-peer.ts';
+import { createTaskDeleter, deleteTaskHandler, listTaskPeers } from './task-peers.ts';
 
 /** A unary handler: the service result, or its error mapped through api's status tables. */
 function unary<Req, Res>(fn: (request: Req) => Res): grpc.handleUnaryCall<Req, Res> {
@@ -46,6 +47,7 @@ export async function startGrpcServer(options: {
   });
   // Its own channels: closed with the server, after the calls in flight.
   const preheats = createPreheatDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
+  const deleter = createTaskDeleter(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
   const handlers: schedulerv2.SchedulerHandlers = {
     AnnouncePeer: announcePeerHandler(peers, log),
     AnnounceHost: unary((request) => {
@@ -64,6 +66,8 @@ export async function startGrpcServer(options: {
       return {};
     }),
     PreheatTask: preheatTaskHandler({ resources: peers.deps.resources, downloader: preheats, log: log.child({ component: 'preheat' }) }),
+    ListTaskPeers: unary((request) => listTaskPeers(peers.deps.resources, request)),
+    DeleteTask: deleteTaskHandler({ resources: peers.deps.resources, deleter, log, now: peers.deps.now, detach: (peer) => peers.detach(peer) }),
   };
   server.addService(protos.scheduler.scheduler.v2.Scheduler.service, handlers);
   const port = await new Promise<number>((resolve, reject) => {
@@ -80,6 +84,7 @@ export async function startGrpcServer(options: {
         server.tryShutdown(() => {
           clearTimeout(timer);
           preheats.close();
+          deleter.close();
           resolve();
         });
       }),

@@ -6,11 +6,15 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AnnounceHostRequest as _scheduler_v2_AnnounceHostRequest, AnnounceHostRequest__Output as _scheduler_v2_AnnounceHostRequest__Output } from '../../scheduler/v2/AnnounceHostRequest.ts';
 import type { AnnouncePeerRequest as _scheduler_v2_AnnouncePeerRequest, AnnouncePeerRequest__Output as _scheduler_v2_AnnouncePeerRequest__Output } from '../../scheduler/v2/AnnouncePeerRequest.ts';
 import type { AnnouncePeerResponse as _scheduler_v2_AnnouncePeerResponse, AnnouncePeerResponse__Output as _scheduler_v2_AnnouncePeerResponse__Output } from '../../scheduler/v2/AnnouncePeerResponse.ts';
+import type { DeleteTaskRequest as _scheduler_v2_DeleteTaskRequest, DeleteTaskRequest__Output as _scheduler_v2_DeleteTaskRequest__Output } from '../../scheduler/v2/DeleteTaskRequest.ts';
+import type { DeleteTaskResponse as _scheduler_v2_DeleteTaskResponse, DeleteTaskResponse__Output as _scheduler_v2_DeleteTaskResponse__Output } from '../../scheduler/v2/DeleteTaskResponse.ts';
 import type { Empty as _google_protobuf_Empty, Empty__Output as _google_protobuf_Empty__Output } from '../../google/protobuf/Empty.ts';
 import type { LeaveHostRequest as _scheduler_v2_LeaveHostRequest, LeaveHostRequest__Output as _scheduler_v2_LeaveHostRequest__Output } from '../../scheduler/v2/LeaveHostRequest.ts';
 import type { LeavePeerRequest as _scheduler_v2_LeavePeerRequest, LeavePeerRequest__Output as _scheduler_v2_LeavePeerRequest__Output } from '../../scheduler/v2/LeavePeerRequest.ts';
 import type { ListHostsRequest as _scheduler_v2_ListHostsRequest, ListHostsRequest__Output as _scheduler_v2_ListHostsRequest__Output } from '../../scheduler/v2/ListHostsRequest.ts';
 import type { ListHostsResponse as _scheduler_v2_ListHostsResponse, ListHostsResponse__Output as _scheduler_v2_ListHostsResponse__Output } from '../../scheduler/v2/ListHostsResponse.ts';
+import type { ListTaskPeersRequest as _scheduler_v2_ListTaskPeersRequest, ListTaskPeersRequest__Output as _scheduler_v2_ListTaskPeersRequest__Output } from '../../scheduler/v2/ListTaskPeersRequest.ts';
+import type { ListTaskPeersResponse as _scheduler_v2_ListTaskPeersResponse, ListTaskPeersResponse__Output as _scheduler_v2_ListTaskPeersResponse__Output } from '../../scheduler/v2/ListTaskPeersResponse.ts';
 import type { Peer as _common_v2_Peer, Peer__Output as _common_v2_Peer__Output } from '../../common/v2/Peer.ts';
 import type { PreheatTaskRequest as _scheduler_v2_PreheatTaskRequest, PreheatTaskRequest__Output as _scheduler_v2_PreheatTaskRequest__Output } from '../../scheduler/v2/PreheatTaskRequest.ts';
 import type { PreheatTaskResponse as _scheduler_v2_PreheatTaskResponse, PreheatTaskResponse__Output as _scheduler_v2_PreheatTaskResponse__Output } from '../../scheduler/v2/PreheatTaskResponse.ts';
@@ -32,6 +36,15 @@ export interface SchedulerClient extends grpc.Client {
   AnnouncePeer(options?: grpc.CallOptions): grpc.ClientDuplexStream<_scheduler_v2_AnnouncePeerRequest, _scheduler_v2_AnnouncePeerResponse__Output>;
   announcePeer(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_scheduler_v2_AnnouncePeerRequest, _scheduler_v2_AnnouncePeerResponse__Output>;
   announcePeer(options?: grpc.CallOptions): grpc.ClientDuplexStream<_scheduler_v2_AnnouncePeerRequest, _scheduler_v2_AnnouncePeerResponse__Output>;
+  
+  DeleteTask(argument: _scheduler_v2_DeleteTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _scheduler_v2_DeleteTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _scheduler_v2_DeleteTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTask(argument: _scheduler_v2_DeleteTaskRequest, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _scheduler_v2_DeleteTaskRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _scheduler_v2_DeleteTaskRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _scheduler_v2_DeleteTaskRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
+  deleteTask(argument: _scheduler_v2_DeleteTaskRequest, callback: grpc.requestCallback<_scheduler_v2_DeleteTaskResponse__Output>): grpc.ClientUnaryCall;
   
   LeaveHost(argument: _scheduler_v2_LeaveHostRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientUnaryCall;
   LeaveHost(argument: _scheduler_v2_LeaveHostRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_google_protobuf_Empty__Output>): grpc.ClientUnaryCall;
@@ -59,6 +72,15 @@ export interface SchedulerClient extends grpc.Client {
   listHosts(argument: _scheduler_v2_ListHostsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_scheduler_v2_ListHostsResponse__Output>): grpc.ClientUnaryCall;
   listHosts(argument: _scheduler_v2_ListHostsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListHostsResponse__Output>): grpc.ClientUnaryCall;
   listHosts(argument: _scheduler_v2_ListHostsRequest, callback: grpc.requestCallback<_scheduler_v2_ListHostsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  ListTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  ListTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  ListTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  listTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  listTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  listTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
+  listTaskPeers(argument: _scheduler_v2_ListTaskPeersRequest, callback: grpc.requestCallback<_scheduler_v2_ListTaskPeersResponse__Output>): grpc.ClientUnaryCall;
   
   PreheatTask(argument: _scheduler_v2_PreheatTaskRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
   PreheatTask(argument: _scheduler_v2_PreheatTaskRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_scheduler_v2_PreheatTaskResponse__Output>;
@@ -90,11 +112,15 @@ export interface SchedulerHandlers extends grpc.UntypedServiceImplementation {
   
   AnnouncePeer: grpc.handleBidiStreamingCall<_scheduler_v2_AnnouncePeerRequest__Output, _scheduler_v2_AnnouncePeerResponse>;
   
+  DeleteTask: grpc.handleUnaryCall<_scheduler_v2_DeleteTaskRequest__Output, _scheduler_v2_DeleteTaskResponse>;
+  
   LeaveHost: grpc.handleUnaryCall<_scheduler_v2_LeaveHostRequest__Output, _google_protobuf_Empty>;
   
   LeavePeer: grpc.handleUnaryCall<_scheduler_v2_LeavePeerRequest__Output, _google_protobuf_Empty>;
   
   ListHosts: grpc.handleUnaryCall<_scheduler_v2_ListHostsRequest__Output, _scheduler_v2_ListHostsResponse>;
+  
+  ListTaskPeers: grpc.handleUnaryCall<_scheduler_v2_ListTaskPeersRequest__Output, _scheduler_v2_ListTaskPeersResponse>;
   
   PreheatTask: grpc.handleServerStreamingCall<_scheduler_v2_PreheatTaskRequest__Output, _scheduler_v2_PreheatTaskResponse>;
   
@@ -107,9 +133,11 @@ export interface SchedulerHandlers extends grpc.UntypedServiceImplementation {
 export interface SchedulerDefinition extends grpc.ServiceDefinition {
   AnnounceHost: MethodDefinition<_scheduler_v2_AnnounceHostRequest, _google_protobuf_Empty, _scheduler_v2_AnnounceHostRequest__Output, _google_protobuf_Empty__Output>
   AnnouncePeer: MethodDefinition<_scheduler_v2_AnnouncePeerRequest, _scheduler_v2_AnnouncePeerResponse, _scheduler_v2_AnnouncePeerRequest__Output, _scheduler_v2_AnnouncePeerResponse__Output>
+  DeleteTask: MethodDefinition<_scheduler_v2_DeleteTaskRequest, _scheduler_v2_DeleteTaskResponse, _scheduler_v2_DeleteTaskRequest__Output, _scheduler_v2_DeleteTaskResponse__Output>
   LeaveHost: MethodDefinition<_scheduler_v2_LeaveHostRequest, _google_protobuf_Empty, _scheduler_v2_LeaveHostRequest__Output, _google_protobuf_Empty__Output>
   LeavePeer: MethodDefinition<_scheduler_v2_LeavePeerRequest, _google_protobuf_Empty, _scheduler_v2_LeavePeerRequest__Output, _google_protobuf_Empty__Output>
   ListHosts: MethodDefinition<_scheduler_v2_ListHostsRequest, _scheduler_v2_ListHostsResponse, _scheduler_v2_ListHostsRequest__Output, _scheduler_v2_ListHostsResponse__Output>
+  ListTaskPeers: MethodDefinition<_scheduler_v2_ListTaskPeersRequest, _scheduler_v2_ListTaskPeersResponse, _scheduler_v2_ListTaskPeersRequest__Output, _scheduler_v2_ListTaskPeersResponse__Output>
   PreheatTask: MethodDefinition<_scheduler_v2_PreheatTaskRequest, _scheduler_v2_PreheatTaskResponse, _scheduler_v2_PreheatTaskRequest__Output, _scheduler_v2_PreheatTaskResponse__Output>
   StatPeer: MethodDefinition<_scheduler_v2_StatPeerRequest, _common_v2_Peer, _scheduler_v2_StatPeerRequest__Output, _common_v2_Peer__Output>
   StatTask: MethodDefinition<_scheduler_v2_StatTaskRequest, _common_v2_Task, _scheduler_v2_StatTaskRequest__Output, _common_v2_Task__Output>
