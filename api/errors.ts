@@ -123,6 +123,10 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_PREHEAT_NO_SCHEDULER: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
   /** dfmanager preheat: the scheduler refused the preheat or hosts failed it. */
   DF_ERR_PREHEAT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
+  /** dfmanager get_task / delete_task: the cluster has no active scheduler to ask. */
+  DF_ERR_TASK_JOB_NO_SCHEDULER: { grpc: GrpcStatus.UNAVAILABLE, http: 503 },
+  /** dfmanager get_task / delete_task: a scheduler of the cluster did not answer. */
+  DF_ERR_TASK_JOB_SCHEDULER_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 502 },
 
   // dfmanager: its database and its API's callers.
   /** The manager's database cannot be opened, migrated or queried. */

@@ -20,7 +20,7 @@ export { CLUSTER_DEFAULTS, clusterView, type ClusterView } from './store/cluster
 export { PAT_SCOPES, type PatScope } from './store/tokens.ts';
 export { startJobs, submitJob, jobView, type RunningJobs } from './jobs/service.ts';
 export { JobRunner, RUNNER_DEFAULTS, type TaskExecutor, type JobFinisher } from './jobs/runner.ts';
-export { PreheatStalledError, PreheatNoSchedulerError, PreheatFailedError } from './jobs/errors.ts';
+export { PreheatStalledError, PreheatNoSchedulerError, PreheatFailedError, TaskJobNoSchedulerError, TaskJobSchedulerFailedError } from './jobs/errors.ts';
 export { JobSecretBox, type JobCredentials } from './jobs/crypto.ts';
 export { credentialsOf as preheatCredentialsOf, redactPreheatArgs, checkPreheatArgs, type PreheatArgs } from './jobs/preheat-args.ts';
 export { claimTask, createJob, findJob, jobTasks, renewLease, finishTask, endJob } from './store/jobs.ts';

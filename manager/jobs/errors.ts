@@ -24,3 +24,19 @@ export class PreheatFailedError extends DfError {
     this.name = 'PreheatFailedError';
   }
 }
+
+/** get_task / delete_task: the cluster has no active scheduler. */
+export class TaskJobNoSchedulerError extends DfError {
+  constructor(message: string) {
+    super('DF_ERR_TASK_JOB_NO_SCHEDULER', message);
+    this.name = 'TaskJobNoSchedulerError';
+  }
+}
+
+/** get_task / delete_task: a scheduler of the cluster failed the call. */
+export class TaskJobSchedulerFailedError extends DfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DF_ERR_TASK_JOB_SCHEDULER_FAILED', message, options);
+    this.name = 'TaskJobSchedulerFailedError';
+  }
+}

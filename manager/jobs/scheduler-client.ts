@@ -26,13 +26,15 @@ export function schedulerAddress(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/** The addresses of the active schedulers of `clusterId`. */
+export async function activeSchedulers(db: Kysely<Database>, clusterId: number): Promise<string[]> {
+  const rows = await db.selectFrom('schedulers').select(['ip', 'port']).where('scheduler_cluster_id', '=', clusterId).where('state', '=', 'active').execute();
+  return rows.map((row) => schedulerAddress(row.ip, row.port));
+}
+
 /** The address of the active scheduler of `clusterId` that owns `taskId`. */
 export async function schedulerFor(db: Kysely<Database>, clusterId: number, taskId: string): Promise<string> {
-  const rows = await db.selectFrom('schedulers').select(['ip', 'port']).where('scheduler_cluster_id', '=', clusterId).where('state', '=', 'active').execute();
-  const owner = ownerOf(
-    taskId,
-    rows.map((row) => schedulerAddress(row.ip, row.port)),
-  );
+  const owner = ownerOf(taskId, await activeSchedulers(db, clusterId));
   if (owner === undefined) throw new PreheatNoSchedulerError(`scheduler cluster ${clusterId} has no active scheduler`);
   return owner;
 }

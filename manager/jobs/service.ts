@@ -1,7 +1,7 @@
 /**
  * Jobs as the REST API and the composition root see them: create (checked, rate limited, secrets
  * sealed, runners woken), read (args redacted, live progress), delete; and the runner of this
- * process with the preheat executors.
+ * process with the executors of every job type (preheat, get_task, delete_task).
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../../api/index.ts';
@@ -15,14 +15,47 @@ import { finishPreheat, planPreheat, preheatLayer, preheatProgress } from './pre
 import { checkPreheatArgs, credentialsOf, redactPreheatArgs, PREHEAT_ARGS_DEFAULTS, type PreheatArgs } from './preheat-args.ts';
 import { JobRunner, type RunnerOptions } from './runner.ts';
 import { SchedulerClients } from './scheduler-client.ts';
+import { checkTaskJobArgs, TASK_JOB_DEFAULTS, TASK_JOB_TYPES, type TaskJobArgs, type TaskJobType } from './task-args.ts';
+import { deleteTaskExecutor, finishTaskJob, getTaskExecutor } from './task-jobs.ts';
 
-export const JOB_TYPES = ['preheat'] as const;
+export const JOB_TYPES = ['preheat', ...TASK_JOB_TYPES] as const;
 
 export interface CreateJobInput {
   readonly type: string;
   readonly scheduler_cluster_ids?: number[] | undefined;
-  readonly args: PreheatArgs;
+  readonly args: PreheatArgs | TaskJobArgs;
   readonly bio?: string | undefined;
+}
+
+/** What differs between job types at creation: stored args, secret, timeout, first task. */
+interface JobPlan {
+  readonly args: unknown;
+  readonly credentials: ReturnType<typeof credentialsOf>;
+  readonly timeoutMs: number;
+  readonly payload: (clusterIds: readonly number[]) => Array<{ schedulerClusterId: number; payload: unknown }>;
+}
+
+function planJob(input: CreateJobInput): JobPlan {
+  if (input.type === 'preheat') {
+    const args = checkPreheatArgs(input.args as PreheatArgs);
+    return {
+      args: redactPreheatArgs(args),
+      credentials: credentialsOf(args),
+      timeoutMs: args.timeout !== undefined ? args.timeout * 1000 : PREHEAT_ARGS_DEFAULTS.timeoutMs,
+      payload: (clusterIds) => [{ schedulerClusterId: clusterIds[0]!, payload: { kind: 'preheat_plan', cluster_ids: clusterIds } }],
+    };
+  }
+  if ((TASK_JOB_TYPES as readonly string[]).includes(input.type)) {
+    const kind = input.type as TaskJobType;
+    const args = checkTaskJobArgs(input.args as TaskJobArgs);
+    return {
+      args,
+      credentials: undefined,
+      timeoutMs: args.timeout !== undefined ? args.timeout * 1000 : TASK_JOB_DEFAULTS.timeoutMs,
+      payload: (clusterIds) => clusterIds.map((clusterId) => ({ schedulerClusterId: clusterId, payload: { kind, task_id: args.task_id } })),
+    };
+  }
+  throw new InvalidArgumentError(`type ${JSON.stringify(input.type)} is not one of ${JOB_TYPES.join(', ')}`);
 }
 
 const boxes = new WeakMap<ManagerContext, Promise<JobSecretBox>>();
@@ -39,14 +72,13 @@ function boxOf(context: ManagerContext): Promise<JobSecretBox> {
 
 /** Creates a job: the clusters it names (none = every cluster) must exist; 429 past job.rateLimit. */
 export async function submitJob(context: ManagerContext, input: CreateJobInput, userId: number | null): Promise<Job> {
-  if (input.type !== 'preheat') throw new InvalidArgumentError(`type ${JSON.stringify(input.type)} is not one of ${JOB_TYPES.join(', ')}`);
-  const args = checkPreheatArgs(input.args);
+  const plan = planJob(input);
   const { db } = context.store;
   const known = (await db.selectFrom('scheduler_clusters').select('id').execute()).map((row) => row.id);
   const named = input.scheduler_cluster_ids ?? [];
   for (const id of named) if (!known.includes(id)) throw new RecordNotFoundError(`scheduler cluster ${id}`);
   const clusterIds = named.length > 0 ? [...new Set(named)] : known;
-  if (clusterIds.length === 0) throw new InvalidArgumentError('scheduler_cluster_ids: there is no scheduler cluster to preheat in');
+  if (clusterIds.length === 0) throw new InvalidArgumentError('scheduler_cluster_ids: there is no scheduler cluster to run the job in');
   const now = context.now();
   for (const id of clusterIds) {
     if ((await countRecentJobs(db, id, now - 1000)) >= context.config.job.rateLimit) {
@@ -54,18 +86,17 @@ export async function submitJob(context: ManagerContext, input: CreateJobInput, 
     }
   }
   const taskId = `group_${randomUUID()}`;
-  const credentials = credentialsOf(args);
   const job = await createJob(
     db,
     {
       taskId,
-      type: 'preheat',
-      args: redactPreheatArgs(args),
+      type: input.type,
+      args: plan.args,
       schedulerClusterIds: clusterIds,
       userId,
-      timeoutMs: args.timeout !== undefined ? args.timeout * 1000 : PREHEAT_ARGS_DEFAULTS.timeoutMs,
-      secret: credentials ? (await boxOf(context)).seal(taskId, credentials) : undefined,
-      tasks: [{ schedulerClusterId: clusterIds[0]!, payload: { kind: 'preheat_plan', cluster_ids: clusterIds } }],
+      timeoutMs: plan.timeoutMs,
+      secret: plan.credentials ? (await boxOf(context)).seal(taskId, plan.credentials) : undefined,
+      tasks: plan.payload(clusterIds),
     },
     now,
   );
@@ -89,7 +120,7 @@ export interface JobView {
 
 /** What answers carry: args as stored (redacted), progress live while the job runs. */
 export async function jobView(context: ManagerContext, job: Job): Promise<JobView> {
-  const progress = job.state === 'PENDING' ? preheatProgress(await jobTasks(context.store.db, job.id)) : JSON.parse(job.progress);
+  const progress = job.state === 'PENDING' && job.type === 'preheat' ? preheatProgress(await jobTasks(context.store.db, job.id)) : JSON.parse(job.progress);
   return {
     id: job.id,
     task_id: job.task_id,
@@ -133,8 +164,10 @@ export async function startJobs(context: ManagerContext, options: Partial<Runner
       executors: {
         preheat_plan: planPreheat,
         preheat_layer: preheatLayer({ schedulers, stallTimeoutMs: context.config.job.preheat.stallTimeout, db: context.store.db }),
+        get_task: getTaskExecutor({ schedulers, db: context.store.db }),
+        delete_task: deleteTaskExecutor({ schedulers, db: context.store.db }),
       },
-      finishers: { preheat: finishPreheat },
+      finishers: { preheat: finishPreheat, get_task: finishTaskJob, delete_task: finishTaskJob },
     },
     options,
   );

@@ -83,6 +83,8 @@ const SAMPLES: Record<string, () => DfError> = {
   PreheatStalledError: () => new manager.PreheatStalledError('no bytes for 60 s'),
   PreheatNoSchedulerError: () => new manager.PreheatNoSchedulerError('no active scheduler'),
   PreheatFailedError: () => new manager.PreheatFailedError('refused'),
+  TaskJobNoSchedulerError: () => new manager.TaskJobNoSchedulerError('no active scheduler'),
+  TaskJobSchedulerFailedError: () => new manager.TaskJobSchedulerFailedError('unreachable', { cause }),
 };
 
 /** The exported DfError subclasses of every errors module, keyed as in SAMPLES. */

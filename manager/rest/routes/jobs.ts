@@ -1,12 +1,13 @@
 /**
  * Jobs: `/api/v1/jobs` for signed-in users (create, list, get; delete for root) and `/oapi/v1/jobs`
  * for a personal access token of scope `job` (what Harbor's Dragonfly provider calls). Bodies are
- * Dragonfly's; answers carry the args as stored, with every credential as `***`.
+ * Dragonfly's (types preheat, get_task, delete_task); answers carry the args as stored, with every credential as `***`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ManagerContext } from '../../context.ts';
-import { PREHEAT_ARGS_SCHEMA, type PreheatArgs } from '../../jobs/preheat-args.ts';
-import { getJob, jobView, removeJob, submitJob, type CreateJobInput } from '../../jobs/service.ts';
+import { PREHEAT_ARGS_SCHEMA } from '../../jobs/preheat-args.ts';
+import { TASK_JOB_ARGS_SCHEMA } from '../../jobs/task-args.ts';
+import { getJob, JOB_TYPES, jobView, removeJob, submitJob, type CreateJobInput } from '../../jobs/service.ts';
 import { JOB_STATES, listJobs } from '../../store/jobs.ts';
 import { principalOf, requirePat, requireRole } from '../auth.ts';
 
@@ -16,12 +17,16 @@ const CREATE_BODY = {
   additionalProperties: false,
   required: ['type', 'args'],
   properties: {
-    type: { type: 'string', enum: ['preheat'] },
+    type: { type: 'string', enum: [...JOB_TYPES] },
     bio: { type: 'string', maxLength: 1024 },
     user_id: { type: 'integer', minimum: 1 },
     scheduler_cluster_ids: { type: 'array', maxItems: 1000, items: { type: 'integer', minimum: 1 } },
-    args: PREHEAT_ARGS_SCHEMA,
+    args: { type: 'object' },
   },
+  // The args' shape follows the type: a preheat's, or a task id / download for get_task and delete_task.
+  if: { properties: { type: { const: 'preheat' } } },
+  then: { properties: { args: PREHEAT_ARGS_SCHEMA } },
+  else: { properties: { args: TASK_JOB_ARGS_SCHEMA } },
 } as const;
 const LIST_QUERY = {
   type: 'object',
@@ -42,7 +47,7 @@ interface ListQuery {
 }
 
 export function jobRoutes(app: FastifyInstance, context: ManagerContext): void {
-  const create = async (body: CreateJobInput & { args: PreheatArgs }, userId: number) => jobView(context, await submitJob(context, body, userId));
+  const create = async (body: CreateJobInput, userId: number) => jobView(context, await submitJob(context, body, userId));
 
   app.post<{ Body: CreateJobInput }>('/api/v1/jobs', { schema: { body: CREATE_BODY }, preHandler: [requireRole('guest')] }, async (request, reply) =>
     reply.status(200).send(await create(request.body, principalOf(request).userId)),
