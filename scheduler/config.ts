@@ -33,7 +33,8 @@ export const SCHEDULER_CONFIG_SCHEMA = {
     }),
   }),
   manager: field.object({
-    addr: field.string('', { doc: 'manager gRPC host:port; empty: no manager, the static config only' }),
+    addr: field.string('', { doc: 'manager gRPC host:port; empty (and no addrs): no manager, the static config only' }),
+    addrs: field.list([], 'more manager replicas (host:port), tried in turn after addr when the current one fails'),
     schedulerClusterID: field.int(0, { min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'the cluster to join; 0 or an unknown id: the default cluster' }),
     keepAlive: field.object({
       interval: field.duration('5s', 'KeepAlive message interval on the one stream to the manager'),
@@ -59,6 +60,13 @@ export type SchedulerConfig = Resolved<typeof SCHEDULER_CONFIG_SCHEMA>;
 
 const GC_INTERVAL_KEYS = ['peerGCInterval', 'taskGCInterval', 'hostGCInterval'] as const;
 
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+/** Every manager address, `manager.addr` first, without repeats; empty: no manager. */
+export function managerAddrsOf(config: SchedulerConfig): string[] {
+  return [...new Set([config.manager.addr, ...config.manager.addrs].filter((addr) => addr !== ''))];
+}
+
 /** Defaults filled, units converted, unknown keys and bad values rejected with their path. */
 export function resolveSchedulerConfig(raw: unknown): SchedulerConfig {
   const config = resolveConfig(SCHEDULER_CONFIG_SCHEMA, raw);
@@ -67,9 +75,12 @@ export function resolveSchedulerConfig(raw: unknown): SchedulerConfig {
     if (config.scheduler.gc[key] <= 0) throw new ConfigError(`scheduler.gc.${key}`, 'must be longer than 0');
   }
   if (config.scheduler.retryInterval <= 0) throw new ConfigError('scheduler.retryInterval', 'must be longer than 0');
-  if (config.manager.addr !== '' && !/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(config.manager.addr)) {
+  if (config.manager.addr !== '' && !HOST_PORT.test(config.manager.addr)) {
     throw new ConfigError('manager.addr', `"${config.manager.addr}" is not host:port`);
   }
+  config.manager.addrs.forEach((addr, i) => {
+    if (!HOST_PORT.test(addr)) throw new ConfigError(`manager.addrs[${i}]`, `"${addr}" is not host:port`);
+  });
   if (config.manager.keepAlive.interval <= 0) throw new ConfigError('manager.keepAlive.interval', 'must be longer than 0');
   if (config.dynconfig.refreshInterval <= 0) throw new ConfigError('dynconfig.refreshInterval', 'must be longer than 0');
   return config;

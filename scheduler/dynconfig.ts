@@ -1,11 +1,15 @@
 /**
- * The scheduler's link to the manager (`manager.addr`): UpdateScheduler at start, then one
+ * The scheduler's link to the manager (`manager.addr`, then `manager.addrs`): UpdateScheduler at start, then one
  * KeepAlive stream written every `manager.keepAlive.interval` (re-registered and reopened with
  * backoff whenever it breaks: the manager restarted, lost its database, or is down), and
  * GetScheduler every `dynconfig.refreshInterval` for the cluster's config, whose parent limits are
  * handed to scheduling at once. The last config is kept as JSON in `dynconfig.cacheDir` and
  * applied at start when the manager cannot be reached, so a restart while the manager is down
  * keeps the cluster's limits instead of falling back to scheduler.yaml's.
+ *
+ * With several manager replicas (one database, as behind a load balancer) the link talks to one at
+ * a time and moves to the next when a call to it fails: a replica that died must not leave this
+ * scheduler inactive while another could keep it alive.
  */
 import * as grpc from '@grpc/grpc-js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -31,7 +35,8 @@ export interface SchedulerIdentity {
 }
 
 export interface ManagerLinkOptions {
-  readonly managerClient: managerv2.ManagerClient;
+  /** One client per manager replica, tried in this order; at least one. */
+  readonly managerClients: readonly managerv2.ManagerClient[];
   readonly self: SchedulerIdentity;
   readonly keepAliveIntervalMs: number;
   readonly refreshIntervalMs: number;
@@ -77,10 +82,33 @@ export class ManagerLink {
   #applied = '';
   #stream: grpc.ClientWritableStream<managerv2.KeepAliveRequest> | undefined;
   #loops: Promise<void>[] = [];
+  /** The replica talked to now, an index into managerClients. */
+  #current = 0;
 
   constructor(options: ManagerLinkOptions) {
+    if (options.managerClients.length === 0) throw new RangeError('ManagerLink needs at least one manager client');
     this.#o = options;
     this.#clusterId = options.self.clusterId;
+  }
+
+  get #client(): managerv2.ManagerClient {
+    return this.#o.managerClients[this.#current]!;
+  }
+
+  /** The address of the replica talked to now. */
+  get managerAddr(): string {
+    // grpc-js names the target with its resolver scheme; the config had host:port.
+    return this.#client.getChannel().getTarget().replace(/^dns:/, '');
+  }
+
+  /** Moves to the next replica (no-op with one); true when it moved. */
+  #next(reason: string): boolean {
+    const count = this.#o.managerClients.length;
+    if (count < 2) return false;
+    const from = this.managerAddr;
+    this.#current = (this.#current + 1) % count;
+    this.#o.log.warn('manager replica failed; trying the next one', { from, to: this.managerAddr, error: reason });
+    return true;
   }
 
   get #cachePath(): string {
@@ -94,16 +122,21 @@ export class ManagerLink {
    */
   async start(): Promise<void> {
     let registered = false;
-    try {
-      await this.#register();
-      registered = true;
-      await this.#refresh();
-    } catch (error) {
-      this.#o.log.warn('manager unreachable at start; using the cached cluster config', { manager: this.#o.managerClient.getChannel().getTarget(), error: (error as Error).message });
-      await this.#applyCache();
+    // Each replica once, in order, until one answers.
+    for (let tried = 0; tried < this.#o.managerClients.length && !registered; tried++) {
+      try {
+        await this.#register();
+        registered = true;
+        await this.#refresh();
+      } catch (error) {
+        if (!registered && this.#next((error as Error).message)) continue;
+        this.#o.log.warn('manager unreachable at start; using the cached cluster config', { manager: this.managerAddr, error: (error as Error).message });
+        await this.#applyCache();
+        break;
+      }
     }
     this.#loops = [this.#keepAliveLoop(registered), this.#refreshLoop()];
-    this.#o.events?.start(this.#o.managerClient, () => ({ hostname: this.#o.self.hostname, ip: this.#o.self.ip, clusterId: this.#clusterId }));
+    this.#o.events?.start(() => this.#client, () => ({ hostname: this.#o.self.hostname, ip: this.#o.self.ip, clusterId: this.#clusterId }));
   }
 
   async close(): Promise<void> {
@@ -112,12 +145,12 @@ export class ManagerLink {
     this.#stream?.end();
     this.#o.events?.close();
     await Promise.allSettled(this.#loops);
-    this.#o.managerClient.close();
+    for (const client of this.#o.managerClients) client.close();
   }
 
   async #register(): Promise<void> {
     const { self } = this.#o;
-    const client = this.#o.managerClient;
+    const client = this.#client;
     const answer = await unary<managerv2.UpdateSchedulerRequest, managerv2.Scheduler__Output>(
       client.updateScheduler.bind(client),
       { sourceType: 'SCHEDULER_SOURCE', hostname: self.hostname, ip: self.ip, port: self.port, idc: self.idc, location: self.location, schedulerClusterId: self.clusterId, features: [...self.features] },
@@ -125,12 +158,12 @@ export class ManagerLink {
     );
     // The manager may put us in another cluster (the default one) than the one asked for.
     this.#clusterId = Number(answer.schedulerClusterId);
-    this.#o.log.info('registered with the manager', { schedulerId: Number(answer.id), clusterId: this.#clusterId });
+    this.#o.log.info('registered with the manager', { schedulerId: Number(answer.id), clusterId: this.#clusterId, manager: this.managerAddr });
   }
 
   async #refresh(): Promise<void> {
     const { self } = this.#o;
-    const client = this.#o.managerClient;
+    const client = this.#client;
     const answer = await unary<managerv2.GetSchedulerRequest, managerv2.Scheduler__Output>(
       client.getScheduler.bind(client),
       { sourceType: 'SCHEDULER_SOURCE', hostname: self.hostname, ip: self.ip, schedulerClusterId: this.#clusterId },
@@ -219,6 +252,7 @@ export class ManagerLink {
   async #keepAliveLoop(registered: boolean): Promise<void> {
     let backoff: number = MANAGER_LINK_DEFAULTS.backoffMs;
     let needsRegister = !registered;
+    let failedInRow = 0;
     while (!this.#abort.signal.aborted) {
       try {
         if (needsRegister) await this.#register();
@@ -226,14 +260,20 @@ export class ManagerLink {
         const openedAt = Date.now();
         await this.#holdStream();
         // A stream that lived a while was healthy: the next failure starts the backoff afresh.
-        if (Date.now() - openedAt > MANAGER_LINK_DEFAULTS.maxBackoffMs) backoff = MANAGER_LINK_DEFAULTS.backoffMs;
+        if (Date.now() - openedAt > MANAGER_LINK_DEFAULTS.maxBackoffMs) {
+          backoff = MANAGER_LINK_DEFAULTS.backoffMs;
+          failedInRow = 0;
+        }
       } catch (error) {
         if (this.#abort.signal.aborted) return;
-        this.#o.log.warn('manager keepalive failed; retrying', { inMs: backoff, error: (error as Error).message });
+        this.#o.log.warn('manager keepalive failed; retrying', { inMs: backoff, manager: this.managerAddr, error: (error as Error).message });
+        failedInRow++;
+        this.#next((error as Error).message);
       }
       if (this.#abort.signal.aborted) return;
       await this.#sleep(backoff);
-      backoff = Math.min(backoff * 2, MANAGER_LINK_DEFAULTS.maxBackoffMs);
+      // The first try of each other replica comes after the short wait; only a full round of failures backs off.
+      if (failedInRow >= this.#o.managerClients.length) backoff = Math.min(backoff * 2, MANAGER_LINK_DEFAULTS.maxBackoffMs);
     }
   }
 
@@ -241,7 +281,7 @@ export class ManagerLink {
   #holdStream(): Promise<void> {
     const { self } = this.#o;
     return new Promise<void>((resolve, reject) => {
-      const stream = this.#o.managerClient.keepAlive((error) => {
+      const stream = this.#client.keepAlive((error) => {
         clearInterval(timer);
         this.#stream = undefined;
         if (error) reject(error);

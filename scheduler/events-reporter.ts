@@ -92,7 +92,7 @@ export class EventsReporter implements PeerEventSink {
   /** Hosts reported as announced (and not yet as left), with their object to tell a re-announce. */
   readonly #known = new Map<string, Host>();
   #dropped = 0;
-  #client: managerv2.ManagerClient | undefined;
+  #client: (() => managerv2.ManagerClient) | undefined;
   #sender: (() => ReporterSender) | undefined;
   #stream: grpc.ClientWritableStream<managerv2.EventBatch> | undefined;
   #blocked = false;
@@ -129,8 +129,8 @@ export class EventsReporter implements PeerEventSink {
     this.peerChanged(peer);
   }
 
-  /** Starts sending on `client` (the manager link's); `sender` says who this scheduler is now. */
-  start(client: managerv2.ManagerClient, sender: () => ReporterSender): void {
+  /** Starts sending on `client()` (the manager link's current one, asked at each new stream); `sender` says who this scheduler is now. */
+  start(client: () => managerv2.ManagerClient, sender: () => ReporterSender): void {
     if (this.#timer) return;
     this.#client = client;
     this.#sender = sender;
@@ -238,7 +238,7 @@ export class EventsReporter implements PeerEventSink {
     if (this.#stream) return this.#stream;
     if (now < this.#retryAt || !this.#client) return undefined;
     const openedAt = now;
-    const stream = this.#client.reportEvents((error) => {
+    const stream = this.#client().reportEvents((error) => {
       if (this.#stream !== stream) return;
       this.#stream = undefined;
       this.#blocked = false;

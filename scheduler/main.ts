@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { hostname as machineHostname, networkInterfaces } from 'node:os';
 import type { managerv2 } from '../api/index.ts';
 import type { SchedulerConfig } from './config.ts';
-import { splitHostPort } from './config.ts';
+import { managerAddrsOf, splitHostPort } from './config.ts';
 import { ManagerLink } from './dynconfig.ts';
 import { EventsReporter } from './events-reporter.ts';
 import { GarbageCollector } from './gc.ts';
@@ -59,15 +59,18 @@ function advertisedIp(config: SchedulerConfig): string {
 async function linkManager(config: SchedulerConfig, boundPort: number, scheduling: Scheduling, log: Logger, events: EventsReporter | undefined): Promise<ManagerLink> {
   // The manager.v2 service is in the same loaded proto root as the scheduler's own.
   const root = loadProtos().scheduler as unknown as managerv2.ProtoGrpcType;
-  const managerClient = new root.manager.v2.Manager(config.manager.addr, grpc.credentials.createInsecure(), {
-    // A manager that vanished without closing the connection is noticed by pings, not after hours.
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
-  });
+  const managerClients = managerAddrsOf(config).map(
+    (addr) =>
+      new root.manager.v2.Manager(addr, grpc.credentials.createInsecure(), {
+        // A manager that vanished without closing the connection is noticed by pings, not after hours.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+      }),
+  );
   const staticLimits = scheduling.limits;
   const link = new ManagerLink({
-    managerClient,
+    managerClients,
     self: {
       hostname: config.server.host ?? machineHostname(),
       ip: advertisedIp(config),
@@ -113,7 +116,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     log.child({ component: 'scheduling' }),
   );
   // Only a scheduler with a manager reports its cluster's events.
-  const events = config.manager.addr ? new EventsReporter(resources, log.child({ component: 'events' }), now) : undefined;
+  const events = managerAddrsOf(config).length > 0 ? new EventsReporter(resources, log.child({ component: 'events' }), now) : undefined;
   const seeds = options.seeds ?? createGrpcSeedDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
   const peers = new PeerService({
     resources,
@@ -156,7 +159,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     throw error;
   }
   let link: ManagerLink | undefined;
-  if (config.manager.addr) {
+  if (managerAddrsOf(config).length > 0) {
     try {
       link = await linkManager(config, grpcServer.port, scheduling, log, events);
     } catch (error) {
@@ -171,7 +174,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     advertise: `${config.server.advertiseIP ?? config.server.listenIP}:${config.server.advertisePort}`,
     metrics: metricsServer ? config.metrics.addr.replace(/:\d+$/, `:${metricsServer.port}`) : 'disabled',
     seedPeer: config.seedPeer.enable,
-    manager: config.manager.addr || 'none',
+    manager: managerAddrsOf(config).join(',') || 'none',
   });
 
   let closing: Promise<void> | undefined;

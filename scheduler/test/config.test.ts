@@ -6,7 +6,7 @@ import { parseSchedulerConfig, splitHostPort } from '../config.ts';
 test("defaults are Dragonfly's", () => {
   const config = parseSchedulerConfig('');
   assert.deepEqual(config.server, { listenIP: '0.0.0.0', port: 8002, advertiseIP: undefined, advertisePort: 8002, host: undefined });
-  assert.deepEqual(config.manager, { addr: '', schedulerClusterID: 0, keepAlive: { interval: 5_000 } });
+  assert.deepEqual(config.manager, { addr: '', addrs: [], schedulerClusterID: 0, keepAlive: { interval: 5_000 } });
   assert.deepEqual(config.dynconfig, { refreshInterval: 10_000, cacheDir: '/var/cache/dragonfly/scheduler' });
   assert.deepEqual(config.scheduler, {
     algorithm: 'default',
@@ -31,6 +31,7 @@ test('bad configs name the key', () => {
     ['scheduler:\n  algorithm: ml\n', 'scheduler.algorithm'],
     ['metrics:\n  addr: localhost\n', 'metrics.addr'],
     ['manager:\n  addr: no-port\n', 'manager.addr'],
+    ['manager:\n  addrs: [127.0.0.1:65003, no-port]\n', 'manager.addrs[1]'],
     ['manager:\n  keepAlive:\n    interval: 0s\n', 'manager.keepAlive.interval'],
     ['dynconfig:\n  refreshInterval: 0s\n', 'dynconfig.refreshInterval'],
     ['- a list\n', ''],
