@@ -27,6 +27,7 @@ test('manager.v2.Manager loads with the project loader options and has its metho
     UpdateSeedPeer: [false, false],
     DeleteSeedPeer: [false, false],
     KeepAlive: [true, false],
+    ReportEvents: [true, false],
   });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as managerv2.ProtoGrpcType;
   assert.equal(typeof loaded.manager.v2.Manager, 'function');

@@ -47,7 +47,8 @@ function errorLine(exit: Exit): string {
 
 const BAD: ReadonlyArray<{ name: string; edit: Record<string, unknown>; names: RegExp }> = [
   { name: 'an unknown key', edit: { download: { server: { sokcetPath: '/x' } } }, names: /download\.server\.sokcetPath: unknown key/ },
-  { name: 'an unknown top-level key', edit: { manager: { addr: 'x' } }, names: /config manager: unknown key/ },
+  { name: 'an unknown top-level key', edit: { managers: { addrs: ['x'] } }, names: /config managers: unknown key/ },
+  { name: 'a key the manager section does not have', edit: { manager: { addr: 'x' } }, names: /config manager\.addr: unknown key; allowed here: addrs/ },
   { name: 'a port out of range', edit: { upload: { server: { port: 70000 } } }, names: /upload\.server\.port/ },
   { name: 'a duration that is not one', edit: { download: { pieceTimeout: 'soon' } }, names: /download\.pieceTimeout/ },
   { name: 'a rate that is not one', edit: { upload: { bandwidthLimit: 'fast' } }, names: /upload\.bandwidthLimit/ },
