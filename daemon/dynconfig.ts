@@ -1,7 +1,9 @@
 /**
  * The daemon's dynamic config from the manager (`manager.addrs`): ListSchedulers at start and every
  * `dynconfig.refreshInterval`, whose answer (the active schedulers of this host's cluster, `ip:port`)
- * replaces the SchedulerClients' list while downloads run, plus the cluster's client config. The
+ * replaces the SchedulerClients' list while downloads run, plus the cluster's client config
+ * (`load_limit` -> pieces served at once, `concurrent_piece_count` -> pieces fetched at once by a
+ * request that names none; a seed peer takes the cluster's seed client config). The
  * last answer is kept in `<storage.dir>/dynconfig.json` and used at start when no manager answers,
  * so a daemon restarted while the manager is down still finds its schedulers.
  *
@@ -20,6 +22,30 @@ import type { SchedulerClients } from './scheduler/clients.ts';
 export const DYNCONFIG_CACHE_FILE = 'dynconfig.json';
 export const DYNCONFIG_CALL_TIMEOUT_MS = 3_000;
 
+/** The limits a cluster hands its peers; what is absent keeps the daemon's own config. */
+export interface ClientConfig {
+  readonly loadLimit?: number | undefined;
+  readonly concurrentPieceCount?: number | undefined;
+}
+
+function positive(value: unknown, max: number): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= max ? value : undefined;
+}
+
+/** A cluster's client config JSON to limits; a value out of range is ignored, never applied. */
+export function clientConfigOf(json: string | undefined): ClientConfig {
+  if (!json) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  const config = parsed as Record<string, unknown>;
+  return { loadLimit: positive(config['load_limit'], 50_000), concurrentPieceCount: positive(config['concurrent_piece_count'], 1024) };
+}
+
 export interface DynconfigHost {
   readonly hostname: string;
   readonly ip: string;
@@ -37,12 +63,17 @@ export interface DynconfigOptions {
   readonly log: Logger;
   /** The scheduler list changed (announce to the new ones). */
   readonly onSchedulersChanged?: (addrs: readonly string[]) => void;
+  /** A seed peer takes the cluster's seed client config. */
+  readonly seed?: boolean | undefined;
+  /** The cluster's client config, at start (from the manager or the cache) and whenever it changes. */
+  readonly onClientConfig?: (config: ClientConfig) => void;
 }
 
 /** What is cached: the last useful answer. */
 export interface DynconfigSnapshot {
   readonly schedulers: readonly string[];
   readonly clusterId: number;
+  readonly clientConfig?: ClientConfig | undefined;
   readonly savedAt: number;
 }
 
@@ -67,6 +98,7 @@ export class DaemonDynconfig {
   readonly #abort = new AbortController();
   /** The manager that answered last is asked first next time. */
   #preferred = 0;
+  #clientConfig = '{}';
   #loop: Promise<void> | undefined;
 
   constructor(options: DynconfigOptions) {
@@ -89,7 +121,10 @@ export class DaemonDynconfig {
         error: (error as Error).message,
         ...(cached && { schedulers: cached.schedulers, savedAt: cached.savedAt }),
       });
-      if (cached) this.#use(cached.schedulers, 'cache');
+      if (cached) {
+        this.#use(cached.schedulers, 'cache');
+        if (cached.clientConfig) this.#applyClientConfig(cached.clientConfig, 'cache');
+      }
     }
     this.#loop = this.#refreshLoop();
   }
@@ -125,8 +160,12 @@ export class DaemonDynconfig {
           this.#o.log.debug('the manager knows no active scheduler for this host; keeping the current list', { current: this.#o.schedulers.addrs });
           return;
         }
-        if (this.#use(schedulers, 'manager')) {
-          await this.#writeCache({ schedulers, clusterId: Number(answer.schedulers[0]!.schedulerClusterId), savedAt: Date.now() });
+        const cluster = answer.schedulers[0]!.schedulerCluster;
+        const clientConfig = clientConfigOf(this.#o.seed ? cluster?.seedClientConfig : cluster?.clientConfig);
+        const listChanged = this.#use(schedulers, 'manager');
+        const configChanged = this.#applyClientConfig(clientConfig, 'manager');
+        if (listChanged || configChanged) {
+          await this.#writeCache({ schedulers: this.#o.schedulers.addrs, clusterId: Number(answer.schedulers[0]!.schedulerClusterId), clientConfig, savedAt: Date.now() });
         }
         return;
       } catch (error) {
@@ -140,6 +179,16 @@ export class DaemonDynconfig {
     if (!this.#o.schedulers.replace(schedulers)) return false;
     this.#o.log.info('scheduler list updated', { source, schedulers: this.#o.schedulers.addrs });
     this.#o.onSchedulersChanged?.(this.#o.schedulers.addrs);
+    return true;
+  }
+
+  /** Applies the config when it differs from the last one applied; says whether it did. */
+  #applyClientConfig(config: ClientConfig, source: 'manager' | 'cache'): boolean {
+    const text = JSON.stringify(config);
+    if (text === this.#clientConfig) return false;
+    this.#clientConfig = text;
+    this.#o.log.info('cluster client config applied', { source, ...config });
+    this.#o.onClientConfig?.(config);
     return true;
   }
 

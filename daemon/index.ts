@@ -24,3 +24,4 @@ export { DaemonCallError, downloadViaDaemon } from './dfget/daemon-client.ts';
 export { loadProtos } from './rpc/grpc.ts';
 export { TaskService, type DownloadOutcome } from './tasks/task-service.ts';
 export { LeafCertificates, TlsCaError, LEAF_CERTIFICATE_DEFAULTS, normalizeHost, type IssuedCertificate, type LeafCertificatesOptions, type TlsCaProblem } from './proxy/tls-certificates.ts';
+export { clientConfigOf, type ClientConfig } from './dynconfig.ts';

@@ -105,6 +105,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const schedulers = new SchedulerClients(config.manager.addrs.length > 0 ? [] : config.scheduler.addrs);
     cleanups.push(() => schedulers.close());
     let announcer: Announcer | undefined;
+    // The manager's cluster config for requests that name no piece concurrency (dynconfig sets it).
+    let clusterPieceDefaults: { concurrentPieceCount?: number | undefined } = {};
     if (config.manager.addrs.length > 0) {
       const dynconfig = new DaemonDynconfig({
         managerAddrs: config.manager.addrs,
@@ -115,6 +117,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         log,
         // A scheduler new to the list learns about this host before the first task reaches it.
         onSchedulersChanged: () => void announcer?.announce(),
+        seed: identity.seed,
+        onClientConfig: (client) => {
+          pieceServer.setConcurrentUploadLimit(client.loadLimit ?? config.upload.concurrentUploadLimit);
+          clusterPieceDefaults = { concurrentPieceCount: client.concurrentPieceCount };
+        },
       });
       await dynconfig.start();
       cleanups.push(() => dynconfig.close());
@@ -135,7 +142,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       log,
       onHostUnknown: () => void announcer?.announce(),
     });
-    const manager = new TaskManager({ engine, strategyFor: (input) => p2p.strategyFor(input), metrics, log, newPeerId: identity.newPeerId, signal });
+    const manager = new TaskManager({
+      engine,
+      strategyFor: (input) => p2p.strategyFor(input),
+      metrics,
+      log,
+      newPeerId: identity.newPeerId,
+      signal,
+      pieceDefaults: () => clusterPieceDefaults,
+    });
     cleanups.push(async () => {
       manager.abortAll(new ShuttingDownError('dfdaemon is shutting down'));
       await manager.idle();

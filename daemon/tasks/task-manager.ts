@@ -70,8 +70,22 @@ export class TaskManager {
   readonly #newPeerId: () => string;
   readonly #inFlight = new Map<string, InFlight>();
   readonly #shutdown: AbortSignal;
+  readonly #pieceDefaults: () => { readonly concurrentPieceCount?: number | undefined };
 
-  constructor(init: { engine: Engine; strategyFor: StrategyFactory; metrics: DaemonMetrics; log: Logger; newPeerId: () => string; signal: AbortSignal }) {
+  /**
+   * `pieceDefaults` gives what a request that says nothing gets (the cluster's client config from
+   * the manager), read at each download's start; a request's own value always wins.
+   */
+  constructor(init: {
+    engine: Engine;
+    strategyFor: StrategyFactory;
+    metrics: DaemonMetrics;
+    log: Logger;
+    newPeerId: () => string;
+    signal: AbortSignal;
+    pieceDefaults?: () => { readonly concurrentPieceCount?: number | undefined };
+  }) {
+    this.#pieceDefaults = init.pieceDefaults ?? (() => ({}));
     this.#engine = init.engine;
     this.#strategyFor = init.strategyFor;
     this.#metrics = init.metrics;
@@ -197,7 +211,7 @@ export class TaskManager {
         url: request.url,
         headers: request.headers,
         pieceLength: request.pieceLength,
-        concurrentPieceCount: request.concurrentPieceCount,
+        concurrentPieceCount: request.concurrentPieceCount ?? this.#pieceDefaults().concurrentPieceCount,
         pieceTimeoutMs: request.pieceTimeoutMs,
         signal,
         strategy,

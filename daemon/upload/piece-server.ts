@@ -44,12 +44,15 @@ export function parsePiecePath(url: string): { taskId: string; number: number } 
 
 export class PieceServer {
   readonly #options: PieceServerOptions;
+  /** Starts at upload.concurrentUploadLimit; the cluster's `load_limit` replaces it while running. */
+  #uploadLimit: number;
   readonly #server: Server;
   #active = 0;
   #uploadedBytes = 0;
 
   constructor(options: PieceServerOptions) {
     this.#options = options;
+    this.#uploadLimit = options.concurrentUploadLimit;
     this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         options.log.warn('piece request failed', { url: req.url?.slice(0, 200), error });
@@ -59,6 +62,16 @@ export class PieceServer {
   }
 
   /** Pieces being served now. */
+  /** Pieces served at once from now on; pieces being served are not cut. */
+  setConcurrentUploadLimit(limit: number): void {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`concurrent upload limit must be a positive integer, got ${limit}`);
+    this.#uploadLimit = limit;
+  }
+
+  get concurrentUploadLimit(): number {
+    return this.#uploadLimit;
+  }
+
   get active(): number {
     return this.#active;
   }
@@ -98,7 +111,7 @@ export class PieceServer {
     if (number >= task.pieceCount) throw new InvalidArgumentError(`piece ${number} is out of range: the task has ${task.pieceCount} pieces`);
     const piece = task.piece(number);
     if (!piece) throw new NotFoundError(`piece ${number} of task ${taskId} is not finished here`);
-    if (this.#active >= this.#options.concurrentUploadLimit) {
+    if (this.#active >= this.#uploadLimit) {
       throw new DfError('DF_ERR_RESOURCE_EXHAUSTED', `already serving ${this.#active} pieces (upload.concurrentUploadLimit)`);
     }
     this.#active++;

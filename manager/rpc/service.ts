@@ -80,7 +80,9 @@ export class ManagerService {
       return { schedulers: [] };
     }
     const schedulers = await listActiveSchedulers(this.#db, best.id);
-    return { schedulers: schedulers.map((row) => schedulerMessage(row)) };
+    // The cluster rides along so a peer takes its client config (load limit, piece concurrency).
+    const cluster = await getCluster(this.#db, best.id);
+    return { schedulers: schedulers.map((row) => schedulerMessage(row, cluster ? { cluster } : {})) };
   }
 
   async listApplications(request: managerv2.ListApplicationsRequest__Output): Promise<managerv2.ListApplicationsResponse> {
