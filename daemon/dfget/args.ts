@@ -14,7 +14,8 @@ export interface DfgetArgs {
   readonly pieceLength?: number | undefined;
   readonly timeoutMs: number;
   readonly pieceTimeoutMs: number;
-  readonly concurrentPieceCount: number;
+  /** Unset: the daemon's (its cluster's, from the manager), else 8. */
+  readonly concurrentPieceCount?: number | undefined;
   /** Scheduling priority, 0 (lowest) to 6 (Dragonfly's default). */
   readonly priority: number;
   readonly overwrite: boolean;
@@ -54,7 +55,7 @@ Options:
       --piece-length <SIZE>        piece length, at least 4MiB (default: by content length)
       --timeout <DURATION>         give up after this long (default ${DFGET_DEFAULTS.timeout})
       --piece-timeout <DURATION>   a piece request that moves no bytes this long is retried (default ${DFGET_DEFAULTS.pieceTimeout})
-      --concurrent-piece-count <N> pieces fetched at once (default ${DFGET_DEFAULTS.concurrentPieceCount})
+      --concurrent-piece-count <N> pieces fetched at once (default: the daemon's cluster setting, else ${DFGET_DEFAULTS.concurrentPieceCount})
       --priority <0-6>             scheduling priority of the task (default ${DFGET_DEFAULTS.priority})
       --overwrite                  replace PATH if it exists
       --fsync                      flush the file to disk before it appears at PATH (crash-safe; slower)
@@ -173,7 +174,7 @@ export function parseDfgetArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       pieceLength,
       timeoutMs,
       pieceTimeoutMs,
-      concurrentPieceCount: count,
+      concurrentPieceCount: values['concurrent-piece-count'] === undefined ? undefined : count,
       priority: Number(priorityText),
       overwrite: values.overwrite ?? false,
       fsync: values.fsync ?? false,

@@ -25,7 +25,7 @@ test('defaults', () => {
     pieceLength: undefined,
     timeoutMs: 2 * 60 * 60 * 1000,
     pieceTimeoutMs: 360_000,
-    concurrentPieceCount: DFGET_DEFAULTS.concurrentPieceCount,
+    concurrentPieceCount: undefined,
     priority: 6,
     overwrite: false,
     fsync: false,
