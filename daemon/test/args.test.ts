@@ -2,7 +2,7 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DFGET_DEFAULTS, defaultStorageDir, parseDfgetArgs, type DfgetArgs } from '../dfget/args.ts';
+import { defaultStorageDir, parseDfgetArgs, type DfgetArgs } from '../dfget/args.ts';
 
 const URL = 'https://example.com/dir/file.tar';
 const ENV = { XDG_CACHE_HOME: '/cache' };
