@@ -37,5 +37,6 @@ export { originOnly, type PieceSession, type PieceStrategy } from './download/se
 export { queueOf, type PieceBody, type PieceJob } from './download/piece-loop.ts';
 export { DigestVerifier, type ContentLayout } from './download/digest-verifier.ts';
 export { TaskRegistry, type TaskEvent, type TaskListener, type TaskView } from './store/task-registry.ts';
+export { PieceProgress, PieceReceipt, type ReceiptState } from './store/piece-progress.ts';
 export { TokenBucket, type TokenBucketOptions } from './rate/token-bucket.ts';
 export { createPieceSender, type PieceSender } from './serve/piece-sender.ts';

@@ -115,6 +115,9 @@ export function uploadHandlers(ctx: ServiceContext): dfdaemonv2.DfdaemonUploadHa
             tcpPort: ctx.pieceServerPort(),
           }),
         signal,
+        call.request.relay
+          ? (range) => call.write({ number: range.number, offset: range.offset, length: range.length, digest: '', ip: ctx.ip, tcpPort: ctx.pieceServerPort(), receiving: true })
+          : undefined,
       );
     }),
     StatTask: guardUnary(ctx.log, 'StatTask', async (request: dfdaemonv2.StatTaskRequest__Output) =>

@@ -5,7 +5,7 @@
  * same service over an origin-only strategy. The gRPC handlers and dfget only build a TaskRequest,
  * call this, and report.
  */
-import { DfError } from '../../api/index.ts';
+import { DfError, pieceRangeOf, type PieceRange } from '../../api/index.ts';
 import { checkOutputPath, exportFile, type Engine, type PieceRecord, type TaskEvent, type TaskView } from '../../engine/index.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -74,8 +74,16 @@ export class TaskService {
    * Sends the task's recorded pieces (those in `numbers`, or all), then each new one as it is
    * recorded; resolves when all of them are sent, or when `signal` ends the interest. Rejects
    * NOT_FOUND for a task this peer cannot serve, UNAVAILABLE when its download stops short.
+   * With `sendReceiving` (a child that asked for cut-through relay), also each piece that starts
+   * arriving here and is not recorded yet, unverified: the child relays it and checks its digest.
    */
-  syncPieces(taskId: string, numbers: readonly number[], send: (piece: PieceRecord) => void, signal: AbortSignal): Promise<void> {
+  syncPieces(
+    taskId: string,
+    numbers: readonly number[],
+    send: (piece: PieceRecord) => void,
+    signal: AbortSignal,
+    sendReceiving?: (range: PieceRange) => void,
+  ): Promise<void> {
     const tasks = this.#engine.tasks;
     return new Promise<void>((resolve, reject) => {
       const sent = new Set<number>();
@@ -84,6 +92,11 @@ export class TaskService {
       let ready = false;
       let done = false;
       const early: TaskEvent[] = [];
+      let layout: { contentLength: number; pieceLength: number } | undefined;
+      const offerReceiving = (number: number) => {
+        if (done || !sendReceiving || !layout || sent.has(number) || (interested && !interested.has(number))) return;
+        sendReceiving(pieceRangeOf(number, layout.contentLength, layout.pieceLength));
+      };
       const finish = (error?: unknown) => {
         if (done) return;
         done = true;
@@ -101,6 +114,7 @@ export class TaskService {
       };
       const handle = (event: TaskEvent) => {
         if (event.type === 'piece') offer(event.record);
+        else if (event.type === 'receiving') offerReceiving(event.number);
         else if (!event.complete) finish(new DfError('DF_ERR_UNAVAILABLE', `the download of task ${taskId} stopped before it was complete`));
         else if (sent.size < target) finish(new DfError('DF_ERR_UNAVAILABLE', `task ${taskId} finished without announcing every piece`));
       };
@@ -117,6 +131,8 @@ export class TaskService {
           target = interested?.size ?? view.pieceCount;
           if (target === 0) return finish();
           for (const piece of view.finishedPieces()) offer(piece);
+          layout = view;
+          for (const number of view.receivingNumbers()) offerReceiving(number);
           ready = true;
           for (const event of early.splice(0)) handle(event);
           if (!done && !view.downloading && !tasks.isOpen(taskId)) {

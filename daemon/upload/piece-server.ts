@@ -3,7 +3,9 @@
  * of one recorded piece, exact Content-Length, its crc32 in `X-Dragonfly-Piece-Digest`, streamed
  * from the task file with sendfile where the addon has it. HTTP/1.1 keep-alive, so a child reuses
  * one connection for many pieces. Anything that is not a recorded piece of a known task is a 4xx
- * decided before a path is built, so no request can read outside the store.
+ * decided before a path is built, so no request can read outside the store. A child that sends
+ * `X-Dragonfly-Relay: 1` may also get a piece still arriving here (relay.ts); without it, only
+ * recorded pieces.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +15,7 @@ import { ClientGoneError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonMetrics } from '../metrics.ts';
 import { sendError, socketOf } from '../http/respond.ts';
+import { relayPiece, wantsRelay } from './relay.ts';
 
 export const PIECE_DIGEST_HEADER = 'x-dragonfly-piece-digest';
 export const PIECE_OFFSET_HEADER = 'x-dragonfly-piece-offset';
@@ -110,7 +113,9 @@ export class PieceServer {
     if (!task) throw new NotFoundError(`task ${taskId} is not here`);
     if (number >= task.pieceCount) throw new InvalidArgumentError(`piece ${number} is out of range: the task has ${task.pieceCount} pieces`);
     const piece = task.piece(number);
-    if (!piece) throw new NotFoundError(`piece ${number} of task ${taskId} is not finished here`);
+    // Only a child that asked for relay may get a piece still arriving; it checks the trailer digest.
+    const receipt = piece || !wantsRelay(req.headers) ? undefined : task.receiving(number);
+    if (!piece && !receipt) throw new NotFoundError(`piece ${number} of task ${taskId} is not finished here`);
     if (this.#active >= this.#uploadLimit) {
       throw new DfError('DF_ERR_RESOURCE_EXHAUSTED', `already serving ${this.#active} pieces (upload.concurrentUploadLimit)`);
     }
@@ -120,21 +125,35 @@ export class PieceServer {
     const onClose = () => abort.abort(new ClientGoneError('the client went away'));
     res.once('close', onClose);
     try {
-      await this.#options.limiter.take(piece.length, abort.signal);
-      res.writeHead(200, {
-        'content-type': 'application/octet-stream',
-        'content-length': piece.length,
-        [PIECE_DIGEST_HEADER]: piece.digest,
-        [PIECE_OFFSET_HEADER]: piece.offset,
-      });
-      // Headers must reach the socket before the file bytes; the sender flushes what is queued.
-      res.flushHeaders();
-      const socket = await socketOf(res, abort.signal);
-      await this.#options.sender.send(socket, task.dataPath, piece.offset, piece.length, abort.signal);
-      res.end();
-      this.#uploadedBytes += piece.length;
+      let length: number;
+      if (receipt) {
+        length = await relayPiece({
+          res,
+          task,
+          receipt,
+          limiter: this.#options.limiter,
+          digestHeader: PIECE_DIGEST_HEADER,
+          offsetHeader: PIECE_OFFSET_HEADER,
+          signal: abort.signal,
+        });
+      } else {
+        length = piece!.length;
+        await this.#options.limiter.take(piece!.length, abort.signal);
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': piece!.length,
+          [PIECE_DIGEST_HEADER]: piece!.digest,
+          [PIECE_OFFSET_HEADER]: piece!.offset,
+        });
+        // Headers must reach the socket before the file bytes; the sender flushes what is queued.
+        res.flushHeaders();
+        const socket = await socketOf(res, abort.signal);
+        await this.#options.sender.send(socket, task.dataPath, piece!.offset, piece!.length, abort.signal);
+        res.end();
+      }
+      this.#uploadedBytes += length;
       tasks.touch(taskId);
-      metrics.uploadTraffic.labels().inc(piece.length);
+      metrics.uploadTraffic.labels().inc(length);
       metrics.uploadPieces.labels().inc();
     } catch (error) {
       metrics.uploadFailures.labels().inc();

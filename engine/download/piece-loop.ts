@@ -5,7 +5,7 @@
  */
 import type { PieceRange } from '../../api/index.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
-import { writePiece, type WriteContext } from './piece-writer.ts';
+import { writePiece, type ExpectedDigest, type WriteContext } from './piece-writer.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 
 /** A piece body, from where, and (from a parent) the digest it must have. */
@@ -13,8 +13,11 @@ export interface PieceBody {
   readonly body: AsyncIterable<Uint8Array>;
   /** `origin`, or the parent's id. */
   readonly source: string;
-  /** `crc32:<decimal>` the bytes must hash to; a mismatch fails the piece. */
-  readonly expectedDigest?: string | undefined;
+  /**
+   * `crc32:<decimal>` the bytes must hash to; a mismatch fails the piece. A function is asked once
+   * the body ended (a relayed piece's digest arrives after its bytes); undefined then fails the piece.
+   */
+  readonly expectedDigest?: ExpectedDigest | undefined;
 }
 
 export interface PieceJob {

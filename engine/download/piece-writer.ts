@@ -6,6 +6,7 @@ import { crc32Digest, type PieceRange } from '../../api/index.ts';
 import { addon } from '../../addon/index.ts';
 import { PieceDigestMismatchError, SourceProtocolError } from '../errors.ts';
 import { isDirectBody, type DirectBody } from '../source/source.ts';
+import type { PieceReceipt } from '../store/piece-progress.ts';
 import type { PieceRecord, StoredTask } from '../store/task.ts';
 
 export interface WriteContext {
@@ -14,18 +15,26 @@ export interface WriteContext {
   readonly onBytes: (count: number) => void;
 }
 
-/** Batches chunks and writes them at consecutive positions. */
+/**
+ * The digest a piece must have: known before its bytes (announced by a parent), or only once its
+ * body ended (a relayed piece: the parent sends it after its own check), undefined if none came.
+ */
+export type ExpectedDigest = string | (() => string | undefined);
+
+/** Batches chunks and writes them at consecutive positions; a receipt follows what is written. */
 class BatchWriter {
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
   #position: number;
   readonly #task: StoredTask;
   readonly #limit: number;
+  readonly #receipt: PieceReceipt | undefined;
 
-  constructor(task: StoredTask, position: number, limit: number) {
+  constructor(task: StoredTask, position: number, limit: number, receipt?: PieceReceipt) {
     this.#task = task;
     this.#position = position;
     this.#limit = limit;
+    this.#receipt = receipt;
   }
 
   async add(chunk: Uint8Array): Promise<void> {
@@ -42,23 +51,43 @@ class BatchWriter {
     this.#batchBytes = 0;
     await this.#task.write(batch, this.#position);
     this.#position += bytes;
+    this.#receipt?.advance(bytes);
   }
 }
 
 /**
  * Writes one piece's body; resolves its record once every byte is on disk. With `expectedDigest`
  * (a parent's piece) a mismatch fails the piece, which is then not recorded and never served.
+ * While it runs, the task's progress shows the piece as arriving, with the bytes written so far.
  */
 export async function writePiece(
   context: WriteContext,
   range: PieceRange,
   body: AsyncIterable<Uint8Array> | DirectBody,
   source: string,
-  expectedDigest?: string,
+  expectedDigest?: ExpectedDigest,
+): Promise<PieceRecord> {
+  const { progress } = context.task;
+  const receipt = progress.start(range);
+  try {
+    return await writeBody(context, range, body, source, expectedDigest, receipt);
+  } catch (error) {
+    progress.failed(receipt);
+    throw error;
+  }
+}
+
+async function writeBody(
+  context: WriteContext,
+  range: PieceRange,
+  body: AsyncIterable<Uint8Array> | DirectBody,
+  source: string,
+  expectedDigest: ExpectedDigest | undefined,
+  receipt: PieceReceipt,
 ): Promise<PieceRecord> {
   const started = performance.now();
-  if (isDirectBody(body)) return writeDirect(context, range, body, source, expectedDigest, started);
-  const writer = new BatchWriter(context.task, range.offset, context.writeBatchBytes);
+  if (isDirectBody(body)) return writeDirect(context, range, body, source, expectedDigest, started, receipt);
+  const writer = new BatchWriter(context.task, range.offset, context.writeBatchBytes, receipt);
   let crc = 0;
   let received = 0;
   try {
@@ -83,11 +112,16 @@ export async function writePiece(
   return finish(context, range, crc, source, expectedDigest, started);
 }
 
-function finish(context: WriteContext, range: PieceRange, crc: number, source: string, expectedDigest: string | undefined, started: number): PieceRecord {
+function finish(context: WriteContext, range: PieceRange, crc: number, source: string, expectedDigest: ExpectedDigest | undefined, started: number): PieceRecord {
   const digest = crc32Digest(crc);
-  if (expectedDigest !== undefined && expectedDigest !== digest) {
+  const expected = typeof expectedDigest === 'function' ? expectedDigest() : expectedDigest;
+  if (typeof expectedDigest === 'function' && expected === undefined) {
     context.onBytes(-range.length);
-    throw new PieceDigestMismatchError(range.number, expectedDigest, digest);
+    throw new SourceProtocolError(`piece ${range.number}: ${source} sent the body but not its digest`);
+  }
+  if (expected !== undefined && expected !== digest) {
+    context.onBytes(-range.length);
+    throw new PieceDigestMismatchError(range.number, expected, digest);
   }
   return {
     number: range.number,
@@ -105,13 +139,16 @@ async function writeDirect(
   range: PieceRange,
   body: DirectBody,
   source: string,
-  expectedDigest: string | undefined,
+  expectedDigest: ExpectedDigest | undefined,
   started: number,
+  receipt: PieceReceipt,
 ): Promise<PieceRecord> {
   const { bytes, crc32 } = await body.receiveInto(context.task.fd, range.offset, range.length);
   if (bytes !== range.length) {
     throw new SourceProtocolError(`piece ${range.number}: ${source} sent ${bytes} of ${range.length} bytes`);
   }
+  // The native receive reports once, at the end: a relay from here starts when the piece is written.
+  receipt.advance(bytes);
   context.onBytes(bytes);
   return finish(context, range, crc32, source, expectedDigest, started);
 }

@@ -8,6 +8,7 @@
  */
 import { isTaskId, pieceCountOf } from '../../api/index.ts';
 import type { ContentStore } from './content-store.ts';
+import type { PieceReceipt } from './piece-progress.ts';
 import type { PieceRecord, StoredTask } from './task.ts';
 
 /** A read-only look at one task. For an open task it follows the download as it goes. */
@@ -28,10 +29,19 @@ export interface TaskView {
   piece(number: number): PieceRecord | undefined;
   finishedPieces(): PieceRecord[];
   readonly finishedBytes: number;
+  /**
+   * The attempt at a piece arriving now, unverified: only for a child that asked for cut-through
+   * relay, which checks the digest given once the attempt is recorded. Undefined when not arriving.
+   */
+  receiving(number: number): PieceReceipt | undefined;
+  /** Pieces arriving now. */
+  receivingNumbers(): number[];
 }
 
 export type TaskEvent =
   | { readonly type: 'piece'; readonly record: PieceRecord }
+  /** A piece started arriving (not verified, not recorded: for relay to children that asked). */
+  | { readonly type: 'receiving'; readonly number: number }
   /** The download stopped: `complete` says whether every piece is there. */
   | { readonly type: 'closed'; readonly complete: boolean };
 
@@ -58,6 +68,8 @@ function liveView(task: StoredTask, touched: () => number): TaskView {
     get finishedBytes() {
       return task.finishedBytes;
     },
+    receiving: (number) => task.progress.receiving(number),
+    receivingNumbers: () => task.progress.receivingNumbers(),
   };
 }
 
@@ -68,6 +80,7 @@ export class TaskRegistry {
   readonly #completed = new Map<string, TaskView>();
   readonly #listeners = new Map<string, Set<TaskListener>>();
   readonly #touched = new Map<string, number>();
+  readonly #unfollow = new Map<string, () => void>();
 
   constructor(store: ContentStore) {
     this.#store = store;
@@ -78,6 +91,11 @@ export class TaskRegistry {
     this.#open.set(task.id, task);
     this.#completed.delete(task.id);
     this.touch(task.id);
+    this.#unfollow.get(task.id)?.();
+    this.#unfollow.set(
+      task.id,
+      task.progress.onStart((receipt) => this.#emit(task.id, { type: 'receiving', number: receipt.number })),
+    );
   }
 
   /**
@@ -98,6 +116,8 @@ export class TaskRegistry {
   closed(task: StoredTask, complete: boolean): void {
     if (this.#open.get(task.id) !== task) return;
     this.#open.delete(task.id);
+    this.#unfollow.get(task.id)?.();
+    this.#unfollow.delete(task.id);
     this.touch(task.id);
     this.#emit(task.id, { type: 'closed', complete });
   }
@@ -192,6 +212,8 @@ export class TaskRegistry {
       piece: (number) => pieces.get(number),
       finishedPieces: () => [...sorted],
       finishedBytes: metadata.contentLength,
+      receiving: () => undefined,
+      receivingNumbers: () => [],
     };
   }
 }

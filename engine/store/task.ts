@@ -6,6 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { pieceCountOf, pieceRangeOf, type PieceRange } from '../../api/index.ts';
 import { StorageError } from '../errors.ts';
+import { PieceProgress } from './piece-progress.ts';
 
 /** Finished bytes between background flushes. */
 const WRITEBACK_BYTES = 64 * 1024 * 1024;
@@ -45,6 +46,8 @@ export class StoredTask {
   readonly metadata: TaskMetadata;
   readonly files: TaskFiles;
   readonly pieceCount: number;
+  /** Pieces being written now, with their written-bytes watermarks (for cut-through relay). */
+  readonly progress = new PieceProgress();
   readonly #data: FileHandle;
   readonly #journal: FileHandle;
   readonly #pieces: Map<number, PieceRecord>;
@@ -130,6 +133,7 @@ export class StoredTask {
     }
     await this.#journal.write(`${JSON.stringify(record)}\n`);
     this.#pieces.set(record.number, record);
+    this.progress.recorded(record.number);
     if (!this.#writeback) return;
     this.#unflushedBytes += record.length;
     if (this.#unflushedBytes >= WRITEBACK_BYTES) this.#startWriteback();
@@ -176,6 +180,7 @@ export class StoredTask {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.progress.failAll();
     await this.#flushing;
     await Promise.allSettled([this.#data.close(), this.#journal.close()]);
     await this.#onClose();

@@ -6,10 +6,12 @@ export interface SyncPiecesRequest {
   'hostId'?: (string);
   'taskId'?: (string);
   'interestedPieceNumbers'?: (number)[];
+  'relay'?: (boolean);
 }
 
 export interface SyncPiecesRequest__Output {
   'hostId': (string);
   'taskId': (string);
   'interestedPieceNumbers': (number)[];
+  'relay': (boolean);
 }

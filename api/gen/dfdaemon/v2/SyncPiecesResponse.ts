@@ -10,6 +10,7 @@ export interface SyncPiecesResponse {
   'digest'?: (string);
   'ip'?: (string);
   'tcpPort'?: (number);
+  'receiving'?: (boolean);
 }
 
 export interface SyncPiecesResponse__Output {
@@ -19,4 +20,5 @@ export interface SyncPiecesResponse__Output {
   'digest': (string);
   'ip': (string);
   'tcpPort': (number);
+  'receiving': (boolean);
 }
