@@ -30,11 +30,20 @@ export interface SwarmArgs {
   readonly outDir: string;
   /** Hard bound of one system's launch; undefined: derived from peers and floor. */
   readonly timeoutMs: number | undefined;
+  /** How many peers (the last ones) get the slower link. */
+  readonly slowPeers: number;
+  /** Their link rate, both directions; undefined when there are none. */
+  readonly slowRateBps: number | undefined;
+  /** How many random peers are SIGKILLed mid-run. */
+  readonly killPeers: number;
+  /** When: the fraction of all peers' bytes received (see disrupt.ts). */
+  readonly killAt: number;
   readonly help: boolean;
 }
 
 export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
          [--piece-length SIZE] [--concurrency N] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION] [--out DIR]
+         [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
 
 Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
 bridge with tc rate limits both ways, runs each system on them one after the other with the same
@@ -51,6 +60,13 @@ and whether every output is right. Needs root.
   --runs K             repetitions of each system on the same hosts (default 1)
   --timeout DURATION   hard bound per system run (default: 60s + 1.5 x peers x floor)
   --out DIR            where results.json and chart.svg go (default bench/results/swarm-<time>)
+  --slow-peers K       the last K peers get a slower link, both ways (default 0); their completion
+                       is reported apart, against their own floor
+  --slow-rate RATE     the slow peers' link rate (required with --slow-peers)
+  --kill-peers N       SIGKILL N random peers' daemons (p2p) or clients (http, bittorrent) mid-run;
+                       the survivors are measured, the killed reported as such (default 0)
+  --kill-at FRACTION   when the peers have received this fraction of all they need, by their links'
+                       byte counters (default 0.4)
 `;
 
 export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
@@ -79,6 +95,9 @@ export function pieceLengthArg(name: string, text: string): number {
   if (bytes < MIN_PIECE_LENGTH || bytes > MAX_PIECE_LENGTH) throw new UsageError(`--${name} must be from 4MiB to 64MiB, got ${text}`);
   return bytes;
 }
+
+/** Kill when the peers are 40% along: the issue's case. */
+export const DEFAULT_KILL_AT = 0.4;
 
 const COMMON_OPTIONS = {
   peers: { type: 'string', default: '16' },
@@ -120,7 +139,16 @@ export function parseSwarmArgs(argv: readonly string[], cwd = process.cwd()): Sw
     ({ values } = parseArgs({
       args: [...argv],
       strict: true,
-      options: { ...COMMON_OPTIONS, 'piece-length': { type: 'string' }, concurrency: { type: 'string' }, systems: { type: 'string', default: SYSTEMS.join(',') } },
+      options: {
+        ...COMMON_OPTIONS,
+        'piece-length': { type: 'string' },
+        concurrency: { type: 'string' },
+        systems: { type: 'string', default: SYSTEMS.join(',') },
+        'slow-peers': { type: 'string' },
+        'slow-rate': { type: 'string' },
+        'kill-peers': { type: 'string' },
+        'kill-at': { type: 'string' },
+      },
     }));
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -128,15 +156,33 @@ export function parseSwarmArgs(argv: readonly string[], cwd = process.cwd()): Sw
   const systems = values.systems.split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) throw new UsageError(`--systems: unknown system "${s}"; known: ${SYSTEMS.join(', ')}`);
   if (systems.length === 0) throw new UsageError('--systems must name at least one system');
+  const base = common(values, cwd, 'swarm');
   return Object.freeze({
-    ...common(values, cwd, 'swarm'),
+    ...base,
     pieceLengthBytes: values['piece-length'] === undefined ? undefined : pieceLengthArg('piece-length', values['piece-length']),
     concurrentPieceCount: values.concurrency === undefined ? undefined : integer('concurrency', values.concurrency, 1, 1024),
     systems: [...new Set(systems)] as SystemName[],
+    ...disruption(values, base.peers, base.rateBps),
   });
 }
 
-export interface TuneArgs extends Omit<SwarmArgs, 'pieceLengthBytes' | 'concurrentPieceCount' | 'systems'> {
+function disruption(values: Record<string, string | boolean | undefined>, peers: number, rateBps: number) {
+  const slowPeers = values['slow-peers'] === undefined ? 0 : integer('slow-peers', String(values['slow-peers']), 0, peers);
+  const slowRateText = values['slow-rate'];
+  if (slowPeers > 0 && slowRateText === undefined) throw new UsageError('--slow-peers needs --slow-rate');
+  if (slowPeers === 0 && slowRateText !== undefined) throw new UsageError('--slow-rate needs --slow-peers K with K > 0');
+  const slowRateBps = slowRateText === undefined ? undefined : unit('slow-rate', String(slowRateText), parseRate);
+  if (slowRateBps !== undefined && slowRateBps < 1e6) throw new UsageError(`--slow-rate must be at least 1mbit, got ${slowRateText}`);
+  if (slowRateBps !== undefined && slowRateBps >= rateBps) throw new UsageError(`--slow-rate must be below --rate, got ${slowRateText}`);
+  // At least one survivor, or there is nothing to measure.
+  const killPeers = values['kill-peers'] === undefined ? 0 : integer('kill-peers', String(values['kill-peers']), 0, peers - 1);
+  const killAt = values['kill-at'] === undefined ? DEFAULT_KILL_AT : Number(values['kill-at']);
+  if (!(killAt > 0 && killAt < 1)) throw new UsageError(`--kill-at must be a fraction between 0 and 1, got ${values['kill-at']}`);
+  if (killPeers === 0 && values['kill-at'] !== undefined) throw new UsageError('--kill-at needs --kill-peers N with N > 0');
+  return { slowPeers, slowRateBps, killPeers, killAt };
+}
+
+export interface TuneArgs extends Omit<SwarmArgs, 'pieceLengthBytes' | 'concurrentPieceCount' | 'systems' | 'slowPeers' | 'slowRateBps' | 'killPeers' | 'killAt'> {
   readonly pieceLengths: readonly number[];
   readonly concurrencies: readonly number[];
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { findExecutable } from '../lib/spawn.ts';
+import { findExecutable, killGroup } from '../lib/spawn.ts';
 import type { CpuLedger } from './cpu.ts';
 import { execInHost, startInHost } from './hosts.ts';
 import type { PeerOutcome, SwarmSystem } from './system.ts';
@@ -55,6 +55,7 @@ export const bittorrentSystem: SwarmSystem = {
     { binary: 'mktorrent', apt: 'mktorrent' },
     { binary: 'curl', apt: 'curl' },
   ],
+  peerKind: 'aria2c (leecher)',
   async prepare(ctx) {
     const aria2c = findExecutable('aria2c')!;
     const tracker = `http://${ctx.seed.ip}:${TRACKER_PORT}/announce`;
@@ -97,6 +98,12 @@ export const bittorrentSystem: SwarmSystem = {
           ledger.track('opentracker', trackerProc.child.pid!);
           ledger.track('aria2c (seeder)', seeder.child.pid!);
         },
+        killPeer(index, ledger) {
+          const leecher = leechers[index];
+          if (!leecher) return;
+          ledger.settleProcess(leecher.child.pid!);
+          killGroup(leecher.child, 'SIGKILL');
+        },
         async launch(ledger, signal) {
           const startedAtMs = Date.now();
           ctx.peers.forEach((peer, i) => leechers.push(startInHost(peer, 'aria2c leecher', aria2c, [...COMMON_ARGS, `--on-bt-download-complete=${hook}`, '-d', leecherDirs[i]!, torrent])));
@@ -104,23 +111,28 @@ export const bittorrentSystem: SwarmSystem = {
           const outputs = leecherDirs.map((dir) => join(dir, ctx.file.name));
           const done: Array<number | undefined> = outputs.map(() => undefined);
           const deadline = performance.now() + ctx.timeoutMs;
-          while (done.some((d) => d === undefined) && performance.now() < deadline) {
-            signal.throwIfAborted();
+          // Until every leecher is done or gone (a killed one never will be done).
+          const waiting = () => done.some((d, i) => d === undefined && leechers[i]!.child.exitCode === null && leechers[i]!.child.signalCode === null);
+          const scan = () =>
             outputs.forEach((output, i) => {
               if (done[i] === undefined && existsSync(`${output}.done`)) {
                 const nanos = BigInt(readFileSync(`${output}.done`, 'utf8').trim());
                 done[i] = (Number(nanos / 1_000_000n) - startedAtMs) / 1000;
               }
             });
-            if (leechers.every((l) => l.child.exitCode !== null || l.child.signalCode !== null)) break;
+          while (waiting() && performance.now() < deadline) {
+            signal.throwIfAborted();
+            scan();
             await sleep(POLL_MS);
           }
+          scan();
           return ctx.peers.map((peer, i): PeerOutcome => {
             const seconds = done[i];
             const leecher = leechers[i]!;
             let error: string | undefined;
             if (seconds === undefined) {
-              error = leecher.child.exitCode !== null ? `aria2c exited with ${leecher.child.exitCode}: ${leecher.stderr().trim().slice(-300)}` : `not done within ${ctx.timeoutMs / 1000}s`;
+              const ended = leecher.child.exitCode ?? leecher.child.signalCode;
+              error = ended !== null ? `aria2c exited with ${ended}: ${leecher.stderr().trim().slice(-300)}` : `not done within ${ctx.timeoutMs / 1000}s`;
             }
             return { name: peer.name, outputPath: outputs[i]!, seconds, error };
           });

@@ -73,6 +73,21 @@ export class CpuLedger {
     }
   }
 
+  /**
+   * Books the CPU one tracked process used so far and stops tracking it: called just before the
+   * harness kills it, since a killed process's time is gone from /proc once it is reaped.
+   */
+  settleProcess(pid: number): void {
+    const baseline = this.#baselines.get(pid);
+    if (!baseline) return;
+    this.#baselines.delete(pid);
+    try {
+      this.add(baseline.kind, cpuSecondsOf(pid) - baseline.cpu);
+    } catch {
+      this.add(baseline.kind, 0);
+    }
+  }
+
   /** CPU used since `track` by every tracked process still alive. */
   settle(): void {
     for (const [pid, { kind, cpu }] of this.#baselines) {
@@ -113,4 +128,22 @@ export class CpuLedger {
     }
     return { cores, wallSeconds, machineBusyFraction, ownBusyFraction, kinds, cpuBound: reason !== undefined, reason };
   }
+}
+
+export interface CpuPerGiB {
+  /** The process kind that moves the peers' bytes (dfdaemon, aria2c (leecher), curl). */
+  readonly kind: string;
+  readonly processes: number;
+  readonly cpuSeconds: number;
+  /** Bytes those peers' links received plus sent over the launch (wire bytes). */
+  readonly bytesMoved: number;
+  /** cpuSeconds per 2^30 bytes moved. */
+  readonly secondsPerGiB: number;
+}
+
+/** CPU seconds of `kind` per GiB the peers moved; undefined when the kind ran no process. */
+export function cpuPerGiBMoved(report: CpuReport, kind: string, bytesMoved: number): CpuPerGiB | undefined {
+  const k = report.kinds.find((entry) => entry.kind === kind);
+  if (!k) return undefined;
+  return { kind, processes: k.processes, cpuSeconds: k.cpuSeconds, bytesMoved, secondsPerGiB: bytesMoved > 0 ? k.cpuSeconds / (bytesMoved / 2 ** 30) : Number.NaN };
 }

@@ -15,18 +15,23 @@ export const httpSystem: SwarmSystem = {
     { binary: 'nginx', apt: 'nginx-light' },
     { binary: 'curl', apt: 'curl' },
   ],
+  peerKind: 'curl',
   async prepare(ctx) {
     const origin = await startOrigin(findExecutable('nginx')!, ctx.origin, ctx.file, join(ctx.workDir, 'nginx'), ctx.signal);
     const curl = findExecutable('curl')!;
+    // Aborting one of these SIGKILLs that peer's curl (its process group, by PID).
+    const kills = ctx.peers.map(() => new AbortController());
     return {
       track: (ledger) => origin.track(ledger),
+      // curl's CPU comes from GNU time when it exits; a killed one's is lost (counted as none).
+      killPeer: (index) => kills[index]!.abort(new Error('killed by the harness')),
       async launch(ledger, signal) {
         const started = performance.now();
         return Promise.all(
-          ctx.peers.map(async (peer): Promise<PeerOutcome> => {
+          ctx.peers.map(async (peer, i): Promise<PeerOutcome> => {
             const outputPath = join(ctx.workDir, `${peer.name}.bin`);
             try {
-              const result = await runInHost(peer, curl, ['-s', '-S', '--fail', '-o', outputPath, origin.url], { timeoutMs: ctx.timeoutMs, signal });
+              const result = await runInHost(peer, curl, ['-s', '-S', '--fail', '-o', outputPath, origin.url], { timeoutMs: ctx.timeoutMs, signal: AbortSignal.any([signal, kills[i]!.signal]) });
               ledger.add('curl', result.cpuSeconds);
               const seconds = since(started);
               if (result.exitCode !== 0) return { name: peer.name, outputPath, seconds: undefined, error: `curl exited with ${result.exitCode ?? result.signal}: ${result.stderr.trim().slice(-300)}` };

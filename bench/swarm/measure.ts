@@ -8,7 +8,8 @@ import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { sha256Of } from '../lib/files.ts';
-import { CpuLedger, machineSnapshot, type CpuReport } from './cpu.ts';
+import { CpuLedger, cpuPerGiBMoved, machineSnapshot, type CpuPerGiB, type CpuReport } from './cpu.ts';
+import { startKiller, type KilledPeer } from './disrupt.ts';
 import { countersOfAll } from './netns.ts';
 import { startTimeline, type LinkTimeline } from './timeline.ts';
 import type { PeerOutcome, SwarmContext, SwarmSystem, SystemName } from './system.ts';
@@ -26,10 +27,16 @@ export interface SystemResult {
   readonly originEgressBytes: number;
   /** Bytes each peer host put on its link, in peer order. */
   readonly peerUploadBytes: readonly number[];
-  /** Every peer finished and every output has the file's sha256. */
+  /** Bytes each peer host received on its link, in peer order. */
+  readonly peerDownloadBytes: readonly number[];
+  /** Every surviving peer finished and every survivor's output has the file's sha256. */
   readonly verified: boolean;
-  /** Per peer, in peer order: seconds to done (null when it failed). */
+  /** Per peer, in peer order: seconds to done (null when it failed or was killed). */
   readonly peerSeconds: readonly (number | null)[];
+  /** Peers SIGKILLed mid-run (not in the completion figures, their outputs not checked). */
+  readonly killed: readonly (KilledPeer & { readonly outcome: string })[];
+  /** CPU of the process kind that moves the peers' bytes, per GiB they moved (received + sent). */
+  readonly peerCpuPerGiB: CpuPerGiB | undefined;
   readonly seedHostEgressBytes: number;
   readonly wallSeconds: number;
   readonly failures: readonly string[];
@@ -57,13 +64,14 @@ export function completionPercentiles(seconds: readonly (number | undefined)[]):
 }
 
 /** Which outputs are not the file: `undefined` when right, else why. Two at a time (two cores). */
-async function checkOutputs(outcomes: readonly PeerOutcome[], ctx: SwarmContext): Promise<Array<string | undefined>> {
+async function checkOutputs(outcomes: readonly PeerOutcome[], ctx: SwarmContext, skip: ReadonlySet<number>): Promise<Array<string | undefined>> {
   const problems: Array<string | undefined> = new Array(outcomes.length);
   let next = 0;
   const worker = async () => {
     while (next < outcomes.length) {
       const i = next++;
       const outcome = outcomes[i]!;
+      if (skip.has(i)) continue;
       if (outcome.error) {
         problems[i] = `${outcome.name}: ${outcome.error}`;
         continue;
@@ -93,6 +101,7 @@ export async function measureSystem(system: SwarmSystem, ctx: SwarmContext): Pro
     let before;
     let after;
     let timeline: LinkTimeline;
+    let killed: KilledPeer[] = [];
     try {
       const ledger = new CpuLedger();
       prepared.track(ledger);
@@ -101,11 +110,14 @@ export async function measureSystem(system: SwarmSystem, ctx: SwarmContext): Pro
       const sampler = startTimeline(ctx.topology);
       const started = performance.now();
       ctx.log(`${system.name}: ${ctx.peers.length} peers start now`);
+      const killer = ctx.kill ? startKiller(ctx.kill, ctx, prepared, ledger, before) : undefined;
       try {
         outcomes = await prepared.launch(ledger, ctx.signal);
       } finally {
+        killed = (await killer?.stop()) ?? [];
         timeline = await sampler.stop();
       }
+      if (ctx.kill && killed.length === 0) ctx.log(`${system.name}: the peers were done before they were ${(ctx.kill.atFraction * 100).toFixed(0)}% along by their counters: nobody was killed`);
       wallSeconds = (performance.now() - started) / 1000;
       const machineAfter = machineSnapshot();
       after = await countersOfAll(ctx.topology);
@@ -117,19 +129,28 @@ export async function measureSystem(system: SwarmSystem, ctx: SwarmContext): Pro
     }
     ctx.signal.throwIfAborted();
     ctx.log(`${system.name}: every client ended after ${wallSeconds.toFixed(2)} s; checking sha256 of ${outcomes.length} outputs`);
-    const problems = await checkOutputs(outcomes, ctx);
-    const egress = (host: { netns: string }) => {
+    const killedIndexes = new Set(killed.map((k) => k.index));
+    const problems = await checkOutputs(outcomes, ctx, killedIndexes);
+    const delta = (host: { netns: string }, pick: (c: { txBytes: number; rxBytes: number }) => number) => {
       const i = ctx.topology.hosts.findIndex((h) => h.netns === host.netns);
-      return after[i]!.txBytes - before[i]!.txBytes;
+      return pick(after[i]!) - pick(before[i]!);
     };
-    const seconds = outcomes.map((o, i) => (problems[i] === undefined ? o.seconds : undefined));
+    const egress = (host: { netns: string }) => delta(host, (c) => c.txBytes);
+    const ingress = (host: { netns: string }) => delta(host, (c) => c.rxBytes);
+    const survivorSeconds = outcomes.flatMap((o, i) => (killedIndexes.has(i) ? [] : [problems[i] === undefined ? o.seconds : undefined]));
+    const peerUploadBytes = ctx.peers.map(egress);
+    const peerDownloadBytes = ctx.peers.map(ingress);
+    const moved = [...peerUploadBytes, ...peerDownloadBytes].reduce((sum, b) => sum + b, 0);
     return {
       system: system.name,
-      completionSeconds: completionPercentiles(seconds),
+      completionSeconds: completionPercentiles(survivorSeconds),
       originEgressBytes: egress(ctx.origin),
-      peerUploadBytes: ctx.peers.map(egress),
+      peerUploadBytes,
+      peerDownloadBytes,
       verified: problems.every((p) => p === undefined),
-      peerSeconds: seconds.map((s) => s ?? null),
+      peerSeconds: outcomes.map((o, i) => (killedIndexes.has(i) || problems[i] !== undefined ? null : (o.seconds ?? null))),
+      killed: killed.map((k) => ({ ...k, outcome: outcomes[k.index]?.error ?? `finished at ${outcomes[k.index]?.seconds?.toFixed(2)} s before the kill reached it` })),
+      peerCpuPerGiB: cpuPerGiBMoved(cpu, system.peerKind, moved),
       seedHostEgressBytes: egress(ctx.seed),
       wallSeconds,
       failures: problems.filter((p): p is string => p !== undefined),

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ServerProcess } from '../cluster/process.ts';
 import { dfgetEntry } from '../cluster/dfget.ts';
-import { findExecutable } from '../lib/spawn.ts';
+import { findExecutable, killGroup } from '../lib/spawn.ts';
 import type { CpuLedger } from './cpu.ts';
 import { execInHost, launcherFor, runInHost } from './hosts.ts';
 import type { SimHost } from './netns.ts';
@@ -149,6 +149,7 @@ export const p2pSystem: SwarmSystem = {
     { binary: 'nginx', apt: 'nginx-light' },
     { binary: 'curl', apt: 'curl' },
   ],
+  peerKind: 'dfdaemon',
   async prepare(ctx) {
     const stops: Array<() => Promise<void>> = [];
     const stop = async () => {
@@ -176,17 +177,27 @@ export const p2pSystem: SwarmSystem = {
       const env: NodeJS.ProcessEnv = { ...serverEnv(), XDG_CACHE_HOME: join(ctx.workDir, 'dfget-cache') };
       const pieceArgs = ctx.p2p.pieceLengthBytes === undefined ? [] : ['--piece-length', String(ctx.p2p.pieceLengthBytes)];
       let launchedAtMs = Date.now();
+      // Aborting one of these SIGKILLs that peer's dfget (its process group, by PID).
+      const kills = ctx.peers.map(() => new AbortController());
       return {
         track(ledger: CpuLedger) {
           origin.track(ledger);
           ledger.track('dfscheduler', scheduler.pid);
           for (const d of daemons) ledger.track(d.seed ? 'dfdaemon (seed)' : 'dfdaemon', d.proc.pid);
         },
+        // The host dies: its daemon first (its children lose a parent mid-piece), then its dfget,
+        // which would otherwise fall back to the origin by itself.
+        killPeer(index, ledger) {
+          const daemon = byHost.get(ctx.peers[index]!.netns)!;
+          ledger.settleProcess(daemon.proc.pid);
+          killGroup(daemon.proc.child, 'SIGKILL');
+          kills[index]!.abort(new Error('killed by the harness'));
+        },
         async launch(ledger, signal) {
           const started = performance.now();
           launchedAtMs = Date.now();
           return Promise.all(
-            ctx.peers.map(async (peer): Promise<PeerOutcome> => {
+            ctx.peers.map(async (peer, i): Promise<PeerOutcome> => {
               const daemon = byHost.get(peer.netns)!;
               const outputPath = join(ctx.workDir, `${peer.name}.bin`);
               try {
@@ -194,7 +205,7 @@ export const p2pSystem: SwarmSystem = {
                   peer,
                   process.execPath,
                   [dfget, origin.url, '-O', outputPath, '--endpoint', daemon.socketPath, '--no-progress', ...pieceArgs],
-                  { env, timeoutMs: ctx.timeoutMs, signal },
+                  { env, timeoutMs: ctx.timeoutMs, signal: AbortSignal.any([signal, kills[i]!.signal]) },
                 );
                 ledger.add('dfget', result.cpuSeconds);
                 const seconds = since(started);

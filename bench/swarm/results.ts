@@ -1,19 +1,31 @@
 /**
  * What a swarm run reports: tables for the console, the targets of the issue, and results.json:
- * `{ peers, sizeBytes, rate, floorSeconds, systems: { p2p, http, bittorrent } }`, each system
- * `{ completionSeconds: { p50, p95, max }, originEgressBytes, peerUploadBytes, verified }` (plus
- * CPU, per-peer times and every run's figures, for whoever digs deeper).
+ * `{ peers, sizeBytes, rate, floorSeconds, payloadFloorSeconds, systems: { p2p, http, bittorrent } }`,
+ * each system `{ completionSeconds: { p50, p95, max }, maxOverFloor, maxOverPayloadFloor,
+ * originEgressBytes, peerUploadBytes, verified, groups, killed, peerCpuPerGiB }` (plus CPU, per-peer
+ * times and every run's figures, for whoever digs deeper).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixed, formatTable } from '../lib/format.ts';
 import { checkTarget, type Target } from '../lib/report.ts';
 import { cdfSvg } from './chart.ts';
-import type { SystemResult } from './measure.ts';
+import { payloadOverheadFactor, type Floors } from './floors.ts';
+import { completionPercentiles, type Percentiles, type SystemResult } from './measure.ts';
 import type { SystemName } from './system.ts';
 
-/** Targets of the issue (16 peers, 256 MiB, 100mbit everywhere). */
-export const TARGETS = Object.freeze({ p2pMaxOverFloor: 1.25, p2pMaxOverBittorrent: 0.85, originEgressOverFile: 1.1 });
+/** Targets of the issue (16 peers, 256 MiB, 100mbit; the slow, origin-bound and kill cases). */
+export const TARGETS = Object.freeze({
+  p2pMaxOverFloor: 1.3,
+  p2pMaxOverBittorrent: 0.7,
+  originEgressOverFile: 1.01,
+  /** When the origin's link sets the floor. */
+  p2pMaxOverOriginFloor: 1.15,
+  fastPeersMaxOverFloor: 1.35,
+  slowPeersMaxOverFloor: 1.2,
+  /** p2p daemons' CPU per GiB moved over the BitTorrent leechers'. */
+  daemonCpuPerGiBOverLeecher: 1,
+});
 
 export interface RunSetup {
   readonly prefix: string;
@@ -23,6 +35,12 @@ export interface RunSetup {
   readonly rateBps: number;
   readonly originRateBps: number;
   readonly floorSeconds: number;
+  /** The fast peers' floors and, with --slow-peers, the slow ones'. */
+  readonly floors: { readonly fast: Floors; readonly slow: Floors | undefined };
+  readonly slowPeers: number;
+  readonly slowRateBps: number | undefined;
+  readonly killPeers: number;
+  readonly killAt: number | undefined;
   readonly pieceLengthBytes: number;
   readonly concurrentPieceCount: number | undefined;
   readonly timeoutMs: number;
@@ -36,10 +54,70 @@ export function representative(runs: readonly SystemResult[]): SystemResult {
 
 const finiteOrNull = (value: number) => (Number.isFinite(value) ? value : null);
 
-function systemJson(result: SystemResult, runs: readonly SystemResult[]) {
+export interface GroupFigures {
+  readonly group: 'fast' | 'slow';
+  readonly rateBps: number;
+  /** Peer names of the group, killed ones included. */
+  readonly peers: readonly string[];
+  readonly survivors: number;
+  /** Over the group's survivors (a failed survivor counts as never done). */
+  readonly completionSeconds: Percentiles;
+  readonly floorSeconds: number;
+  readonly payloadFloorSeconds: number;
+  readonly maxOverFloor: number;
+  readonly maxOverPayloadFloor: number;
+}
+
+/** Whether peer `index` (0-based) is one of the slow ones: the last `slowPeers`. */
+export function isSlowPeer(setup: Pick<RunSetup, 'peers' | 'slowPeers'>, index: number): boolean {
+  return index >= setup.peers - setup.slowPeers;
+}
+
+/** The fast peers' figures and, with slow peers, the slow ones', each against its own floors. */
+export function groupsOf(setup: RunSetup, result: SystemResult): GroupFigures[] {
+  const killed = new Set(result.killed.map((k) => k.index));
+  const groups: GroupFigures[] = [];
+  for (const group of ['fast', 'slow'] as const) {
+    const floors = group === 'fast' ? setup.floors.fast : setup.floors.slow;
+    if (!floors) continue;
+    const members = result.peerSeconds.map((_, i) => i).filter((i) => isSlowPeer(setup, i) === (group === 'slow'));
+    if (members.length === 0) continue;
+    const survivors = members.filter((i) => !killed.has(i));
+    const completion = completionPercentiles(survivors.map((i) => result.peerSeconds[i] ?? undefined));
+    groups.push({
+      group,
+      rateBps: group === 'fast' ? setup.rateBps : setup.slowRateBps!,
+      peers: members.map((i) => `peer-${i + 1}`),
+      survivors: survivors.length,
+      completionSeconds: completion,
+      floorSeconds: floors.linkSeconds,
+      payloadFloorSeconds: floors.payloadSeconds,
+      maxOverFloor: completion.max / floors.linkSeconds,
+      maxOverPayloadFloor: completion.max / floors.payloadSeconds,
+    });
+  }
+  return groups;
+}
+
+const percentilesJson = (c: Percentiles) => ({ p50: finiteOrNull(c.p50), p95: finiteOrNull(c.p95), max: finiteOrNull(c.max) });
+
+function systemJson(setup: RunSetup, result: SystemResult, runs: readonly SystemResult[]) {
   const c = result.completionSeconds;
+  const perGiB = result.peerCpuPerGiB;
   return {
-    completionSeconds: { p50: finiteOrNull(c.p50), p95: finiteOrNull(c.p95), max: finiteOrNull(c.max) },
+    completionSeconds: percentilesJson(c),
+    maxOverFloor: finiteOrNull(c.max / setup.floors.fast.linkSeconds),
+    maxOverPayloadFloor: finiteOrNull(c.max / setup.floors.fast.payloadSeconds),
+    groups: groupsOf(setup, result).map((g) => ({
+      ...g,
+      completionSeconds: percentilesJson(g.completionSeconds),
+      maxOverFloor: finiteOrNull(g.maxOverFloor),
+      maxOverPayloadFloor: finiteOrNull(g.maxOverPayloadFloor),
+    })),
+    killed: result.killed,
+    survivors: result.peerSeconds.length - result.killed.length,
+    peerCpuPerGiB: perGiB ? { ...perGiB, secondsPerGiB: finiteOrNull(perGiB.secondsPerGiB) } : null,
+    peerDownloadBytes: result.peerDownloadBytes,
     originEgressBytes: result.originEgressBytes,
     peerUploadBytes: result.peerUploadBytes,
     verified: result.verified,
@@ -51,8 +129,10 @@ function systemJson(result: SystemResult, runs: readonly SystemResult[]) {
     details: result.details,
     linkTimeline: result.timeline,
     runs: runs.map((r) => ({
-      completionSeconds: { p50: finiteOrNull(r.completionSeconds.p50), p95: finiteOrNull(r.completionSeconds.p95), max: finiteOrNull(r.completionSeconds.max) },
+      completionSeconds: percentilesJson(r.completionSeconds),
       originEgressBytes: r.originEgressBytes,
+      killed: r.killed.map((k) => k.name),
+      peerCpuSecondsPerGiB: finiteOrNull(r.peerCpuPerGiB?.secondsPerGiB ?? Number.NaN),
       verified: r.verified,
       cpuBound: r.cpu.cpuBound,
       machineBusyFraction: r.cpu.machineBusyFraction,
@@ -63,12 +143,22 @@ function systemJson(result: SystemResult, runs: readonly SystemResult[]) {
 
 export function resultsJson(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>, skipped: Readonly<Record<string, string>>): object {
   const systems: Record<string, unknown> = {};
-  for (const [name, runs] of bySystem) systems[name] = systemJson(representative(runs), runs);
+  for (const [name, runs] of bySystem) systems[name] = systemJson(setup, representative(runs), runs);
+  const slow = setup.floors.slow;
   return {
     peers: setup.peers,
     sizeBytes: setup.sizeBytes,
     rate: setup.rateText,
     floorSeconds: setup.floorSeconds,
+    payloadFloorSeconds: setup.floors.fast.payloadSeconds,
+    payloadOverheadFactor: payloadOverheadFactor(),
+    floorBoundBy: setup.floors.fast.boundBy,
+    slowPeers: setup.slowPeers,
+    slowRateBps: setup.slowRateBps ?? null,
+    slowFloorSeconds: slow?.linkSeconds ?? null,
+    slowPayloadFloorSeconds: slow?.payloadSeconds ?? null,
+    killPeers: setup.killPeers,
+    killAt: setup.killAt ?? null,
     systems,
     rateBps: setup.rateBps,
     originRateBps: setup.originRateBps,
@@ -80,7 +170,14 @@ export function resultsJson(setup: RunSetup, bySystem: ReadonlyMap<SystemName, r
   };
 }
 
+/** `1.23 (dfdaemon)`: CPU seconds per GiB the peers moved, and whose. */
+function perGiBCell(r: SystemResult): string {
+  const p = r.peerCpuPerGiB;
+  return p ? `${fixed(p.secondsPerGiB)} (${p.kind})` : '-';
+}
+
 export function summaryTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): string {
+  const fast = setup.floors.fast;
   const rows = [...bySystem].map(([name, runs]) => {
     const r = representative(runs);
     const c = r.completionSeconds;
@@ -91,17 +188,47 @@ export function summaryTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, 
       fixed(c.p50),
       fixed(c.p95),
       fixed(c.max),
-      fixed(c.max / setup.floorSeconds),
+      fixed(c.max / fast.linkSeconds),
+      fixed(c.max / fast.payloadSeconds),
       fixed(r.originEgressBytes / setup.sizeBytes, 3),
       fixed(r.seedHostEgressBytes / setup.sizeBytes),
       fixed(uploads / setup.sizeBytes),
       fixed(Math.max(0, ...r.peerUploadBytes) / setup.sizeBytes),
+      perGiBCell(r),
       `${(r.cpu.machineBusyFraction * 100).toFixed(0)}% (${(r.cpu.ownBusyFraction * 100).toFixed(0)}%)`,
       r.cpu.cpuBound ? 'CPU-BOUND' : 'no',
     ];
   });
-  const header = ['system', 'verified', 'p50 s', 'p95 s', 'max s', 'max/floor', 'origin egress x file', 'seed host egress x file', 'peers upload x file', 'top peer x file', 'machine busy (own)', 'cpu-bound'];
-  return `${formatTable(header, rows)}\nfloor: ${fixed(setup.floorSeconds)} s (${(setup.sizeBytes / 2 ** 20).toFixed(0)} MiB at ${setup.rateText} per peer); egress = bytes on the host's link (IP headers included)`;
+  const header = ['system', 'verified', 'p50 s', 'p95 s', 'max s', 'max/floor', 'max/payload floor', 'origin egress x file', 'seed host egress x file', 'peers upload x file', 'top peer x file', 'peer CPU s/GiB moved', 'machine busy (own)', 'cpu-bound'];
+  const lines = [
+    formatTable(header, rows),
+    `floor: ${fixed(fast.linkSeconds)} s = max(size / peer rate, size / origin rate): ${(setup.sizeBytes / 2 ** 20).toFixed(0)} MiB at ${setup.rateText} per peer, origin ${setup.originRateBps / 1e6} Mbit/s (${fast.boundBy} link sets it)`,
+    `payload floor: ${fixed(fast.payloadSeconds)} s = floor x ${fixed(payloadOverheadFactor(), 4)} (full 1500-byte frames: Ethernet + IP + TCP headers and timestamps)`,
+    'egress = bytes on the host\'s link (IP headers included); peer CPU per GiB = CPU of the kind in brackets / (bytes the peers\' links received + sent)',
+  ];
+  if (setup.slowPeers > 0 || setup.killPeers > 0) lines.push('', groupTable(setup, bySystem));
+  return lines.join('\n');
+}
+
+/** Fast and slow peers apart, each against its own floor, and who was killed. */
+export function groupTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): string {
+  const rows: string[][] = [];
+  const killedLines: string[] = [];
+  for (const [name, runs] of bySystem) {
+    const r = representative(runs);
+    for (const g of groupsOf(setup, r)) {
+      rows.push([name, g.group, `${g.rateBps / 1e6} Mbit/s`, `${g.survivors} of ${g.peers.length}`, fixed(g.completionSeconds.p50), fixed(g.completionSeconds.max), fixed(g.floorSeconds), fixed(g.maxOverFloor), fixed(g.maxOverPayloadFloor)]);
+    }
+    if (setup.killPeers > 0) {
+      killedLines.push(
+        r.killed.length === 0
+          ? `  ${name}: nobody killed (the peers finished before they were ${((setup.killAt ?? 0) * 100).toFixed(0)}% along)`
+          : `  ${name}: killed ${r.killed.map((k) => k.name).join(', ')} at ${fixed(r.killed[0]!.atSeconds)} s (${(r.killed[0]!.progress * 100).toFixed(0)}% along); survivors ${r.verified ? 'all done and verified' : `NOT all done/verified (${r.failures.length})`}`,
+      );
+    }
+  }
+  const table = formatTable(['system', 'peers', 'link', 'survivors', 'p50 s', 'max s', 'own floor s', 'max/floor', 'max/payload floor'], rows);
+  return [table, ...killedLines].join('\n');
 }
 
 export function cpuTable(bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): string {
@@ -121,15 +248,28 @@ export function targetsOf(setup: RunSetup, bySystem: ReadonlyMap<SystemName, rea
   const p2p = bySystem.get('p2p');
   if (!p2p) return [];
   const r = representative(p2p);
-  const targets = [
-    checkTarget('p2p outputs all verified', r.verified ? 1 : 0, '>=', 1, r.failures[0]),
-    checkTarget('p2p max completion / floor', r.completionSeconds.max / setup.floorSeconds, '<=', TARGETS.p2pMaxOverFloor, r.cpu.cpuBound ? `CPU-bound: ${r.cpu.reason}` : undefined),
-    checkTarget('p2p origin egress / file size', r.originEgressBytes / setup.sizeBytes, '<=', TARGETS.originEgressOverFile),
-  ];
+  const cpuNote = r.cpu.cpuBound ? `CPU-bound: ${r.cpu.reason}` : undefined;
+  const groups = groupsOf(setup, r);
+  const targets = [checkTarget(`p2p outputs all verified${r.killed.length > 0 ? ` (the ${r.peerSeconds.length - r.killed.length} survivors)` : ''}`, r.verified ? 1 : 0, '>=', 1, r.failures[0])];
+  if (setup.floors.slow) {
+    for (const g of groups) {
+      const want = g.group === 'fast' ? TARGETS.fastPeersMaxOverFloor : TARGETS.slowPeersMaxOverFloor;
+      targets.push(checkTarget(`p2p ${g.group} peers' max / their floor`, g.maxOverFloor, '<=', want, cpuNote));
+    }
+  } else if (setup.floors.fast.boundBy === 'origin') {
+    targets.push(checkTarget('p2p max completion / origin floor (size / origin rate)', r.completionSeconds.max / setup.floorSeconds, '<=', TARGETS.p2pMaxOverOriginFloor, cpuNote));
+  } else {
+    targets.push(checkTarget('p2p max completion / floor', r.completionSeconds.max / setup.floorSeconds, '<=', TARGETS.p2pMaxOverFloor, cpuNote));
+  }
+  // A killed peer's unfinished pieces may come from the origin again: egress is not a target then.
+  if (r.killed.length === 0) targets.push(checkTarget('p2p origin egress / file size', r.originEgressBytes / setup.sizeBytes, '<=', TARGETS.originEgressOverFile));
   const bt = bySystem.get('bittorrent');
   if (bt) {
     const b = representative(bt);
     targets.push(checkTarget('p2p max / bittorrent max (same run)', r.completionSeconds.max / b.completionSeconds.max, '<=', TARGETS.p2pMaxOverBittorrent));
+    const ours = r.peerCpuPerGiB?.secondsPerGiB ?? Number.NaN;
+    const theirs = b.peerCpuPerGiB?.secondsPerGiB ?? Number.NaN;
+    targets.push(checkTarget('p2p daemon CPU per GiB moved / aria2c leecher\'s', ours / theirs, '<=', TARGETS.daemonCpuPerGiBOverLeecher));
   }
   return targets;
 }
@@ -141,7 +281,12 @@ export function writeOutputs(outDir: string, setup: RunSetup, bySystem: Readonly
   writeFileSync(json, `${JSON.stringify(resultsJson(setup, bySystem, skipped), null, 2)}\n`);
   const chart = join(outDir, 'chart.svg');
   const title = `${setup.peers} peers x ${(setup.sizeBytes / 2 ** 20).toFixed(0)} MiB at ${setup.rateText}: completion time CDF`;
-  const series = [...bySystem].map(([name, runs]) => ({ label: name, seconds: representative(runs).peerSeconds }));
+  // Killed peers are not in the curve (it reaches 1 when every survivor is done); the label says so.
+  const series = [...bySystem].map(([name, runs]) => {
+    const r = representative(runs);
+    const killed = new Set(r.killed.map((k) => k.index));
+    return { label: killed.size > 0 ? `${name} (${killed.size} killed)` : name, seconds: r.peerSeconds.filter((_, i) => !killed.has(i)) };
+  });
   writeFileSync(chart, cdfSvg(title, series, setup.floorSeconds));
   return { json, chart };
 }

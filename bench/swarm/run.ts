@@ -67,7 +67,8 @@ async function main(argv: readonly string[]): Promise<number> {
           const result = await measureSystem(system, session.contextFor(system.name, run, knobs));
           bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
           const c = result.completionSeconds;
-          log(`${system.name} run ${run}: p50 ${fixed(c.p50)} s, max ${fixed(c.max)} s (${fixed(c.max / session.floorSeconds)} x floor), origin egress ${fixed(result.originEgressBytes / args.sizeBytes, 3)} x file, verified ${result.verified}${result.cpu.cpuBound ? `, CPU-BOUND (${result.cpu.reason})` : ''}`);
+          const killed = result.killed.length > 0 ? `, killed ${result.killed.map((k) => k.name).join(' ')} (survivors:)` : '';
+          log(`${system.name} run ${run}: p50 ${fixed(c.p50)} s, max ${fixed(c.max)} s (${fixed(c.max / session.floorSeconds)} x floor, ${fixed(c.max / session.floors.fast.payloadSeconds)} x payload floor), origin egress ${fixed(result.originEgressBytes / args.sizeBytes, 3)} x file${killed}, verified ${result.verified}, peer CPU ${fixed(result.peerCpuPerGiB?.secondsPerGiB)} s/GiB moved${result.cpu.cpuBound ? `, CPU-BOUND (${result.cpu.reason})` : ''}`);
           for (const failure of result.failures.slice(0, 3)) log(`  ${failure}`);
         } catch (error) {
           if (controller.signal.aborted) throw controller.signal.reason;
@@ -85,12 +86,19 @@ async function main(argv: readonly string[]): Promise<number> {
       rateBps: args.rateBps,
       originRateBps: args.originRateBps,
       floorSeconds: session.floorSeconds,
+      floors: session.floors,
+      slowPeers: args.slowPeers,
+      slowRateBps: args.slowRateBps,
+      killPeers: args.killPeers,
+      killAt: args.killPeers > 0 ? args.killAt : undefined,
       pieceLengthBytes: session.contextFor('p2p', 0, knobs).pieceLengthBytes,
       concurrentPieceCount: args.concurrentPieceCount,
       timeoutMs: session.timeoutMs,
     };
     await session.close();
-    console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}\n`);
+    const slow = args.slowPeers > 0 ? `, ${args.slowPeers} slow at ${(args.slowRateBps ?? 0) / 1e6} Mbit/s` : '';
+    const kill = args.killPeers > 0 ? `, ${args.killPeers} killed at ${(args.killAt * 100).toFixed(0)}%` : '';
+    console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}${slow}${kill}\n`);
     if (bySystem.size > 0) {
       console.log(summaryTable(setup, bySystem));
       console.log(`\nCPU per process kind (over the launch)\n${cpuTable(bySystem)}`);

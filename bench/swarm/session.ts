@@ -9,6 +9,9 @@ import { pieceLengthOf } from '../../api/index.ts';
 import { makeTempDir, onCleanup } from '../lib/cleanup.ts';
 import { writeRandomFile } from '../lib/files.ts';
 import { findExecutable } from '../lib/spawn.ts';
+import { DEFAULT_KILL_AT } from './args.ts';
+import { killPlanFor } from './disrupt.ts';
+import { floorsOf, type Floors } from './floors.ts';
 import { buildTopology, pickPrefix, type Topology } from './netns.ts';
 import { workDirFor } from './measure.ts';
 import type { P2pKnobs, SwarmContext, SwarmFile, SwarmSystem, SystemName } from './system.ts';
@@ -21,21 +24,29 @@ export interface SessionOptions {
   readonly rateBps: number;
   readonly originRateBps: number;
   readonly timeoutMs: number | undefined;
+  /** The last `slowPeers` peers get `slowRateBps` instead of `rateBps`. */
+  readonly slowPeers?: number;
+  readonly slowRateBps?: number | undefined;
+  /** Random peers SIGKILLed in every system's run, when the peers are `killAt` along. */
+  readonly killPeers?: number;
+  readonly killAt?: number;
 }
 
 export interface SwarmSession {
   readonly topology: Topology;
   readonly file: SwarmFile;
-  /** size / per-peer download rate: no peer can be done sooner. */
+  /** The (fast) peers' link floor, max(size / peer rate, size / origin rate): no peer is done sooner. */
   readonly floorSeconds: number;
+  /** Floors of the fast peers and, when there are any, of the slow ones. */
+  readonly floors: { readonly fast: Floors; readonly slow: Floors | undefined };
   readonly timeoutMs: number;
   contextFor(system: SystemName, run: number, knobs: P2pKnobs): SwarmContext;
   close(): Promise<void>;
 }
 
-/** size in bits / the peers' link rate. */
-export function floorSecondsOf(sizeBytes: number, rateBps: number): number {
-  return (sizeBytes * 8) / rateBps;
+/** A peer's link floor: max(size / its rate, size / the origin's rate), in seconds. */
+export function floorSecondsOf(sizeBytes: number, rateBps: number, originRateBps = rateBps): number {
+  return floorsOf(sizeBytes, rateBps, originRateBps).linkSeconds;
 }
 
 /** Long enough for a single origin to serve every peer one after the other, with margin. */
@@ -48,6 +59,12 @@ export function missingTools(system: SwarmSystem): string[] {
   return system.needs.filter((need) => !findExecutable(need.binary)).map((need) => `${need.binary} (apt-get install -y ${need.apt})`);
 }
 
+/** Peer `index` (0-based)'s link rate: the last `slowPeers` peers are the slow ones. */
+export function peerRateBps(options: Pick<SessionOptions, 'peers' | 'rateBps' | 'slowPeers' | 'slowRateBps'>, index: number): number {
+  const slow = options.slowPeers ?? 0;
+  return options.slowRateBps !== undefined && index >= options.peers - slow ? options.slowRateBps : options.rateBps;
+}
+
 export async function openSession(options: SessionOptions, signal: AbortSignal, log: (message: string) => void): Promise<SwarmSession> {
   for (const tool of ['ip', 'tc']) {
     if (!findExecutable(tool)) throw new Error(`${tool} not found: apt-get install -y iproute2`);
@@ -58,7 +75,7 @@ export async function openSession(options: SessionOptions, signal: AbortSignal, 
   const specs = [
     { name: 'origin', rateBps: options.originRateBps },
     { name: 'seed', rateBps: options.rateBps },
-    ...Array.from({ length: options.peers }, (_, i) => ({ name: `peer-${i + 1}`, rateBps: options.rateBps })),
+    ...Array.from({ length: options.peers }, (_, i) => ({ name: `peer-${i + 1}`, rateBps: peerRateBps(options, i) })),
   ];
   const startedMs = performance.now();
   const topology = await buildTopology(prefix, specs);
@@ -81,13 +98,16 @@ export async function openSession(options: SessionOptions, signal: AbortSignal, 
     const path = join(www, FILE_NAME);
     const sha256 = writeRandomFile(path, options.sizeBytes, signal);
     const file: SwarmFile = { dir: www, name: FILE_NAME, path, sizeBytes: options.sizeBytes, sha256 };
-    const floorSeconds = floorSecondsOf(options.sizeBytes, options.rateBps);
-    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(options.peers, floorSeconds);
+    const fast = floorsOf(options.sizeBytes, options.rateBps, options.originRateBps);
+    const slow = options.slowRateBps !== undefined && (options.slowPeers ?? 0) > 0 ? floorsOf(options.sizeBytes, options.slowRateBps, options.originRateBps) : undefined;
+    const floorSeconds = fast.linkSeconds;
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(options.peers, Math.max(floorSeconds, slow?.linkSeconds ?? 0));
     const [origin, seed, ...peers] = topology.hosts as [Topology['hosts'][number], Topology['hosts'][number], ...Topology['hosts'][number][]];
     return {
       topology,
       file,
       floorSeconds,
+      floors: { fast, slow },
       timeoutMs,
       contextFor: (system, run, knobs) => ({
         topology,
@@ -99,6 +119,8 @@ export async function openSession(options: SessionOptions, signal: AbortSignal, 
         p2p: knobs,
         workDir: workDirFor(dir.path, system, run),
         timeoutMs,
+        // Fresh victims for every run: no system is always spared the same peer.
+        kill: killPlanFor(options.peers, options.killPeers ?? 0, options.killAt ?? DEFAULT_KILL_AT),
         signal,
         log,
       }),

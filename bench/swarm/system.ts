@@ -42,8 +42,17 @@ export interface SwarmContext {
   readonly workDir: string;
   /** Hard bound of the launch: clients still running then are killed and count as failed. */
   readonly timeoutMs: number;
+  /** Peers to kill mid-run, and when; undefined: an undisturbed run. */
+  readonly kill: KillPlan | undefined;
   readonly signal: AbortSignal;
   log(message: string): void;
+}
+
+export interface KillPlan {
+  /** Indexes into `peers`, chosen at random before the launch. */
+  readonly victims: readonly number[];
+  /** The fraction of the peers' bytes received at which they are killed. */
+  readonly atFraction: number;
 }
 
 export interface PeerOutcome {
@@ -60,6 +69,11 @@ export interface PreparedSystem {
   track(ledger: CpuLedger): void;
   /** Starts every peer's client at once; resolves when all are done, failed or timed out. */
   launch(ledger: CpuLedger, signal: AbortSignal): Promise<PeerOutcome[]>;
+  /**
+   * SIGKILLs peer `index`'s process by PID (its daemon and client for p2p; its client otherwise),
+   * booking their CPU in `ledger` first. Its launch outcome then says it failed.
+   */
+  killPeer(index: number, ledger: CpuLedger): void;
   /** System-specific figures read after the launch, before stop (e.g. the daemons' metrics). */
   details?(): Promise<Record<string, unknown>>;
   /** Stops every process this system started (by PID). */
@@ -70,6 +84,8 @@ export interface SwarmSystem {
   readonly name: SystemName;
   /** Executables it needs, with the Debian package that has them. */
   readonly needs: readonly { readonly binary: string; readonly apt: string }[];
+  /** The CPU ledger's kind of the process that moves a peer's bytes (for CPU per GiB moved). */
+  readonly peerKind: string;
   prepare(ctx: SwarmContext): Promise<PreparedSystem>;
 }
 
