@@ -49,6 +49,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     pieceTimeout: field.duration('360s'),
     bandwidthLimit: field.rate('50GB/s', 'all downloads together'),
     collectedPieceTimeout: field.duration('10s', 'how long to wait for a parent to announce pieces before rescheduling'),
+    relay: field.bool(false, 'fetch pieces parents are still receiving (cut-through relay), each checked against the digest the parent sends once it verified the piece'),
   }),
   upload: field.object({
     server: field.object({

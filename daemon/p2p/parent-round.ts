@@ -58,6 +58,11 @@ function isBusy(error: unknown): boolean {
   return error instanceof ParentPieceError && error.status === 429;
 }
 
+/** A parent that answered 404 for a piece it announced as arriving has no attempt at it now. */
+function isNotThere(error: unknown): boolean {
+  return error instanceof ParentPieceError && error.status === 404;
+}
+
 /**
  * Runs the round; `blocked` holds parents not to use (and gains those that fail now). Resolves
  * whether the task is complete; rejects only on errors no parent is to blame for.
@@ -66,11 +71,14 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   const { session, collector } = deps;
   const { task } = session;
   const inFlight = new Map<number, string>();
+  /** Pieces in flight that their parent is still receiving (relayed). */
+  const relayed = new Set<number>();
   const perParent = new Map<string, number>();
   const release = (number: number) => {
     const parentId = inFlight.get(number);
     if (parentId === undefined) return;
     inFlight.delete(number);
+    relayed.delete(number);
     perParent.set(parentId, (perParent.get(parentId) ?? 1) - 1);
   };
   let lastProgress = performance.now();
@@ -108,8 +116,11 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
             h.piece.length === range.length &&
             (perParent.get(h.parent.peerId) ?? 0) < capOf(h.parent.peerId, h.address),
         );
-      const holder = pickWeighted(holders, (h) => parentWeight(h.parent.host), deps.random);
+      // A verified piece before one still arriving (relayed, checked only at its end).
+      const finished = holders.filter((h) => !h.piece.receiving);
+      const holder = pickWeighted(finished.length > 0 ? finished : holders, (h) => parentWeight(h.parent.host), deps.random);
       if (!holder) continue;
+      if (holder.piece.receiving) relayed.add(number);
       inFlight.set(number, holder.parent.peerId);
       perParent.set(holder.parent.peerId, (perParent.get(holder.parent.peerId) ?? 0) + 1);
       return job(number, holder);
@@ -140,7 +151,12 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
       release(number);
       return false;
     }
-    if (isBusy(error)) {
+    if (relayed.has(number) && isNotThere(error)) {
+      // The parent's attempt ended before we asked (failed, to be retried): not a fault of the parent.
+      deps.log.debug('relayed piece no longer arriving at the parent; piece goes back to the queue', { taskId: task.id, piece: number, parentId });
+      collector.forgetReceiving(number, parentId);
+      release(number);
+    } else if (isBusy(error)) {
       deps.log.debug('parent busy; piece goes back to the queue', { taskId: task.id, piece: number, parentId });
       // Held as in flight a moment, so the workers do not hammer a busy parent.
       await new Promise((resolve) => setTimeout(resolve, BUSY_BACKOFF_MS));

@@ -28,6 +28,8 @@ import {
   type ReceiveToFile,
 } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
+import { PIECE_DIGEST_HEADER } from '../upload/piece-server.ts';
+import { PIECE_LENGTH_HEADER, RELAY_HEADER } from '../upload/relay.ts';
 import { IdleCache, PARENT_IDLE_CLOSE_MS } from './idle-cache.ts';
 
 export interface ParentAddress {
@@ -42,7 +44,10 @@ export interface AnnouncedPiece {
   readonly number: number;
   readonly offset: number;
   readonly length: number;
+  /** Empty while `receiving`. */
   readonly digest: string;
+  /** Still arriving at the parent (announced only to a child that asked for relay). */
+  readonly receiving?: boolean | undefined;
 }
 
 export class PieceClient {
@@ -93,6 +98,7 @@ export class PieceClient {
   }
 
   async #fetch(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
+    if (piece.receiving) return this.#fetchRelay(origin, parent, taskId, piece, signal);
     if (this.#directReceive && !this.isSlow(parent.ip, parent.port)) {
       const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive);
       if (direct) return direct;
@@ -162,6 +168,43 @@ export class PieceClient {
     }
     const raw = new RawRangeBody(answer, { length: piece.length, timeoutMs: this.#timeoutMs, signal, receive });
     return { body: new ParentDirectBody(raw, parent.peerId, piece.number, signal), source: parent.peerId, expectedDigest: piece.digest };
+  }
+
+  /**
+   * A piece the parent is still receiving, relayed as it lands (daemon/upload/relay.ts): the digest
+   * to check comes in the trailer once the parent's own check passed. A body cut short fails the
+   * piece like any broken body; a missing trailer fails it in the engine's check.
+   */
+  async #fetchRelay(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
+    const pool = this.#pools.use(origin);
+    let answer;
+    try {
+      answer = await pool.request({
+        path: `/pieces/${taskId}/${piece.number}`,
+        method: 'GET',
+        headers: { [RELAY_HEADER]: '1' },
+        signal,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new ParentPieceError(parent.peerId, `cannot fetch piece ${piece.number}: ${(error as Error).message}`, { cause: error });
+    }
+    if (answer.statusCode !== 200) {
+      void answer.body.dump();
+      throw new ParentPieceError(parent.peerId, `answered ${answer.statusCode} for relayed piece ${piece.number}`, { status: answer.statusCode });
+    }
+    // A finished piece answers with Content-Length and its digest header, a relayed one with both in the trailer's stead.
+    const length = Number(answer.headers[PIECE_LENGTH_HEADER] ?? answer.headers['content-length']);
+    if (length !== piece.length) {
+      void answer.body.dump();
+      throw new ParentPieceError(parent.peerId, `sent piece ${piece.number} as ${length} bytes of ${piece.length}`);
+    }
+    const header = answer.headers[PIECE_DIGEST_HEADER];
+    const { trailers } = answer;
+    const expectedDigest = typeof header === 'string' ? header : () => trailers[PIECE_DIGEST_HEADER];
+    return { body: mapErrors(answer.body, parent.peerId, piece.number), source: parent.peerId, expectedDigest };
   }
 
   /** Drops the pool of a parent that is gone. */

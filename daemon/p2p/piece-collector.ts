@@ -3,7 +3,8 @@
  * each announcing the parent's finished pieces and then every new one as it finishes, so a parent
  * still downloading (a seed peer fetching from the origin) serves what it has. The collector keeps,
  * per piece, which parents have it and where their piece servers are; `changed()` wakes whoever
- * waits for more.
+ * waits for more. With `relay`, parents also announce pieces they are still receiving (marked
+ * `receiving`, no digest), replaced by the finished announcement once the parent verified them.
  */
 import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
 import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
@@ -83,16 +84,19 @@ export class PieceCollector {
   readonly #taskId: string;
   readonly #hostId: string;
   readonly #clients: UploadClients;
+  readonly #relay: boolean;
   readonly #parents = new Map<string, ParentEntry>();
   /** piece number -> parent id -> what the parent announced. */
   readonly #pieces = new Map<number, Map<string, { piece: AnnouncedPiece; address: ParentAddress }>>();
   #wake: Array<() => void> = [];
   #closed = false;
 
-  constructor(init: { taskId: string; hostId: string; clients: UploadClients }) {
+  /** `relay`: ask parents to announce pieces they are still receiving too (cut-through relay). */
+  constructor(init: { taskId: string; hostId: string; clients: UploadClients; relay?: boolean | undefined }) {
     this.#taskId = init.taskId;
     this.#hostId = init.hostId;
     this.#clients = init.clients;
+    this.#relay = init.relay ?? false;
   }
 
   /** Starts syncing with parents not synced yet; parents already known keep their stream. */
@@ -123,6 +127,12 @@ export class PieceCollector {
       if (entry) out.push({ parent: entry.parent, ...value });
     }
     return out;
+  }
+
+  /** Forgets that a parent was receiving a piece (it no longer is: it answered 404). */
+  forgetReceiving(number: number, peerId: string): void {
+    const holders = this.#pieces.get(number);
+    if (holders?.get(peerId)?.piece.receiving) holders.delete(peerId);
   }
 
   /** Forgets what a parent announced (it failed us): its pieces are no longer offered. */
@@ -175,14 +185,17 @@ export class PieceCollector {
 
   #sync(entry: ParentEntry): void {
     const { host } = entry.parent;
-    const call = this.#clients.syncPieces(host.ip, host.port, { hostId: this.#hostId, taskId: this.#taskId, interestedPieceNumbers: [] });
+    const call = this.#clients.syncPieces(host.ip, host.port, { hostId: this.#hostId, taskId: this.#taskId, interestedPieceNumbers: [], relay: this.#relay });
     entry.call = call;
     call.on('data', (response: dfdaemonv2.SyncPiecesResponse__Output) => {
       if (entry.state !== 'syncing') return;
       let holders = this.#pieces.get(response.number);
       if (!holders) this.#pieces.set(response.number, (holders = new Map()));
+      const receiving = this.#relay && response.receiving;
+      // A finished announcement is never replaced by a later "receiving" one.
+      if (receiving && holders.get(entry.parent.peerId)?.piece.receiving === false) return;
       holders.set(entry.parent.peerId, {
-        piece: { number: response.number, offset: response.offset, length: response.length, digest: response.digest },
+        piece: { number: response.number, offset: response.offset, length: response.length, digest: response.digest, receiving },
         address: { peerId: entry.parent.peerId, ip: response.ip || host.ip, port: response.tcpPort },
       });
       this.#notify();

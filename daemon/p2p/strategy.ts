@@ -89,7 +89,7 @@ export class P2pDownloads {
     const signal = session.signal;
     const onAbort = () => stream.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const collector = new PieceCollector({ taskId: task.id, hostId: identity.hostId, clients: this.#deps.uploadClients });
+    const collector = new PieceCollector({ taskId: task.id, hostId: identity.hostId, clients: this.#deps.uploadClients, relay: config.download.relay });
     const blocked = new Set<string>([peerId]);
     try {
       stream.send({ registerPeerRequest: { download: downloadOf(spec, session.task) } });
