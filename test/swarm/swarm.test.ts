@@ -1,7 +1,8 @@
 /**
  * The swarm benchmark on simulated hosts (bench/swarm), run as users run it: a small swarm (4 peers,
  * 16 MiB, p2p and http) whose outputs must all be right and whose origin must send less than twice
- * the file, and whose namespaces must be gone afterwards, also when it is interrupted mid-run.
+ * the file, the same swarm with one peer killed mid-run whose survivors must all finish, and whose
+ * namespaces must be gone afterwards, also when it is interrupted mid-run.
  * It needs root (it creates network namespaces) and iproute2, nginx and curl: without them it is
  * skipped loudly, or fails when DF_E2E_REQUIRED=1.
  */
@@ -110,6 +111,8 @@ test('4 peers x 16 MiB on simulated 100 Mbit/s hosts: every output verified, the
     assert.equal(results.sizeBytes, 16 * MiB);
     assert.equal(results.rate, '100mbit');
     assert.ok(Math.abs(results.floorSeconds - (16 * MiB * 8) / 100e6) < 1e-9);
+    // 1514-byte frames carrying 1448 payload bytes (Ethernet, IPv4, TCP with timestamps).
+    assert.ok(Math.abs(results.payloadFloorSeconds / results.floorSeconds - 1514 / 1448) < 1e-9, `payload floor ${results.payloadFloorSeconds}`);
     assert.equal(results.namespacePrefix, prefix);
     for (const name of ['p2p', 'http']) {
       const system = results.systems[name];
@@ -128,6 +131,37 @@ test('4 peers x 16 MiB on simulated 100 Mbit/s hosts: every output verified, the
     const workDir = /work dir (\S+)/.exec(run.stderr)?.[1];
     assert.ok(workDir && !existsSync(workDir), 'the run removed its work dir');
     assert.deepEqual(processesMentioning(workDir), [], 'no process of the run is left');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('one peer SIGKILLed mid-run (--kill-peers 1): every survivor finishes with a verified output, the killed one is reported, nothing is left', { timeout: 120_000 }, async (t) => {
+  if (skip) t.skip(skip);
+  const out = mkdtempSync(join(tmpdir(), 'df-swarm-test-'));
+  try {
+    const run = await runBench(['--peers', '4', '--size', '16MiB', '--systems', 'p2p', '--kill-peers', '1', '--kill-at', '0.3', '--out', out], 110_000);
+    assert.equal(run.code, 0, `exit ${run.code ?? run.signal}; stderr: ${run.stderr.slice(-3000)}`);
+    const prefix = prefixOf(run.stderr);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    assert.equal(results.killPeers, 1);
+    const p2p = results.systems.p2p;
+    assert.equal(p2p.killed.length, 1, `one peer was killed: ${JSON.stringify(p2p.killed)}; stderr: ${run.stderr.slice(-2000)}`);
+    const [killed] = p2p.killed;
+    assert.ok(killed.progress >= 0.3 && killed.atSeconds > 0, `killed once the peers were 30% along: ${JSON.stringify(killed)}`);
+    assert.equal(p2p.survivors, 3);
+    assert.equal(p2p.verified, true, `every survivor's output is the file: ${JSON.stringify(p2p.failures)}`);
+    p2p.peerSeconds.forEach((seconds: number | null, i: number) => {
+      if (i === killed.index) assert.equal(seconds, null, 'the killed peer has no completion time');
+      else assert.ok(typeof seconds === 'number' && seconds > 0, `peer-${i + 1} finished: ${seconds}`);
+    });
+    assert.ok(Number.isFinite(p2p.completionSeconds.max), 'the survivors\' max is a time');
+    assert.equal(p2p.peerCpuPerGiB.kind, 'dfdaemon');
+    assert.ok(p2p.peerCpuPerGiB.secondsPerGiB > 0, `daemon CPU per GiB moved: ${JSON.stringify(p2p.peerCpuPerGiB)}`);
+    assert.deepEqual(namespacesWith(prefix), [], 'the run removed its namespaces');
+    const workDir = /work dir (\S+)/.exec(run.stderr)?.[1];
+    assert.ok(workDir && !existsSync(workDir), 'the run removed its work dir');
+    assert.deepEqual(processesMentioning(workDir), [], 'no daemon, dfget or server of the run is left');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
