@@ -14,13 +14,20 @@ export const MTU_BYTES = 1500;
  * inside the MTU go the IPv4 header (20), the TCP header (20) and the timestamp option Linux puts
  * in every segment (12, with its padding).
  */
-export const FRAME_HEADERS = Object.freeze({ ethernetBytes: 14, ipv4Bytes: 20, tcpBytes: 20, tcpTimestampBytes: 12 });
+export interface FrameHeaders {
+  readonly ethernetBytes: number;
+  readonly ipv4Bytes: number;
+  readonly tcpBytes: number;
+  readonly tcpTimestampBytes: number;
+}
+
+export const FRAME_HEADERS: FrameHeaders = Object.freeze({ ethernetBytes: 14, ipv4Bytes: 20, tcpBytes: 20, tcpTimestampBytes: 12 });
 
 /**
  * Wire bytes per payload byte of full-sized segments: (MTU + Ethernet) / (MTU - IP - TCP - options)
  * = 1514 / 1448 = 1.0456 with the defaults. ACKs travel the other way and are not counted here.
  */
-export function payloadOverheadFactor(mtuBytes = MTU_BYTES, headers = FRAME_HEADERS): number {
+export function payloadOverheadFactor(mtuBytes = MTU_BYTES, headers: FrameHeaders = FRAME_HEADERS): number {
   const payload = mtuBytes - headers.ipv4Bytes - headers.tcpBytes - headers.tcpTimestampBytes;
   return (mtuBytes + headers.ethernetBytes) / payload;
 }
