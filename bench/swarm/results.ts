@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixed, formatTable } from '../lib/format.ts';
 import { checkTarget, type Target } from '../lib/report.ts';
-import { cdfSvg } from './chart.ts';
+import { cdfSvg, type CdfSeries } from './chart.ts';
 import { payloadOverheadFactor, type Floors } from './floors.ts';
 import { completionPercentiles, type Percentiles, type SystemResult } from './measure.ts';
 import type { SystemName } from './system.ts';
@@ -23,9 +23,20 @@ export const TARGETS = Object.freeze({
   p2pMaxOverOriginFloor: 1.15,
   fastPeersMaxOverFloor: 1.35,
   slowPeersMaxOverFloor: 1.2,
+  /** The survivors' max over the same system's undisturbed run's max (same hosts, same file). */
+  killedMaxOverUndisturbed: 1.2,
   /** p2p daemons' CPU per GiB moved over the BitTorrent leechers'. */
   daemonCpuPerGiBOverLeecher: 1,
 });
+
+type Runs = ReadonlyMap<SystemName, readonly SystemResult[]>;
+const NO_RUNS: Runs = new Map();
+
+/** The undisturbed run paired with a system's reported run (a run that killed peers), if any. */
+function baselineOf(name: SystemName, undisturbed: Runs): SystemResult | undefined {
+  const runs = undisturbed.get(name);
+  return runs && runs.length > 0 ? representative(runs) : undefined;
+}
 
 export interface RunSetup {
   readonly prefix: string;
@@ -101,10 +112,20 @@ export function groupsOf(setup: RunSetup, result: SystemResult): GroupFigures[] 
 
 const percentilesJson = (c: Percentiles) => ({ p50: finiteOrNull(c.p50), p95: finiteOrNull(c.p95), max: finiteOrNull(c.max) });
 
-function systemJson(setup: RunSetup, result: SystemResult, runs: readonly SystemResult[]) {
+function systemJson(setup: RunSetup, result: SystemResult, runs: readonly SystemResult[], baseline: SystemResult | undefined) {
   const c = result.completionSeconds;
   const perGiB = result.peerCpuPerGiB;
   return {
+    // With --kill-peers: the same system on the same hosts with nobody killed, run just before.
+    undisturbed: baseline
+      ? {
+          completionSeconds: percentilesJson(baseline.completionSeconds),
+          maxOverFloor: finiteOrNull(baseline.completionSeconds.max / setup.floors.fast.linkSeconds),
+          verified: baseline.verified,
+          peerCpuPerGiB: baseline.peerCpuPerGiB ?? null,
+        }
+      : null,
+    maxOverUndisturbed: baseline ? finiteOrNull(c.max / baseline.completionSeconds.max) : null,
     completionSeconds: percentilesJson(c),
     maxOverFloor: finiteOrNull(c.max / setup.floors.fast.linkSeconds),
     maxOverPayloadFloor: finiteOrNull(c.max / setup.floors.fast.payloadSeconds),
@@ -141,9 +162,9 @@ function systemJson(setup: RunSetup, result: SystemResult, runs: readonly System
   };
 }
 
-export function resultsJson(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>, skipped: Readonly<Record<string, string>>): object {
+export function resultsJson(setup: RunSetup, bySystem: Runs, skipped: Readonly<Record<string, string>>, undisturbed: Runs = NO_RUNS): object {
   const systems: Record<string, unknown> = {};
-  for (const [name, runs] of bySystem) systems[name] = systemJson(setup, representative(runs), runs);
+  for (const [name, runs] of bySystem) systems[name] = systemJson(setup, representative(runs), runs, baselineOf(name, undisturbed));
   const slow = setup.floors.slow;
   return {
     peers: setup.peers,
@@ -176,7 +197,7 @@ function perGiBCell(r: SystemResult): string {
   return p ? `${fixed(p.secondsPerGiB)} (${p.kind})` : '-';
 }
 
-export function summaryTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): string {
+export function summaryTable(setup: RunSetup, bySystem: Runs, undisturbed: Runs = NO_RUNS): string {
   const fast = setup.floors.fast;
   const rows = [...bySystem].map(([name, runs]) => {
     const r = representative(runs);
@@ -206,12 +227,12 @@ export function summaryTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, 
     `payload floor: ${fixed(fast.payloadSeconds)} s = floor x ${fixed(payloadOverheadFactor(), 4)} (full 1500-byte frames: Ethernet + IP + TCP headers and timestamps)`,
     'egress = bytes on the host\'s link (IP headers included); peer CPU per GiB = CPU of the kind in brackets / (bytes the peers\' links received + sent)',
   ];
-  if (setup.slowPeers > 0 || setup.killPeers > 0) lines.push('', groupTable(setup, bySystem));
+  if (setup.slowPeers > 0 || setup.killPeers > 0) lines.push('', groupTable(setup, bySystem, undisturbed));
   return lines.join('\n');
 }
 
 /** Fast and slow peers apart, each against its own floor, and who was killed. */
-export function groupTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): string {
+export function groupTable(setup: RunSetup, bySystem: Runs, undisturbed: Runs = NO_RUNS): string {
   const rows: string[][] = [];
   const killedLines: string[] = [];
   for (const [name, runs] of bySystem) {
@@ -220,10 +241,14 @@ export function groupTable(setup: RunSetup, bySystem: ReadonlyMap<SystemName, re
       rows.push([name, g.group, `${g.rateBps / 1e6} Mbit/s`, `${g.survivors} of ${g.peers.length}`, fixed(g.completionSeconds.p50), fixed(g.completionSeconds.max), fixed(g.floorSeconds), fixed(g.maxOverFloor), fixed(g.maxOverPayloadFloor)]);
     }
     if (setup.killPeers > 0) {
+      const baseline = baselineOf(name, undisturbed);
+      const versus = baseline
+        ? `; survivors' max ${fixed(r.completionSeconds.max)} s = ${fixed(r.completionSeconds.max / baseline.completionSeconds.max)} x the undisturbed run's (${fixed(baseline.completionSeconds.max)} s${baseline.verified ? '' : ', NOT verified'})`
+        : '';
       killedLines.push(
         r.killed.length === 0
           ? `  ${name}: nobody killed (the peers finished before they were ${((setup.killAt ?? 0) * 100).toFixed(0)}% along)`
-          : `  ${name}: killed ${r.killed.map((k) => k.name).join(', ')} at ${fixed(r.killed[0]!.atSeconds)} s (${(r.killed[0]!.progress * 100).toFixed(0)}% along); survivors ${r.verified ? 'all done and verified' : `NOT all done/verified (${r.failures.length})`}`,
+          : `  ${name}: killed ${r.killed.map((k) => k.name).join(', ')} at ${fixed(r.killed[0]!.atSeconds)} s (${(r.killed[0]!.progress * 100).toFixed(0)}% along); survivors ${r.verified ? 'all done and verified' : `NOT all done/verified (${r.failures.length})`}${versus}`,
       );
     }
   }
@@ -244,7 +269,7 @@ export function cpuTable(bySystem: ReadonlyMap<SystemName, readonly SystemResult
   return formatTable(['system', 'process kind', 'processes', 'CPU s', 'CPU s each', 'busiest (of a core)'], rows);
 }
 
-export function targetsOf(setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>): Target[] {
+export function targetsOf(setup: RunSetup, bySystem: Runs, undisturbed: Runs = NO_RUNS): Target[] {
   const p2p = bySystem.get('p2p');
   if (!p2p) return [];
   const r = representative(p2p);
@@ -261,8 +286,13 @@ export function targetsOf(setup: RunSetup, bySystem: ReadonlyMap<SystemName, rea
   } else {
     targets.push(checkTarget('p2p max completion / floor', r.completionSeconds.max / setup.floorSeconds, '<=', TARGETS.p2pMaxOverFloor, cpuNote));
   }
-  // A killed peer's unfinished pieces may come from the origin again: egress is not a target then.
-  if (r.killed.length === 0) targets.push(checkTarget('p2p origin egress / file size', r.originEgressBytes / setup.sizeBytes, '<=', TARGETS.originEgressOverFile));
+  const baseline = baselineOf('p2p', undisturbed);
+  if (baseline && r.killed.length > 0) {
+    targets.push(checkTarget('p2p survivors\' max / the undisturbed run\'s max', r.completionSeconds.max / baseline.completionSeconds.max, '<=', TARGETS.killedMaxOverUndisturbed, cpuNote));
+  }
+  // A killed peer's unfinished pieces may come from the origin again: egress is the undisturbed run's then.
+  const egressRun = r.killed.length === 0 ? r : baseline;
+  if (egressRun) targets.push(checkTarget(`p2p origin egress / file size${egressRun === r ? '' : ' (undisturbed run)'}`, egressRun.originEgressBytes / setup.sizeBytes, '<=', TARGETS.originEgressOverFile));
   const bt = bySystem.get('bittorrent');
   if (bt) {
     const b = representative(bt);
@@ -275,18 +305,19 @@ export function targetsOf(setup: RunSetup, bySystem: ReadonlyMap<SystemName, rea
 }
 
 /** Writes results.json and chart.svg into `outDir`; returns their paths. */
-export function writeOutputs(outDir: string, setup: RunSetup, bySystem: ReadonlyMap<SystemName, readonly SystemResult[]>, skipped: Readonly<Record<string, string>>): { json: string; chart: string } {
+export function writeOutputs(outDir: string, setup: RunSetup, bySystem: Runs, skipped: Readonly<Record<string, string>>, undisturbed: Runs = NO_RUNS): { json: string; chart: string } {
   mkdirSync(outDir, { recursive: true });
   const json = join(outDir, 'results.json');
-  writeFileSync(json, `${JSON.stringify(resultsJson(setup, bySystem, skipped), null, 2)}\n`);
+  writeFileSync(json, `${JSON.stringify(resultsJson(setup, bySystem, skipped, undisturbed), null, 2)}\n`);
   const chart = join(outDir, 'chart.svg');
   const title = `${setup.peers} peers x ${(setup.sizeBytes / 2 ** 20).toFixed(0)} MiB at ${setup.rateText}: completion time CDF`;
   // Killed peers are not in the curve (it reaches 1 when every survivor is done); the label says so.
-  const series = [...bySystem].map(([name, runs]) => {
+  const series: CdfSeries[] = [...bySystem].map(([name, runs]) => {
     const r = representative(runs);
     const killed = new Set(r.killed.map((k) => k.index));
     return { label: killed.size > 0 ? `${name} (${killed.size} killed)` : name, seconds: r.peerSeconds.filter((_, i) => !killed.has(i)) };
   });
+  for (const [name, runs] of undisturbed) series.push({ label: `${name} undisturbed`, seconds: representative(runs).peerSeconds });
   writeFileSync(chart, cdfSvg(title, series, setup.floorSeconds));
   return { json, chart };
 }

@@ -53,17 +53,26 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const controller = new AbortController();
   // The overall bound: every system run at its own hard timeout, plus set-up.
-  const perRunMs = args.timeoutMs ?? 60_000 + 1.5 * args.peers * ((args.sizeBytes * 8) / args.rateBps) * 1000;
-  const removeHandlers = installInterruptHandlers(controller, SETUP_ALLOWANCE_MS + systems.length * args.runs * (perRunMs + 120_000));
+  const slowestBps = Math.min(args.rateBps, args.originRateBps, args.slowRateBps ?? args.rateBps);
+  const perRunMs = args.timeoutMs ?? 60_000 + 1.5 * args.peers * ((args.sizeBytes * 8) / slowestBps) * 1000;
+  // A run that kills peers is preceded by an undisturbed one of the same system: twice the runs.
+  const launches = systems.length * args.runs * (args.killPeers > 0 ? 2 : 1);
+  const removeHandlers = installInterruptHandlers(controller, SETUP_ALLOWANCE_MS + launches * (perRunMs + 120_000));
   let failed = false;
   try {
     const session = await openSession(args, controller.signal, log);
     const bySystem = new Map<SystemName, SystemResult[]>();
+    const undisturbed = new Map<SystemName, SystemResult[]>();
     const knobs = { pieceLengthBytes: args.pieceLengthBytes, concurrentPieceCount: args.concurrentPieceCount };
     for (let run = 1; run <= args.runs; run++) {
       for (const system of systems) {
         if (skipped[system.name]) continue;
         try {
+          if (args.killPeers > 0) {
+            const baseline = await measureSystem(system, session.contextFor(system.name, run, knobs, { undisturbed: true }));
+            undisturbed.set(system.name, [...(undisturbed.get(system.name) ?? []), baseline]);
+            log(`${system.name} run ${run}, undisturbed: max ${fixed(baseline.completionSeconds.max)} s, verified ${baseline.verified}; now the same with ${args.killPeers} killed`);
+          }
           const result = await measureSystem(system, session.contextFor(system.name, run, knobs));
           bySystem.set(system.name, [...(bySystem.get(system.name) ?? []), result]);
           const c = result.completionSeconds;
@@ -100,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const kill = args.killPeers > 0 ? `, ${args.killPeers} killed at ${(args.killAt * 100).toFixed(0)}%` : '';
     console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}${slow}${kill}\n`);
     if (bySystem.size > 0) {
-      console.log(summaryTable(setup, bySystem));
+      console.log(summaryTable(setup, bySystem, undisturbed));
       console.log(`\nCPU per process kind (over the launch)\n${cpuTable(bySystem)}`);
       for (const [name, runs] of bySystem) {
         for (const r of runs) if (r.cpu.cpuBound) console.log(loud(`${name}: CPU-BOUND run: ${r.cpu.reason}; its times measure this machine, not the links`));
@@ -110,12 +119,12 @@ async function main(argv: readonly string[]): Promise<number> {
       if (started) console.log(`\n  p2p: the daemons began downloading ${fixed(started.first)}-${fixed(started.last)} s after the launch (dfget start-up: ${args.peers} Node processes at once on this machine)`);
       if (p2p) console.log(`  p2p: peers whose first parents were the seed alone (a star): ${String(p2p['seedOnlyFirstRounds'])} of ${args.peers}`);
       for (const [name, runs] of bySystem) console.log(`  ${name}: 1-minute load average before each run: ${runs.map((r) => fixed(r.loadBefore)).join(', ')}`);
-      for (const t of targetsOf(setup, bySystem)) {
+      for (const t of targetsOf(setup, bySystem, undisturbed)) {
         console.log(`  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${fixed(t.value)} (want ${t.comparison} ${t.target})${t.note ? ` - ${t.note}` : ''}`);
       }
     }
     for (const [name, reason] of Object.entries(skipped)) console.log(loud(`${name}: ${reason}`));
-    const { json, chart } = writeOutputs(args.outDir, setup, bySystem, skipped);
+    const { json, chart } = writeOutputs(args.outDir, setup, bySystem, skipped, undisturbed);
     console.log(`\nresults: ${json}\nchart:   ${chart}`);
     return failed || bySystem.size === 0 ? 1 : 0;
   } finally {

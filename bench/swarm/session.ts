@@ -40,7 +40,8 @@ export interface SwarmSession {
   /** Floors of the fast peers and, when there are any, of the slow ones. */
   readonly floors: { readonly fast: Floors; readonly slow: Floors | undefined };
   readonly timeoutMs: number;
-  contextFor(system: SystemName, run: number, knobs: P2pKnobs): SwarmContext;
+  /** `undisturbed`: no peer is killed in this run (the baseline of a run that kills). */
+  contextFor(system: SystemName, run: number, knobs: P2pKnobs, options?: { readonly undisturbed?: boolean }): SwarmContext;
   close(): Promise<void>;
 }
 
@@ -109,7 +110,7 @@ export async function openSession(options: SessionOptions, signal: AbortSignal, 
       floorSeconds,
       floors: { fast, slow },
       timeoutMs,
-      contextFor: (system, run, knobs) => ({
+      contextFor: (system, run, knobs, contextOptions) => ({
         topology,
         origin,
         seed,
@@ -120,7 +121,7 @@ export async function openSession(options: SessionOptions, signal: AbortSignal, 
         workDir: workDirFor(dir.path, system, run),
         timeoutMs,
         // Fresh victims for every run: no system is always spared the same peer.
-        kill: killPlanFor(options.peers, options.killPeers ?? 0, options.killAt ?? DEFAULT_KILL_AT),
+        kill: contextOptions?.undisturbed ? undefined : killPlanFor(options.peers, options.killPeers ?? 0, options.killAt ?? DEFAULT_KILL_AT),
         signal,
         log,
       }),

@@ -156,6 +156,9 @@ test('one peer SIGKILLed mid-run (--kill-peers 1): every survivor finishes with 
       else assert.ok(typeof seconds === 'number' && seconds > 0, `peer-${i + 1} finished: ${seconds}`);
     });
     assert.ok(Number.isFinite(p2p.completionSeconds.max), 'the survivors\' max is a time');
+    // The undisturbed run of the same system on the same hosts comes first, for the comparison.
+    assert.equal(p2p.undisturbed.verified, true, 'the undisturbed run is verified');
+    assert.ok(p2p.maxOverUndisturbed > 0 && Number.isFinite(p2p.maxOverUndisturbed), `survivors' max over the undisturbed max: ${p2p.maxOverUndisturbed}`);
     assert.equal(p2p.peerCpuPerGiB.kind, 'dfdaemon');
     assert.ok(p2p.peerCpuPerGiB.secondsPerGiB > 0, `daemon CPU per GiB moved: ${JSON.stringify(p2p.peerCpuPerGiB)}`);
     assert.deepEqual(namespacesWith(prefix), [], 'the run removed its namespaces');
