@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AddonError, fromSystem } from './errors.ts';
-import { receiveToFile } from './receive.ts';
+import { receiveToFile, receiveToFileKeepAlive } from './receive.ts';
 import { stopError, watchTransfer, type Stop } from './socket.ts';
 import { ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher } from './types.ts';
 import { checkAlgorithm, checkBytes, checkFd, checkSize, checkUint32, rangePastEof } from './validate.ts';
@@ -261,5 +261,6 @@ export function createFallbackAddon(): Addon {
     allocate,
     sendFile,
     receiveToFile,
+    receiveToFileKeepAlive,
   });
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { fromNative } from './errors.ts';
-import { flushWrites, readEnded, socketFd, stopError, takeOverReading, watchTransfer, type Stop } from './socket.ts';
+import { flushWrites, lendReading, readEnded, socketFd, stopError, takeOverReading, watchTransfer, type Stop } from './socket.ts';
 import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher, type Received } from './types.ts';
 import { checkReceive } from './validate.ts';
 import { peerClosed } from './receive.ts';
@@ -28,7 +28,8 @@ export interface Binding {
     prefix: Uint8Array,
     abortFlag: Int32Array,
     idleTimeoutMs: number,
-  ): Promise<Received>;
+    keepOpen?: boolean,
+  ): Promise<Received & { open?: boolean }>;
 }
 
 /** File names `napi build --platform` gives the .node for this machine, most likely first. */
@@ -118,18 +119,25 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
     }
   }
 
-  async function receiveToFile(
+  /**
+   * Both receives. `keepOpen`: JS reading is only lent to the thread (lendReading) and given back
+   * on success, with what Node had read past `length`; otherwise taken for good and the socket
+   * destroyed.
+   */
+  async function receive(
     socket: Socket,
     fileFd: number,
     position: number,
     length: number,
-    prefix?: Uint8Array,
-    signal?: AbortSignal,
-    idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
+    prefix: Uint8Array | undefined,
+    signal: AbortSignal | undefined,
+    idleTimeoutMs: number,
+    keepOpen: boolean,
   ): Promise<Received> {
     const head = checkReceive(socket, fileFd, position, length, prefix, idleTimeoutMs);
     if (socketFd(socket) === undefined && !socket.destroyed) {
-      return fallback.receiveToFile(socket, fileFd, position, length, head, signal, idleTimeoutMs);
+      const js = keepOpen ? fallback.receiveToFileKeepAlive : fallback.receiveToFile;
+      return js(socket, fileFd, position, length, head, signal, idleTimeoutMs);
     }
     const flag = new Int32Array(new SharedArrayBuffer(4));
     let stop: Stop | undefined;
@@ -137,15 +145,22 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
       stop = s;
       Atomics.store(flag, 0, s.kind === 'aborted' ? ABORT_SIGNAL : ABORT_SOCKET_CLOSED);
     });
+    let kept = false;
+    let restore: ((surplus?: Uint8Array) => void) | undefined;
+    let surplus: Uint8Array | undefined;
     try {
       if (stop?.kind === 'aborted') throw stopError(stop, 0, length, 'receiveToFile');
-      const buffered = socket.destroyed ? [] : takeOverReading(socket);
+      let buffered: Buffer[] = [];
+      if (!socket.destroyed && keepOpen) ({ buffered, restore } = lendReading(socket));
+      else if (!socket.destroyed) buffered = takeOverReading(socket);
       const first = buffered.length === 0 ? head : Buffer.concat([head, ...buffered]);
-      // Node may have read past the body's end; those bytes are not ours to write.
+      // Node may have read past the body's end: those bytes are the next answer's, never ours to write.
       const start = first.byteLength > length ? first.subarray(0, length) : first;
+      if (first.byteLength > length) surplus = first.subarray(length);
       if (start.byteLength === length) {
         // Everything is here already: no thread, and a closed socket does not matter.
         await settled(() => binding.writeAt(fileFd, start, position));
+        kept = keepOpen && !readEnded(socket);
         return { bytes: length, crc32: binding.crc32(start) };
       }
       const fd = socketFd(socket);
@@ -153,12 +168,20 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
       // Node already read the end of the stream: nothing more will come, and Node is about to
       // destroy the socket (allowHalfOpen false), which must not turn into a racing 'closed' stop.
       if (readEnded(socket)) throw peerClosed(start.byteLength, length);
-      return await settled(() => binding.receiveToFile(fd, fileFd, position, length, start, flag, idleTimeoutMs), () => stop?.cause);
+      const got = await settled(() => binding.receiveToFile(fd, fileFd, position, length, start, flag, idleTimeoutMs, keepOpen), () => stop?.cause);
+      kept = keepOpen && got.open === true && stop === undefined;
+      return { bytes: got.bytes, crc32: got.crc32 };
     } finally {
       unwatch();
-      socket.destroy();
+      if (kept && restore) restore(surplus);
+      else socket.destroy();
     }
   }
+
+  const receiveToFile: Addon['receiveToFile'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs) =>
+    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false);
+  const receiveToFileKeepAlive: Addon['receiveToFileKeepAlive'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs) =>
+    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true);
 
   return Object.freeze({
     kind: 'native' as const,
@@ -180,5 +203,6 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
       settled(() => binding.allocate(fd, offset, length)),
     sendFile,
     receiveToFile,
+    receiveToFileKeepAlive,
   });
 }

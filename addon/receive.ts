@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AddonError, fromSystem } from './errors.ts';
-import { stopError, watchTransfer, type Stop } from './socket.ts';
+import { readEnded, stopError, watchTransfer, type Stop } from './socket.ts';
 import { ADDON_DEFAULTS, type Received } from './types.ts';
 import { checkReceive } from './validate.ts';
 
@@ -34,7 +34,7 @@ export function idleTimeout(idleMs: number, received: number, length: number): A
 }
 
 /** Fallback receiveToFile; see addon/types.ts for the contract. */
-export async function receiveToFile(
+export function receiveToFile(
   socket: Socket,
   fileFd: number,
   position: number,
@@ -43,6 +43,32 @@ export async function receiveToFile(
   signal?: AbortSignal,
   idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
 ): Promise<Received> {
+  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false);
+}
+
+/** Fallback receiveToFileKeepAlive; see addon/types.ts for the contract. */
+export function receiveToFileKeepAlive(
+  socket: Socket,
+  fileFd: number,
+  position: number,
+  length: number,
+  prefix?: Uint8Array,
+  signal?: AbortSignal,
+  idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
+): Promise<Received> {
+  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true);
+}
+
+async function receive(
+  socket: Socket,
+  fileFd: number,
+  position: number,
+  length: number,
+  prefix: Uint8Array | undefined,
+  signal: AbortSignal | undefined,
+  idleTimeoutMs: number,
+  keepOpen: boolean,
+): Promise<Received> {
   const head = checkReceive(socket, fileFd, position, length, prefix, idleTimeoutMs);
   const batchLimit = ADDON_DEFAULTS.receiveBatchBytes;
   let crc = zlib.crc32(head);
@@ -50,6 +76,11 @@ export async function receiveToFile(
   // Chunks read but not yet written (`queued` bytes), all within `length`.
   const queue: Buffer[] = [];
   let queued = 0;
+  // Bytes of the batch being written: taken already, so they count against `length`.
+  let writing = 0;
+  // Bytes read past `length`: the next answer's, given back to a kept socket.
+  const surplus: Buffer[] = [];
+  let kept = false;
   let ended = false;
   let timedOut = false;
   let stop: Stop | undefined;
@@ -68,13 +99,14 @@ export async function receiveToFile(
     }, idleTimeoutMs);
   };
   const onData = (chunk: Buffer): void => {
-    const take = Math.min(chunk.byteLength, length - received - queued);
+    const take = Math.min(chunk.byteLength, length - received - writing - queued);
     if (take > 0) {
       queue.push(take < chunk.byteLength ? chunk.subarray(0, take) : chunk);
       queued += take;
     }
+    if (take < chunk.byteLength && keepOpen) surplus.push(chunk.subarray(take));
     // Back-pressure: stop reading while a batch waits for the disk, and for good once all is here.
-    if (queued >= batchLimit || received + queued === length) socket.pause();
+    if (queued >= batchLimit || received + writing + queued === length) socket.pause();
     armIdle();
     notify();
   };
@@ -98,7 +130,10 @@ export async function receiveToFile(
       socket.resume();
     }
     await writeAllAt(fileFd, [head], position);
-    if (received === length) return { bytes: received, crc32: crc };
+    if (received === length) {
+      kept = keepOpen;
+      return { bytes: received, crc32: crc };
+    }
     while (received < length) {
       if (stop?.kind === 'aborted') throw stopError(stop, received, length, OP);
       if (queue.length > 0) {
@@ -111,7 +146,9 @@ export async function receiveToFile(
           armIdle();
           socket.resume();
         }
+        writing = bytes;
         await writeAllAt(fileFd, batch, position + received);
+        writing = 0;
         received += bytes;
         continue;
       }
@@ -120,13 +157,20 @@ export async function receiveToFile(
       if (timedOut) throw idleTimeout(idleTimeoutMs, received, length);
       await new Promise<void>((resolve) => (wake = resolve));
     }
+    kept = keepOpen;
     return { bytes: received, crc32: crc };
   } finally {
     clearTimeout(timer);
     unwatch();
     socket.off('data', onData);
     socket.off('end', onEnd);
-    // Part of the contract: the socket is never reused (unread bytes after `length` go with it).
-    socket.destroy();
+    if (kept && !readEnded(socket) && !socket.destroyed) {
+      socket.pause();
+      if (surplus.length > 0) socket.unshift(Buffer.concat(surplus));
+    } else {
+      // receiveToFile never reuses a socket (unread bytes after `length` go with it); a kept one
+      // that failed, or whose peer ended the stream, has nothing more to give either.
+      socket.destroy();
+    }
   }
 }

@@ -113,6 +113,29 @@ export function takeOverReading(socket: Socket): Buffer[] {
   return buffered;
 }
 
+/**
+ * takeOverReading for a socket that lives on after the transfer: the same guarantees while it
+ * runs, and `restore()` gives the socket its own read methods back, paused (nothing reads until
+ * its owner resumes it or restarts its handle), with `surplus` (bytes read past the transfer)
+ * put back at the front of its readable buffer.
+ */
+export function lendReading(socket: Socket): { buffered: Buffer[]; restore: (surplus?: Uint8Array) => void } {
+  const buffered = takeOverReading(socket);
+  const own = socket as unknown as Record<string, unknown>;
+  return {
+    buffered,
+    restore(surplus) {
+      delete own['_read'];
+      delete own['read'];
+      delete own['resume'];
+      // A read() while the no-op _read was in place left the stream waiting for that read forever.
+      const state = (socket as unknown as { _readableState?: { reading?: boolean } })._readableState;
+      if (state) state.reading = false;
+      if (surplus !== undefined && surplus.byteLength > 0 && !socket.destroyed) socket.unshift(Buffer.from(surplus));
+    },
+  };
+}
+
 /** True once Node has read the end of the stream from the kernel (pushed EOF), consumed or not. */
 export function readEnded(socket: Socket): boolean {
   return (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;

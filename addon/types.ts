@@ -51,6 +51,20 @@ export interface Addon {
     signal?: AbortSignal,
     idleTimeoutMs?: number,
   ): Promise<Received>;
+  /** receiveToFile for a kept-alive connection: the same bytes, results and errors, but on success
+   *  the socket stays open for the next answer, paused, with bytes after `length` left to read
+   *  (in the kernel, or put back into the stream when JS had read them). Native: the thread also
+   *  peeks whether the peer ended the stream after the body; such a socket is destroyed before
+   *  the call resolves, as the fallback does when it saw the end. On failure the socket is destroyed. */
+  receiveToFileKeepAlive(
+    socket: Socket,
+    fileFd: number,
+    position: number,
+    length: number,
+    prefix?: Uint8Array,
+    signal?: AbortSignal,
+    idleTimeoutMs?: number,
+  ): Promise<Received>;
 }
 
 export const ADDON_DEFAULTS = Object.freeze({

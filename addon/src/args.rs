@@ -79,6 +79,18 @@ impl Args {
         }
     }
 
+    /// undefined is false; anything else but a boolean is refused.
+    pub unsafe fn optional_bool(&self, i: usize, name: &str) -> OpResult<bool> {
+        if type_of(self.env, self.argv[i]) == NAPI_UNDEFINED {
+            return Ok(false);
+        }
+        let mut b = false;
+        if napi_get_value_bool(self.env, self.argv[i], &mut b) != NAPI_OK {
+            return Err(self.invalid(format!("{name} must be a boolean, got {}", self.describe(self.argv[i]))));
+        }
+        Ok(b)
+    }
+
     /// Any ArrayBufferView; the pointer stays valid while the view is referenced.
     pub unsafe fn bytes(&self, i: usize, name: &str) -> OpResult<(*mut u8, usize)> {
         let (mut data, mut len) = (ptr::null_mut(), 0usize);

@@ -165,7 +165,8 @@ unsafe fn abort_flag(a: &crate::args::Args, i: usize) -> OpResult<SendPtr<Atomic
     Ok(SendPtr(data as *mut AtomicI32, 1))
 }
 
-// receiveToFile(socketFd, fileFd, position, length, prefix: Uint8Array, abortFlag: Int32Array, idleTimeoutMs)
+// receiveToFile(socketFd, fileFd, position, length, prefix: Uint8Array, abortFlag: Int32Array, idleTimeoutMs,
+//               keepOpen?: boolean): with keepOpen the result also says whether the socket is still open.
 js_fn!(js_receive_to_file, "receiveToFile", |a| {
     let (sock_fd, file_fd) = (a.fd(0, "socket fd")?, a.fd(1, "fileFd")?);
     let (position, length) = (a.size(2, "position")?, a.size(3, "length")?);
@@ -177,6 +178,7 @@ js_fn!(js_receive_to_file, "receiveToFile", |a| {
     }
     let flag = abort_flag(a, 5)?;
     let idle_ms = a.size(6, "idleTimeoutMs")?;
+    let keep_open = a.optional_bool(7, "keepOpen")?;
     // Private copies, as for sendFile: a descriptor number JS closes may be reused by another file.
     let sock = dup(a.op, sock_fd, "socket fd")?;
     let file = dup(a.op, file_fd, "fileFd")?;
@@ -193,8 +195,8 @@ js_fn!(js_receive_to_file, "receiveToFile", |a| {
         Box::new(move || {
             let abort = &*flag.parts().0;
             let idle = Duration::from_millis(idle_ms);
-            receive::receive_to_file(sock.as_raw_fd(), file.as_raw_fd(), position, length, &prefix, abort, idle)
-                .map(Out::Received)
+            let got = receive::receive_to_file(sock.as_raw_fd(), file.as_raw_fd(), position, length, &prefix, abort, idle)?;
+            Ok(if keep_open { Out::ReceivedKept(got, receive::still_open(sock.as_raw_fd())) } else { Out::Received(got) })
         }),
     )
 });

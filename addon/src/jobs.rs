@@ -15,6 +15,8 @@ pub enum Out {
     Bool(bool),
     /// receiveToFile's `{ bytes, crc32 }`.
     Received(crate::receive::Received),
+    /// A kept-alive receiveToFile: `{ bytes, crc32, open }`, open from receive::still_open.
+    ReceivedKept(crate::receive::Received, bool),
 }
 
 pub type Task = Box<dyn FnOnce() -> OpResult<Out> + Send>;
@@ -44,6 +46,11 @@ unsafe fn to_value(env: napi_env, out: Out) -> OpResult<napi_value> {
             check(napi_create_uint32(env, r.crc32, &mut crc), "create number")?;
             check(napi_set_named_property(env, obj, c"bytes".as_ptr(), double(env, r.bytes as f64)?), "set bytes")?;
             check(napi_set_named_property(env, obj, c"crc32".as_ptr(), crc), "set crc32")?;
+            Ok(obj)
+        }
+        Out::ReceivedKept(r, open) => {
+            let obj = to_value(env, Out::Received(r))?;
+            check(napi_set_named_property(env, obj, c"open".as_ptr(), boolean(env, open)?), "set open")?;
             Ok(obj)
         }
     }

@@ -126,6 +126,21 @@ pub fn receive_to_file(
     }
 }
 
+/// After a kept-alive receive: true while `sock` may carry another answer, false once the peer has
+/// ended the stream or reset it (seen without consuming a byte: MSG_PEEK). Bytes already waiting
+/// (a pipelined answer) or none yet both mean open; so does an interrupted peek.
+pub fn still_open(sock: RawFd) -> bool {
+    let mut byte = 0u8;
+    let r = unsafe { libc::recv(sock, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    if r > 0 {
+        return true;
+    }
+    if r == 0 {
+        return false;
+    }
+    matches!(last_errno(), libc::EAGAIN | libc::EINTR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +202,33 @@ mod tests {
         let mut rest = [0u8; 6];
         rx.read_exact(&mut rest).unwrap();
         assert_eq!(&rest, b"456789");
+    }
+
+    #[test]
+    fn a_kept_socket_is_open_with_a_pipelined_answer_waiting_or_nothing_yet() {
+        let f = TempFile::with(&[]);
+        let (mut rx, mut tx) = pair();
+        assert!(still_open(rx.as_raw_fd()), "nothing sent yet");
+        tx.write_all(b"bodyNEXT").unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), LONG).unwrap();
+        assert_eq!(got, Received { bytes: 4, crc32: crc32(0, b"body") });
+        assert!(still_open(rx.as_raw_fd()), "the next answer is waiting");
+        let mut next = [0u8; 4];
+        rx.read_exact(&mut next).unwrap();
+        assert_eq!(&next, b"NEXT", "the peek consumed nothing");
+        assert!(still_open(rx.as_raw_fd()));
+    }
+
+    #[test]
+    fn a_kept_socket_whose_peer_ended_after_the_body_is_not_open() {
+        let f = TempFile::with(&[]);
+        let (rx, mut tx) = pair();
+        tx.write_all(b"body").unwrap();
+        drop(tx);
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), LONG).unwrap();
+        assert_eq!(got.bytes, 4);
+        assert!(!still_open(rx.as_raw_fd()));
+        assert!(!still_open(-1), "a bad descriptor is not open");
     }
 
     #[test]

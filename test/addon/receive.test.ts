@@ -222,3 +222,71 @@ for (const { name, addon, skip } of implementations) {
     });
   });
 }
+
+for (const { name, addon, skip } of implementations) {
+  describe.skipIf(skip !== false)(`${name} addon: receiveToFileKeepAlive leaves the socket for the next answer`, () => {
+    test('three bodies sent back to back: each lands with its crc32, the socket stays open between them', async (t) => {
+      const bodies = [random(3 * MiB + 5), random(1), random(2 * MiB - 7)];
+      const { server, client } = await connect(t);
+      const file = taskFile(t);
+      server.write(Buffer.concat(bodies));
+      let position = 0;
+      for (const body of bodies) {
+        const got = await addon.receiveToFileKeepAlive(client, file.fd, position, body.length);
+        assert.deepEqual(got, { bytes: body.length, crc32: zlib.crc32(body) });
+        assert.equal(client.destroyed, false, 'the socket is kept');
+        position += body.length;
+      }
+      expectFile(file.read(), 0, Buffer.concat(bodies));
+      // Still a working socket: the next bytes are readable in JS.
+      server.write('next');
+      client.resume();
+      const [chunk] = (await once(client, 'data')) as [Buffer];
+      assert.equal(chunk.toString(), 'next');
+    });
+
+    test('bytes Node read past the body before the call are given back, in order', async (t) => {
+      const first = random(10_000);
+      const second = random(5_000);
+      const { server, client } = await connect(t);
+      const file = taskFile(t);
+      client.pause();
+      server.write(Buffer.concat([first, second]));
+      while (client.readableLength < first.length + second.length) await delay(5);
+      assert.deepEqual(await addon.receiveToFileKeepAlive(client, file.fd, 0, first.length), { bytes: first.length, crc32: zlib.crc32(first) });
+      assert.deepEqual(await addon.receiveToFileKeepAlive(client, file.fd, first.length, second.length), { bytes: second.length, crc32: zlib.crc32(second) });
+      assert.equal(client.destroyed, false);
+      expectFile(file.read(), 0, Buffer.concat([first, second]));
+    });
+
+    test('a peer that ends the stream right after the body: resolved, and the socket is destroyed', async (t) => {
+      const body = random(MiB + 1);
+      const { server, client } = await connect(t);
+      const file = taskFile(t);
+      server.end(body);
+      await delay(20);
+      assert.deepEqual(await addon.receiveToFileKeepAlive(client, file.fd, 0, body.length), { bytes: body.length, crc32: zlib.crc32(body) });
+      await delay(20);
+      assert.equal(client.destroyed, true, 'nothing more can come');
+    });
+
+    test('a short body rejects with DF_ERR_ADDON_PEER_CLOSED and destroys the socket', async (t) => {
+      const { server, client } = await connect(t);
+      const file = taskFile(t);
+      server.end(random(1000));
+      await assert.rejects(addon.receiveToFileKeepAlive(client, file.fd, 0, 5000), addonError('DF_ERR_ADDON_PEER_CLOSED', /after 1000 of 5000 bytes/));
+      assert.equal(client.destroyed, true);
+    });
+
+    test('a reset mid-body rejects with DF_ERR_ADDON_PEER_CLOSED', async (t) => {
+      const { server, client } = await connect(t);
+      const file = taskFile(t);
+      server.write(random(1000));
+      const receiving = addon.receiveToFileKeepAlive(client, file.fd, 0, 10 * MiB);
+      await delay(30);
+      server.resetAndDestroy();
+      await assert.rejects(receiving, addonError('DF_ERR_ADDON_PEER_CLOSED'));
+      assert.equal(client.destroyed, true);
+    });
+  });
+}
