@@ -31,6 +31,7 @@ export {
   type RawRangeRequest,
   type ReceiveToFile,
 } from './source/raw-range.ts';
+export { RAW_POOL_DEFAULTS, RawPool, type RawPoolOptions } from './source/raw-pool.ts';
 export { FileSource } from './source/file-source.ts';
 export { KEEP_ALIVE_BELOW_BYTES_PER_SECOND, LinkRates, linkRates, SLOW_LINK_PIECES_IN_FLIGHT, timedBody } from './source/link-rate.ts';
 export { originOnly, type PieceSession, type PieceStrategy } from './download/session.ts';

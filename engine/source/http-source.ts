@@ -17,6 +17,7 @@ import {
 } from '../errors.ts';
 import { linkRates, type LinkRates, timedBody } from './link-rate.ts';
 import { canSendRaw, isPlainBody, RawRangeBody, requestRange, type ReceiveToFile } from './raw-range.ts';
+import { RawPool, type RawPoolOptions } from './raw-pool.ts';
 import { REDIRECT_STATUSES, redirectInterceptor, redirectTraceOf, withoutCredentials } from './redirect.ts';
 import type { ByteRange, DirectBody, ReadRequest, Source, SourceRequest, SourceStat } from './source.ts';
 
@@ -44,6 +45,12 @@ export interface HttpSourceOptions {
    * connections instead (link-rate.ts says why).
    */
   directReceive?: ReceiveToFile | false;
+  /**
+   * The kept-alive raw path (raw-pool.ts): with the addon's receiveToFileKeepAlive, direct ranges
+   * share pipelined connections per (host, port), and slow origins take it too (one connection,
+   * no JS copy); an origin that does not keep alive goes back to the rules above. Off by default.
+   */
+  keepAlive?: { receiveKeepAlive: ReceiveToFile; pool?: RawPoolOptions } | undefined;
   /** Measured rate per origin (`host:port`); default the process-wide `linkRates`. */
   rates?: LinkRates;
 }
@@ -64,6 +71,7 @@ export class HttpSource implements Source {
   readonly #redirects = new Map<string, { target: string; expiresAt: number; dropCredentials: boolean }>();
   readonly #directReceive: ReceiveToFile | false;
   readonly #rates: LinkRates;
+  readonly #pool: { raw: RawPool; receiveKeepAlive: ReceiveToFile } | undefined;
 
   constructor(options: HttpSourceOptions) {
     this.#options = options;
@@ -72,6 +80,9 @@ export class HttpSource implements Source {
     this.#dispatcher = base.compose(redirectInterceptor({ maxRedirects: options.maxRedirects }));
     this.#directReceive = options.directReceive ?? (!options.dispatcher && addon.kind === 'native' && addon.receiveToFile);
     this.#rates = options.rates ?? linkRates;
+    if (this.#directReceive && options.keepAlive) {
+      this.#pool = { raw: new RawPool(options.keepAlive.pool), receiveKeepAlive: options.keepAlive.receiveKeepAlive };
+    }
   }
 
   async stat(request: SourceRequest): Promise<SourceStat> {
@@ -107,7 +118,7 @@ export class HttpSource implements Source {
     const done = this.#rates.start(key);
     try {
       let body: AsyncIterable<Uint8Array> | undefined;
-      if (this.#directReceive && !this.#rates.isSlow(key)) {
+      if (this.#directReceive && (!this.#rates.isSlow(key) || this.#pool?.raw.keepsAlive(new URL(request.url)))) {
         body = await this.#readDirect(request, range, this.#directReceive);
       }
       return timedBody(body ?? (await this.#readUndici(request)), range.length, done);
@@ -136,7 +147,9 @@ export class HttpSource implements Source {
     const { url, headers } = this.#firstHop(request, rangeHeaders(request));
     const target = new URL(url);
     if (target.protocol !== 'http:' || !canSendRaw(headers)) return undefined;
-    const answer = await requestRange({ url: target, headers, timeoutMs: request.timeoutMs, signal: request.signal });
+    const asked = { url: target, headers, timeoutMs: request.timeoutMs, signal: request.signal };
+    const pool = this.#pool;
+    const answer = pool ? await pool.raw.request(asked) : await requestRange(asked);
     if (answer.statusCode < 200 || (REDIRECT_STATUSES.has(answer.statusCode) && answer.headers.location)) {
       answer.socket.destroy();
       return undefined;
@@ -147,10 +160,11 @@ export class HttpSource implements Source {
       if (error) throw error;
       return undefined;
     }
-    return new RawRangeBody(answer, { length: range.length, timeoutMs: request.timeoutMs, signal: request.signal, receive });
+    return new RawRangeBody(answer, { length: range.length, timeoutMs: request.timeoutMs, signal: request.signal, receive, receiveKeepAlive: pool?.receiveKeepAlive });
   }
 
   async close(): Promise<void> {
+    this.#pool?.raw.close();
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 

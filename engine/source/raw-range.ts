@@ -46,6 +46,13 @@ export interface RawAnswer {
   readonly prefix: Buffer;
   /** Paused. Whoever takes the answer destroys it or hands it to a RawRangeBody. */
   readonly socket: net.Socket;
+  /** Set on a kept-alive connection (raw-pool.ts) that may carry another answer after this body. */
+  readonly kept?: KeptAnswer | undefined;
+}
+
+/** How a reader gives a kept-alive connection back once it took exactly the body and left the socket open. */
+export interface KeptAnswer {
+  done(): void;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -60,17 +67,17 @@ export function canSendRaw(headers: Readonly<Record<string, string>>): boolean {
   return Object.entries(headers).every(([name, value]) => TOKEN.test(name) && FIELD_VALUE.test(value) && !RESERVED.has(name));
 }
 
-function requestHead(url: URL, headers: Readonly<Record<string, string>>): string {
+export function requestHead(url: URL, headers: Readonly<Record<string, string>>, connection: 'close' | 'keep-alive' = 'close'): string {
   const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`];
   if (headers.host === undefined) lines.push(`host: ${url.host}`);
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  lines.push('connection: close', '', '');
+  lines.push(`connection: ${connection}`, '', '');
   return lines.join('\r\n');
 }
 
-function parseHead(url: string, head: string): { statusCode: number; headers: Record<string, string> } {
+export function parseHead(url: string, head: string): { statusCode: number; headers: Record<string, string>; httpVersion: string } {
   const lines = head.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/.exec(lines[0] ?? '');
+  const status = /^HTTP\/(1\.[01]) (\d{3})(?: [^\r\n]*)?$/.exec(lines[0] ?? '');
   if (!status) throw new SourceProtocolError(`origin ${url} sent a malformed status line: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
@@ -81,7 +88,7 @@ function parseHead(url: string, head: string): { statusCode: number; headers: Re
     const value = line.slice(colon + 1).trim();
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { statusCode: Number(status[1]), headers };
+  return { statusCode: Number(status[2]), headers, httpVersion: status[1]! };
 }
 
 /**
@@ -134,7 +141,7 @@ export function requestRange(request: RawRangeRequest): Promise<RawAnswer> {
         return false;
       }
       done();
-      resolve({ url: href, ...parsed, prefix: head.subarray(end + 4), socket });
+      resolve({ url: href, statusCode: parsed.statusCode, headers: parsed.headers, prefix: head.subarray(end + 4), socket });
       return false;
     };
     const socket = net.connect({
@@ -194,19 +201,27 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
   readonly #timeoutMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #receive: ReceiveToFile;
+  readonly #receiveKeepAlive: ReceiveToFile | undefined;
   #taken = false;
   readonly #onAbort = (): void => void this.#answer.socket.destroy();
+  readonly #onTimeout = (): void => void this.#answer.socket.destroy();
+  // The signal may outlive this body by a whole download: let go of it with the socket.
+  readonly #onClose = (): void => this.#signal?.removeEventListener('abort', this.#onAbort);
 
-  constructor(answer: RawAnswer, options: { length: number; timeoutMs: number; signal?: AbortSignal | undefined; receive: ReceiveToFile }) {
+  /** `receiveKeepAlive`: the addon's receiveToFileKeepAlive, used for an answer on a kept connection. */
+  constructor(
+    answer: RawAnswer,
+    options: { length: number; timeoutMs: number; signal?: AbortSignal | undefined; receive: ReceiveToFile; receiveKeepAlive?: ReceiveToFile | undefined },
+  ) {
     this.#answer = answer;
     this.#length = options.length;
     this.#timeoutMs = options.timeoutMs;
     this.#signal = options.signal;
     this.#receive = options.receive;
-    answer.socket.setTimeout(options.timeoutMs, () => answer.socket.destroy());
+    this.#receiveKeepAlive = options.receiveKeepAlive;
+    answer.socket.setTimeout(options.timeoutMs, this.#onTimeout);
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-    // The signal may outlive this body by a whole download: let go of it with the socket.
-    answer.socket.once('close', () => this.#signal?.removeEventListener('abort', this.#onAbort));
+    answer.socket.once('close', this.#onClose);
   }
 
   async receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }> {
@@ -215,8 +230,16 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
       socket.destroy();
       throw new SourceProtocolError(`${this.#answer.url}: asked to write ${length} bytes of a ${this.#length}-byte body`);
     }
+    const { kept } = this.#answer;
+    const keepAlive = kept !== undefined && this.#receiveKeepAlive !== undefined;
     try {
-      return await this.#receive(socket, fd, position, length, this.#answer.prefix, this.#signal, this.#timeoutMs);
+      const receive = keepAlive ? this.#receiveKeepAlive! : this.#receive;
+      const got = await receive(socket, fd, position, length, this.#answer.prefix, this.#signal, this.#timeoutMs);
+      if (keepAlive && !socket.destroyed) {
+        socket.off('close', this.#onClose);
+        kept.done();
+      }
+      return got;
     } catch (error) {
       throw this.#mapError(error);
     }
@@ -263,6 +286,7 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
     const { socket } = this.#answer;
     // From here the reader's own idle timeout and abort handling apply.
     socket.setTimeout(0);
+    socket.off('timeout', this.#onTimeout);
     this.#signal?.removeEventListener('abort', this.#onAbort);
     return socket;
   }
