@@ -9,7 +9,7 @@ import type { Counter, Logger } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
 import { eventBus, type EventBus } from '../events.ts';
 import { sharedCounter } from '../metrics.ts';
-import { touchHost, upsertHost } from '../store/registry.ts';
+import { touchHost, upsertHost, type HostInput } from '../store/registry.ts';
 import { findTask, indexedTaskView, saveTask, sweepTaskIndex, type IndexedTask } from '../store/task-index.ts';
 
 export const FOLD_DEFAULTS = Object.freeze({
@@ -22,16 +22,9 @@ export const FOLD_DEFAULTS = Object.freeze({
   maxSweepIntervalMs: 60 * 60_000,
 });
 
-export interface HostReport {
+/** A host as a scheduler reports it: what registry.ts upserts, less the cluster (the stream's). */
+export interface HostReport extends Omit<HostInput, 'clusterId'> {
   readonly kind: 'announced' | 'left';
-  readonly hostId: string;
-  readonly type: 'seed' | 'normal';
-  readonly hostname: string;
-  readonly ip: string;
-  readonly port: number;
-  readonly downloadPort: number;
-  readonly idc: string;
-  readonly location: string;
   readonly version: string;
 }
 
