@@ -61,8 +61,9 @@ test('a scheduler with two manager addresses stays active when the first manager
   }
 
   await first.proc.kill();
-  const moved = await scheduler.proc.waitForLine((line) => line.msg === 'registered with the manager' && line.manager === secondAddr, KEEPALIVE_TIMEOUT_MS);
-  assert.ok(moved, 'the scheduler registered with the second manager within keepAlive.timeout');
+  // A bounded wait, not a speed claim: under load the switch may take longer than one timeout.
+  const moved = await scheduler.proc.waitForLine((line) => line.msg === 'registered with the manager' && line.manager === secondAddr, 30_000);
+  assert.ok(moved, 'the scheduler registered with the second manager');
   // Past two timeouts: a scheduler whose keepalives stopped would have been swept inactive.
   await new Promise((resolve) => setTimeout(resolve, 2 * KEEPALIVE_TIMEOUT_MS + 1_000));
   assert.deepEqual(await listed(), ['sched-failover'], 'the second manager still lists the scheduler');
