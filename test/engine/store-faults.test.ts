@@ -99,10 +99,11 @@ test('metadata chmod 000 read by an unprivileged process (EACCES): get() fails w
   await finishedTask(store);
   await chmod(store.filesOf(TASK).metadataPath, 0o000);
   const engine = fileURLToPath(new URL('../../engine/index.ts', import.meta.url));
-  // setuid only where we are root: an ordinary user is already stopped by mode 000.
+  // setuid only where we are root (an ordinary user is already stopped by mode 000), and only after
+  // the engine is loaded: the checkout may sit in a directory only root can read.
   const script = `
-    if (process.getuid() === 0) process.setuid(65534);
     const { ContentStore, TaskRegistry } = await import(${JSON.stringify(engine)});
+    if (process.getuid() === 0) process.setuid(65534);
     const registry = new TaskRegistry(new ContentStore(${JSON.stringify(dir)}));
     try { await registry.get(${JSON.stringify(TASK)}); console.log('no error'); }
     catch (error) { console.log(error.code, error.cause?.code); }`;
