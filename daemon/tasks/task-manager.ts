@@ -117,6 +117,12 @@ export class TaskManager {
     const kind = options.seed ? 'seed' : 'normal';
     this.#metrics.downloadTasks.labels({ type: kind }).inc();
     let entry = this.#inFlight.get(taskId);
+    // A download its last follower stopped is still closing its task: a new request waits for
+    // that, then starts afresh, rather than joining a download that is about to fail.
+    while (entry?.controller.signal.aborted) {
+      await entry.result!.catch(() => {});
+      entry = this.#inFlight.get(taskId);
+    }
     if (!entry) entry = this.#start(request, taskId, options.seed ?? false);
     const checkedByTask = request.digest !== undefined && entry.digest === request.digest;
     const verifier = request.digest && !checkedByTask ? new DigestVerifier(this.#engine.pool, this.#engine.store.filesOf(taskId).dataPath, request.digest) : undefined;
@@ -139,11 +145,12 @@ export class TaskManager {
     entry.followers.add(follower);
     if (entry.started) follower.onStarted(this.#startedFor(entry));
     const current = entry;
-    const leave = () => {
+    /** Leaves the download; true when this follower was its last and stopped it. */
+    const leave = (): boolean => {
       current.followers.delete(follower);
-      if (current.followers.size === 0 && !current.detached && this.#inFlight.get(taskId) === current) {
-        current.controller.abort(new AbortedError('no request follows this download any more'));
-      }
+      if (current.followers.size > 0 || current.detached || this.#inFlight.get(taskId) !== current || current.controller.signal.aborted) return false;
+      current.controller.abort(new AbortedError('no request follows this download any more'));
+      return true;
     };
     const signal = options.signal;
     let onAbort: (() => void) | undefined;
@@ -164,7 +171,9 @@ export class TaskManager {
       throw error;
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
-      leave();
+      // The last follower to leave answers only once the download it stopped has closed its task:
+      // whoever comes next (a retry, dfget run again) finds the task free, not locked.
+      if (leave()) await current.result!.catch(() => {});
     }
   }
 

@@ -100,6 +100,8 @@ test('sign in, clusters, a token shown once, users, and a guest kept out of toke
 
   // Sign out, then the guest: no tokens or users in the navigation, and a clear refusal.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  // Signing out asks the API first: the users page (with its own Name field) stays until it answered.
+  await page.getByRole('heading', { name: 'Dragonfly manager' }).waitFor();
   await page.getByLabel('Name').fill('alice');
   await page.getByLabel('Password').fill('alice-password');
   await page.getByRole('button', { name: 'Sign in' }).click();

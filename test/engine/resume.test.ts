@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { taskIdOf } from '../../api/index.ts';
 import type { DownloadRequest } from '../../engine/index.ts';
-import { assertFileEquals, exists, fixture, taskDataPath, type Fixture } from '../support/engine.ts';
+import { taskRequest } from '../../daemon/index.ts';
+import { assertFileEquals, exists, fixture, frontDoor, taskDataPath, type Fixture } from '../support/engine.ts';
 import { content, MiB } from '../support/origin.ts';
 import { waitFor } from '../support/temp.ts';
 
@@ -67,6 +68,36 @@ test('an abort with pieces in flight keeps only the finished ones; a digest stil
   await assertFileEquals(f.out(), body);
   assert.equal(result.digest, digest);
   assert.deepEqual(sorted(f.origin.pieceStarts()), startsOf(ALL_PIECES.filter((n) => !finished.includes(n))));
+});
+
+test('a request that comes while the last follower of its task stops it waits, then resumes the task afresh', async (t) => {
+  const f = await fixture(t, { engine: { concurrentPieceCount: 2 } });
+  const body = content(LENGTH, 35);
+  for (const piece of [1, 2, 3, 4]) f.origin.fault({ kind: 'throttle', match: { rangeStart: piece * PIECE }, chunkBytes: 256 * 1024, delayMs: 5 });
+  f.origin.setFile('/file', body);
+  // One front door for both requests, as in a daemon: the second finds the first one's entry.
+  const service = frontDoor(f.engine, { keepTasks: true });
+  const request = taskRequest({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE });
+  const controller = new AbortController();
+  let second: Promise<unknown> | undefined;
+  const first = service.download(
+    request,
+    {
+      onStarted: () => {},
+      onPiece: () => {
+        if (second) return;
+        // Stop the only follower and ask again in the same tick: the download is still closing.
+        controller.abort(new Error('test stops here'));
+        f.origin.clearFaults();
+        second = service.download(request, { onStarted: () => {}, onPiece: () => {} });
+      },
+    },
+    { signal: controller.signal },
+  );
+  await assert.rejects(first, { code: 'DF_ERR_ABORTED' });
+  assert.ok(second, 'a piece finished before the abort');
+  await second;
+  await assertFileEquals(f.out(), body);
 });
 
 test('a stored piece corrupted on disk between runs is fetched again', async (t) => {
