@@ -42,6 +42,7 @@ import type { ReschedulePeerRequest as _scheduler_v2_ReschedulePeerRequest, Resc
 import type { SchedulerClient as _scheduler_v2_SchedulerClient, SchedulerDefinition as _scheduler_v2_SchedulerDefinition } from './scheduler/v2/Scheduler.ts';
 import type { StatPeerRequest as _scheduler_v2_StatPeerRequest, StatPeerRequest__Output as _scheduler_v2_StatPeerRequest__Output } from './scheduler/v2/StatPeerRequest.ts';
 import type { StatTaskRequest as _scheduler_v2_StatTaskRequest, StatTaskRequest__Output as _scheduler_v2_StatTaskRequest__Output } from './scheduler/v2/StatTaskRequest.ts';
+import type { StripeParents as _scheduler_v2_StripeParents, StripeParents__Output as _scheduler_v2_StripeParents__Output } from './scheduler/v2/StripeParents.ts';
 import type { TaskPeer as _scheduler_v2_TaskPeer, TaskPeer__Output as _scheduler_v2_TaskPeer__Output } from './scheduler/v2/TaskPeer.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -106,6 +107,7 @@ export interface ProtoGrpcType {
       Scheduler: SubtypeConstructor<typeof grpc.Client, _scheduler_v2_SchedulerClient> & { service: _scheduler_v2_SchedulerDefinition }
       StatPeerRequest: MessageTypeDefinition<_scheduler_v2_StatPeerRequest, _scheduler_v2_StatPeerRequest__Output>
       StatTaskRequest: MessageTypeDefinition<_scheduler_v2_StatTaskRequest, _scheduler_v2_StatTaskRequest__Output>
+      StripeParents: MessageTypeDefinition<_scheduler_v2_StripeParents, _scheduler_v2_StripeParents__Output>
       TaskPeer: MessageTypeDefinition<_scheduler_v2_TaskPeer, _scheduler_v2_TaskPeer__Output>
     }
   }

@@ -25,6 +25,8 @@ export interface SwarmArgs {
   readonly pieceLengthBytes: number | undefined;
   /** The daemons' download.concurrentPieceCount; undefined: the daemon's default. */
   readonly concurrentPieceCount: number | undefined;
+  /** The daemons' download.relay (cut-through: pieces fetched while their parent still receives them). */
+  readonly relay: boolean;
   readonly systems: readonly SystemName[];
   readonly runs: number;
   readonly outDir: string;
@@ -42,8 +44,8 @@ export interface SwarmArgs {
 }
 
 export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-length SIZE] [--concurrency N] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION] [--out DIR]
-         [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
+         [--piece-length SIZE] [--concurrency N] [--relay] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
+         [--out DIR] [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
 
 Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
 bridge with tc rate limits both ways, runs each system on them one after the other with the same
@@ -56,6 +58,7 @@ and whether every output is right. Needs root.
   --origin-rate RATE   the origin host's link rate (default: --rate)
   --piece-length SIZE  piece length for dfget and the torrent, 4MiB to 64MiB (default: dfget's formula)
   --concurrency N      the daemons' download.concurrentPieceCount (default: the daemon's, 8)
+  --relay              the daemons relay pieces they are still receiving (download.relay: true)
   --systems LIST       which systems, comma-separated (default p2p,http,bittorrent)
   --runs K             repetitions of each system on the same hosts (default 1)
   --timeout DURATION   hard bound per system run (default: 60s + 1.5 x peers x floor)
@@ -70,7 +73,7 @@ and whether every output is right. Needs root.
 `;
 
 export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--runs 1] [--out DIR]
+         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--runs 1] [--out DIR]
 
 Runs the p2p system on one topology for every piece length (plus the formula's choice) and every
 concurrency, and prints the best settings with their figures. Needs root.
@@ -107,6 +110,7 @@ const COMMON_OPTIONS = {
   runs: { type: 'string', default: '1' },
   out: { type: 'string' },
   timeout: { type: 'string' },
+  relay: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -129,6 +133,7 @@ function common(values: Record<string, string | boolean | undefined>, cwd: strin
     runs: integer('runs', String(values['runs']), 1, 20),
     outDir: values['out'] ? resolve(cwd, String(values['out'])) : resolve(import.meta.dirname, '..', 'results', `${outName}-${stamp}`),
     timeoutMs: values['timeout'] === undefined ? undefined : unit('timeout', String(values['timeout']), parseDuration),
+    relay: values['relay'] === true,
     help: values['help'] === true,
   };
 }

@@ -46,6 +46,7 @@ function serverEnv(): NodeJS.ProcessEnv {
 function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean): string {
   const download: DfdaemonConfigTree = {};
   if (ctx.p2p.concurrentPieceCount !== undefined) download['concurrentPieceCount'] = ctx.p2p.concurrentPieceCount;
+  if (ctx.p2p.relay) download['relay'] = true;
   return buildDfdaemonConfig({
     hostname: host.name,
     ip: host.ip,

@@ -54,6 +54,7 @@ export interface RunSetup {
   readonly killAt: number | undefined;
   readonly pieceLengthBytes: number;
   readonly concurrentPieceCount: number | undefined;
+  readonly relay: boolean;
   readonly timeoutMs: number;
 }
 
@@ -185,6 +186,7 @@ export function resultsJson(setup: RunSetup, bySystem: Runs, skipped: Readonly<R
     originRateBps: setup.originRateBps,
     pieceLengthBytes: setup.pieceLengthBytes,
     concurrentPieceCount: setup.concurrentPieceCount ?? null,
+    relay: setup.relay,
     namespacePrefix: setup.prefix,
     timeoutSeconds: setup.timeoutMs / 1000,
     skipped,

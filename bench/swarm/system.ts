@@ -26,6 +26,8 @@ export interface P2pKnobs {
   readonly pieceLengthBytes: number | undefined;
   /** The daemons' download.concurrentPieceCount; undefined: the daemon's default. */
   readonly concurrentPieceCount: number | undefined;
+  /** The daemons' download.relay: fetch pieces parents are still receiving (cut-through). */
+  readonly relay: boolean;
 }
 
 export interface SwarmContext {

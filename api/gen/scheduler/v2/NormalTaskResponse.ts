@@ -2,11 +2,16 @@
 // Original file: api/proto/scheduler.proto
 
 import type { Peer as _common_v2_Peer, Peer__Output as _common_v2_Peer__Output } from '../../common/v2/Peer.ts';
+import type { StripeParents as _scheduler_v2_StripeParents, StripeParents__Output as _scheduler_v2_StripeParents__Output } from '../../scheduler/v2/StripeParents.ts';
 
 export interface NormalTaskResponse {
   'candidateParents'?: (_common_v2_Peer)[];
+  'stripeCount'?: (number);
+  'stripeParents'?: (_scheduler_v2_StripeParents)[];
 }
 
 export interface NormalTaskResponse__Output {
   'candidateParents': (_common_v2_Peer__Output)[];
+  'stripeCount': (number);
+  'stripeParents': (_scheduler_v2_StripeParents__Output)[];
 }
