@@ -28,7 +28,7 @@ export function peerLeaveReason(peer: Peer, now: number, options: GcOptions): st
   if (now - peer.updatedAt > options.peerTTLMs) return 'peerTTL passed';
   if (now - peer.host.updatedAt > options.hostTTLMs) return "its host's hostTTL passed";
   if (state === PeerState.Failed) return 'failed';
-  if (peer.task.peerCount > PEER_COUNT_LIMIT_FOR_TASK && state === PeerState.Succeeded && (peer.task.dag.outDegree(peer.id) ?? 0) === 0) {
+  if (peer.task.peerCount > PEER_COUNT_LIMIT_FOR_TASK && state === PeerState.Succeeded && peer.task.outDegree(peer.id) === 0) {
     return 'task has too many peers and this one serves nobody';
   }
   return undefined;

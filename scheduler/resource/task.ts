@@ -1,7 +1,11 @@
-/** A task: one content (task id), its state machine, and the DAG of the peers downloading it. */
+/**
+ * A task: one content (task id), its state machine, the DAG of the peers downloading it and, when
+ * it is striped, the forest's parent edges beside the DAG (see stripe-edges.ts).
+ */
 import { Dag } from './dag.ts';
 import { PeerState, TASK_MACHINE, type Fsm, type TaskEvent, type TaskState } from './fsm.ts';
 import type { Peer } from './peer.ts';
+import { StripeEdges, type EdgeLoad } from './stripe-edges.ts';
 
 /** Dragonfly's size scopes; only EMPTY is answered differently (EmptyTaskResponse). */
 export type SizeScope = 'NORMAL' | 'SMALL' | 'TINY' | 'EMPTY' | 'UNKNOWN';
@@ -59,6 +63,8 @@ export class Task {
   /** Pieces downloaded from the origin, as reported. */
   readonly pieces = new Map<number, PieceInfo>();
   readonly dag = new Dag<Peer>();
+  /** Forest edges of children downloading now; empty unless the scheduler stripes this task. */
+  readonly stripeEdges = new StripeEdges();
   /** Back-to-source failures since the last success. */
   peerFailedCount = 0;
   /** When triggering the seed peer failed (unreachable, error): peers stop waiting for it. */
@@ -166,7 +172,47 @@ export class Task {
     parent.host.addUploadLoad(child.peakBandwidthUsage(this.pieceLength), child.concurrentPieceCount, Math.max(0, this.contentLength));
   }
 
+  /** Parents feeding the peer, in the DAG or the forest. */
+  inDegree(id: string): number {
+    return (this.dag.inDegree(id) ?? 0) + this.stripeEdges.inDegree(id);
+  }
+
+  /** Children the peer feeds, in the DAG or the forest. */
+  outDegree(id: string): number {
+    return (this.dag.outDegree(id) ?? 0) + this.stripeEdges.outDegree(id);
+  }
+
+  /**
+   * Replaces the child's forest edges by one per parent, `stripes` being how many of the `k`
+   * stripes that parent feeds it. A parent's projected load is the child's DAG-edge load times
+   * that share: it sends the child stripes/k of the pieces.
+   */
+  setStripeParents(child: Peer, parents: ReadonlyMap<Peer, number>, k: number): void {
+    this.releaseStripeLoad(this.stripeEdges.deleteIn(child.id));
+    const bandwidth = child.peakBandwidthUsage(this.pieceLength);
+    const contentLength = Math.max(0, this.contentLength);
+    const edges = new Map<string, EdgeLoad>();
+    for (const [parent, stripes] of parents) {
+      const share = stripes / k;
+      // Whole numbers: the host's figures go out on the wire as integers.
+      const load = { bandwidth: Math.round(bandwidth * share), pieces: Math.max(1, Math.round(child.concurrentPieceCount * share)), contentLength: Math.round(contentLength * share) };
+      parent.host.addUploadLoad(load.bandwidth, load.pieces, load.contentLength);
+      edges.set(parent.id, load);
+    }
+    this.stripeEdges.set(child.id, edges);
+  }
+
+  /** Drops every forest edge (the forest is gone), giving back their load. */
+  clearStripeEdges(): void {
+    for (const peer of this.dag.values()) this.releaseStripeLoad(this.stripeEdges.deleteIn(peer.id));
+  }
+
+  private releaseStripeLoad(edges: ReadonlyMap<string, EdgeLoad>): void {
+    for (const [parentId, load] of edges) this.dag.get(parentId)?.value.host.removeUploadLoad(load.bandwidth, load.pieces, load.contentLength);
+  }
+
   deletePeerInEdges(peer: Peer): void {
+    this.releaseStripeLoad(this.stripeEdges.deleteIn(peer.id));
     const vertex = this.dag.get(peer.id);
     if (!vertex || vertex.parents.size === 0) return;
     const bandwidth = peer.peakBandwidthUsage(this.pieceLength);
@@ -176,6 +222,7 @@ export class Task {
   }
 
   deletePeerOutEdges(peer: Peer): void {
+    for (const [, load] of this.stripeEdges.deleteOut(peer.id)) peer.host.removeUploadLoad(load.bandwidth, load.pieces, load.contentLength);
     const vertex = this.dag.get(peer.id);
     if (!vertex || vertex.children.size === 0) return;
     const contentLength = Math.max(0, this.contentLength);

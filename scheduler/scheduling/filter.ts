@@ -29,7 +29,7 @@ export function rejectReason(candidate: Peer, child: Peer, blocklist: ReadonlySe
   const task = child.task;
   if (!task.dag.has(candidate.id)) return 'notInDag';
   const state = candidate.state;
-  const fed = (state === PeerState.Running || state === PeerState.ReceivedNormal) && (task.dag.inDegree(candidate.id) ?? 0) > 0;
+  const fed = (state === PeerState.Running || state === PeerState.ReceivedNormal) && task.inDegree(candidate.id) > 0;
   if (candidate.host.type === 'normal' && candidate.finishedPieces.count === 0 && !fed && state !== PeerState.BackToSource && state !== PeerState.Succeeded) {
     return 'notServing';
   }
