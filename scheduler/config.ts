@@ -23,6 +23,7 @@ export const SCHEDULER_CONFIG_SCHEMA = {
     retryInterval: field.duration('500ms'),
     filterParentLimit: field.int(15, { min: 1, max: 1000 }),
     candidateParentLimit: field.int(3, { min: 1, max: 20 }),
+    stripes: field.int(0, { min: 0, max: 16, doc: 'k >= 2: each task is spread over a striped parent forest of k stripes (piece n in stripe n mod k); 0 or 1: the DAG only' }),
     gc: field.object({
       pieceDownloadTimeout: field.duration('30m'),
       peerGCInterval: field.duration('10s'),

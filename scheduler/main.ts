@@ -111,6 +111,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
       retryIntervalMs: s.retryInterval,
       filterParentLimit: s.filterParentLimit,
       candidateParentLimit: s.candidateParentLimit,
+      stripes: s.stripes,
       now,
     },
     log.child({ component: 'scheduling' }),

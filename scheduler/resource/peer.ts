@@ -124,9 +124,16 @@ export interface PeerRange {
   readonly length: number;
 }
 
+/** A striped task's plan for one peer: per stripe, the parent and the backups to try in order. */
+export interface StripePlan {
+  readonly stripeCount: number;
+  readonly stripes: readonly { readonly stripe: number; readonly parentId: string; readonly backupIds: readonly string[] }[];
+}
+
 export type AnnounceResponse =
   | { readonly type: 'empty' }
-  | { readonly type: 'normal'; readonly parents: readonly Peer[] }
+  /** With a plan, `parents` holds every peer the plan names (so the peer has their addresses). */
+  | { readonly type: 'normal'; readonly parents: readonly Peer[]; readonly plan?: StripePlan | undefined }
   | { readonly type: 'needBackToSource'; readonly description: string };
 
 /** The AnnouncePeer stream of a peer, as the scheduler sees it. */

@@ -7,6 +7,8 @@
  * Unlike Dragonfly, a waiting peer also looks again as soon as a parent may have appeared (a peer
  * starts from the origin, finishes its first piece or the whole task, or the seed fails); such
  * early looks do not count as rounds, so the limits keep their meaning in time.
+ *
+ * With `stripes` >= 2 a task that has a root is scheduled by its striped forest (striping.ts).
  */
 import { ScheduleAbortedError, ScheduleError } from '../errors.ts';
 import { PeerState } from '../resource/fsm.ts';
@@ -15,6 +17,7 @@ import type { Task } from '../resource/task.ts';
 import type { Logger } from '../log.ts';
 import { evaluateParents } from './evaluator.ts';
 import { filterCandidateParents } from './filter.ts';
+import { Striping } from './striping.ts';
 
 export interface SchedulingOptions {
   readonly retryLimit: number;
@@ -22,6 +25,8 @@ export interface SchedulingOptions {
   readonly retryIntervalMs: number;
   readonly filterParentLimit: number;
   readonly candidateParentLimit: number;
+  /** k >= 2: striped parent forests; 0 or 1 (or unset): the DAG only. */
+  readonly stripes?: number;
   readonly random?: () => number;
   readonly now?: () => number;
 }
@@ -39,12 +44,26 @@ export class Scheduling {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Set when tasks are striped. */
+  readonly striping: Striping | undefined;
 
   constructor(options: SchedulingOptions, log: Logger) {
     this.options = options;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.log = log;
+    const stripes = options.stripes ?? 0;
+    this.striping = stripes >= 2 ? new Striping(stripes, log) : undefined;
+  }
+
+  /** The peer failed or is leaving: a striped task re-places the members it fed. */
+  peerEnded(peer: Peer): void {
+    this.striping?.peerEnded(peer);
+  }
+
+  /** A child reported a piece from `parentId` failed: a striped task moves it to a backup (and may demote the parent). */
+  pieceFailed(child: Peer, pieceNumber: number | undefined, parentId: string): void {
+    this.striping?.pieceFailed(child, pieceNumber, parentId);
   }
 
   get limits(): ParentLimits {
@@ -99,6 +118,12 @@ export class Scheduling {
     }
     if (round >= this.options.retryLimit) throw new ScheduleError('scheduling exceeded RetryLimit');
     task.deletePeerInEdges(peer);
+    // A striped task without a root yet is scheduled by the DAG, as with stripes off, rather than
+    // made to wait: pieces reach a task through a seed or an origin download, which is a root, so
+    // the DAG finds parents here only where the root ended and others hold pieces; otherwise it
+    // finds none and the peer waits in this loop, whose wake-up (a peer started from the origin)
+    // comes with the root.
+    if (this.striping?.schedule(peer)) return 'normal';
     const parents = this.findCandidateParents(peer, blocklist);
     if (!parents) return undefined;
     stream.send({ type: 'normal', parents });

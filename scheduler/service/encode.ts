@@ -110,7 +110,12 @@ export function encodeAnnounceResponse(response: AnnounceResponse): schedulerv2.
       // Every candidate belongs to the same task: encode it once.
       const first = response.parents[0];
       const task = first ? encodeTask(first.task, { pieces: false, availability: false }) : undefined;
-      return { normalTaskResponse: { candidateParents: response.parents.map((parent) => encodePeer(parent, task)) } };
+      const normal: schedulerv2.NormalTaskResponse = { candidateParents: response.parents.map((parent) => encodePeer(parent, task)) };
+      if (response.plan) {
+        normal.stripeCount = response.plan.stripeCount;
+        normal.stripeParents = response.plan.stripes.map(({ stripe, parentId, backupIds }) => ({ stripe, parentId, backupIds: [...backupIds] }));
+      }
+      return { normalTaskResponse: normal };
     }
     case 'needBackToSource':
       return { needBackToSourceResponse: { description: response.description } };

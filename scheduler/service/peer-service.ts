@@ -76,6 +76,7 @@ export class PeerService {
 
   /** Stops the scheduling of a peer that left by LeavePeer or GC; its stream stays open. */
   detach(peer: Peer): void {
+    this.deps.scheduling.peerEnded(peer);
     for (const session of this.sessions) if (session.peer === peer) session.abortScheduling();
   }
 

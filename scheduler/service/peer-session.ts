@@ -73,6 +73,7 @@ export class PeerSession {
           peer.blockParents.add(request.parentId);
           const parent = this.service.deps.resources.peers.get(request.parentId);
           if (parent) parent.host.uploadFailedCount++;
+          this.service.deps.scheduling.pieceFailed(peer, request.pieceNumber, request.parentId);
         }
         if (!request.temporary) this.service.deps.log.warn('piece failed', { peerId: peer.id, parentId: request.parentId, piece: request.pieceNumber });
         return;
@@ -114,6 +115,7 @@ export class PeerSession {
       log.error('cannot fail the peer of a closed stream', { peerId: peer.id, error });
       return;
     }
+    this.service.deps.scheduling.peerEnded(peer);
     metrics.downloadPeer.inc(peerLabels(peer));
     metrics.downloadPeerFailure.inc(peerLabels(peer));
     this.service.deps.events?.peerChanged(peer);
@@ -210,6 +212,7 @@ export class PeerSession {
     const { metrics, now } = this.service.deps;
     const task = peer.task;
     peer.fire(PeerEvent.DownloadFailed, now());
+    this.service.deps.scheduling.peerEnded(peer);
     metrics.downloadPeer.inc(peerLabels(peer));
     if (backToSource) {
       metrics.downloadPeerBackToSourceFailure.inc(peerLabels(peer));

@@ -16,6 +16,7 @@ test("defaults are Dragonfly's", () => {
     retryInterval: 500,
     filterParentLimit: 15,
     candidateParentLimit: 3,
+    stripes: 0,
     gc: { pieceDownloadTimeout: 1_800_000, peerGCInterval: 10_000, peerTTL: 86_400_000, taskGCInterval: 1_800_000, hostGCInterval: 300_000, hostTTL: 3_600_000 },
   });
   assert.equal(config.seedPeer.enable, true);
