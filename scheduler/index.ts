@@ -4,3 +4,4 @@ export { SCHEDULER_CONFIG_SCHEMA, parseSchedulerConfig, resolveSchedulerConfig, 
 export { createLogger, NOOP_LOGGER, type Logger, type LogLevel } from './log.ts';
 export { dfschedulerMain } from './cli.ts';
 export * from './errors.ts';
+export { StripeForest, MAX_BACKUPS, type MemberPlan, type ForestMember } from './scheduling/forest.ts';

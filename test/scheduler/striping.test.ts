@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'vitest';
 import type { schedulerv2 } from '../../api/index.ts';
-import { StripeForest } from '../../scheduler/scheduling/forest.ts';
+import { StripeForest } from '../../scheduler/index.ts';
 import { download, eventually, startHarness, TASK_ID, type Harness, type PeerStreamClient } from './support.ts';
 
 type Response = schedulerv2.AnnouncePeerResponse__Output;
