@@ -21,6 +21,7 @@ export type RejectReason = 'blocklisted' | 'disableShared' | 'sameHost' | 'notIn
  * same instant, each is scheduled before any of the others has reported Running, and Dragonfly's
  * rule then hands every one of them the seed alone, a star whose seed uplink is shared N ways
  * (measured on simulated 100 Mbit/s hosts: 16 peers took 17 x the time one link needs).
+ * In-degree counts a striped task's forest edges too: a forest member is fed as a DAG child is.
  */
 export function rejectReason(candidate: Peer, child: Peer, blocklist: ReadonlySet<string>): RejectReason | undefined {
   if (blocklist.has(candidate.id) || candidate.id === child.id) return 'blocklisted';
