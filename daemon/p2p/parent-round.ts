@@ -15,6 +15,13 @@
  * pieces instead of feeding the child it serves first; measured on simulated 100 Mbit/s hosts
  * (bench:swarm), the seed then sent the file 3 times to 4 peers and every peer finished at 3.3 x
  * the time one link needs (with the shares: each host sent the file once, 1.6 x).
+ *
+ * With the scheduler's striped plan (stripe-plan.ts, followed through stripe-follower.ts), piece n
+ * comes only from the current parent of stripe n mod k while it holds the piece; a stripe parent's
+ * cap is its stripes' part of the concurrency (StripeFollower.share says why), still at most
+ * SLOW_LINK_PIECES_IN_FLIGHT on a slow link: there one piece at a time over a kept-alive
+ * connection already keeps the link busy, which is the stripe's full rate. A stripe that moves on
+ * from a parent takes that parent's pieces of it back at once.
  */
 import { PieceDigestMismatchError, SLOW_LINK_PIECES_IN_FLIGHT, SourceProtocolError, type PieceJob, type PieceRecord, type PieceSession, type TokenBucket } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
@@ -24,6 +31,8 @@ import { limitedJob } from './origin.ts';
 import type { PieceClient } from './piece-client.ts';
 import type { CandidateParent, PieceCollector } from './piece-collector.ts';
 import { parentShares, parentWeight, pickWeighted } from './parent-selector.ts';
+import { STALL_CHECK_MS, StripeFollower, watchedBody, type PieceRoute } from './stripe-follower.ts';
+import type { PlanSlot } from './stripe-plan.ts';
 
 export interface RoundReport {
   pieceFinished(record: PieceRecord, parentId: string): void;
@@ -42,9 +51,19 @@ export interface RoundDeps {
   /** Someone reads the content in order: the first piece is fetched alone. */
   readonly headStart?: boolean | undefined;
   readonly random?: () => number;
+  /** The scheduler's striped plan, replaced while the round runs as newer answers come. */
+  readonly plan?: PlanSlot | undefined;
+  /** `stripe:parent` pairs whose switch was reported, for the whole download. */
+  readonly reportedSwitches?: Set<string> | undefined;
+  /**
+   * Aborted when the round is to end at once (the scheduler answered something that is not a new
+   * plan): no more pieces start, and those in flight go back to the queue.
+   */
+  readonly stop?: AbortSignal | undefined;
 }
 
-export type RoundResult = 'complete' | 'dry';
+/** `stopped`: ended by `stop` before the task was complete. */
+export type RoundResult = 'complete' | 'dry' | 'stopped';
 
 const BUSY_BACKOFF_MS = 100;
 
@@ -70,12 +89,24 @@ function isNotThere(error: unknown): boolean {
 export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Promise<RoundResult> {
   const { session, collector } = deps;
   const { task } = session;
-  const inFlight = new Map<number, string>();
+  /** Pieces in flight: the parent each comes from, and the means to take it back. */
+  const inFlight = new Map<number, { readonly parentId: string; readonly cancel: AbortController }>();
   /** Pieces in flight that their parent is still receiving (relayed). */
   const relayed = new Set<number>();
   const perParent = new Map<string, number>();
+  const stripes = deps.plan
+    ? new StripeFollower({
+        slot: deps.plan,
+        collector,
+        task,
+        blocked,
+        inFlight,
+        reported: deps.reportedSwitches ?? new Set(),
+        report: (number, parentId) => deps.report.pieceFailed(number, parentId),
+      })
+    : undefined;
   const release = (number: number) => {
-    const parentId = inFlight.get(number);
+    const parentId = inFlight.get(number)?.parentId;
     if (parentId === undefined) return;
     inFlight.delete(number);
     relayed.delete(number);
@@ -83,56 +114,88 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   };
   let lastProgress = performance.now();
 
-  const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number]): PieceJob =>
-    limitedJob(
+  const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number], cancel: AbortController): PieceJob => {
+    const parentId = holder.parent.peerId;
+    const alive = (aheadMs?: number) => stripes?.touch(parentId, number, aheadMs);
+    const limited = limitedJob(
       {
         number,
-        fetch: (_range, signal) => deps.pieceClient.fetch(holder.address, task.id, holder.piece, signal),
+        fetch: async (_range, signal) => {
+          const piece = await deps.pieceClient.fetch(holder.address, task.id, holder.piece, signal);
+          alive();
+          return stripes ? watchedBody(piece, holder.piece.length, alive) : piece;
+        },
         finished: (record) => {
           release(number);
           lastProgress = performance.now();
-          deps.report.pieceFinished(record, holder.parent.peerId);
+          alive();
+          deps.report.pieceFinished(record, parentId);
           collector.notify();
         },
       },
       deps.limiter,
     );
+    return { ...limited, fetch: (range, signal) => limited.fetch(range, AbortSignal.any([signal, cancel.signal])) };
+  };
+
+  /** Takes back the pieces in flight that `matches`: they fail as cancelled and return to the queue. */
+  const takeBack = (matches: (number: number, parentId: string) => boolean) => {
+    for (const [number, entry] of inFlight) if (matches(number, entry.parentId)) entry.cancel.abort();
+  };
 
   const pick = (): PieceJob | undefined => {
     const caps = parentShares(collector.usable(blocked), session.concurrency);
     // A slow parent gets few pieces at once whatever its share (engine's link-rate.ts says why).
-    const capOf = (peerId: string, address: { ip: string; port: number }) =>
-      Math.min(caps.get(peerId) ?? 0, deps.pieceClient.isSlow(address.ip, address.port) ? SLOW_LINK_PIECES_IN_FLIGHT : Number.POSITIVE_INFINITY);
+    const capOf = (peerId: string, address: { ip: string; port: number }, route: PieceRoute) =>
+      Math.min(
+        route.kind === 'parent' ? stripes!.share(peerId, session.concurrency) : (caps.get(peerId) ?? 0),
+        deps.pieceClient.isSlow(address.ip, address.port) ? SLOW_LINK_PIECES_IN_FLIGHT : Number.POSITIVE_INFINITY,
+      );
     for (const number of task.missingPieces()) {
       if (inFlight.has(number)) continue;
       const range = task.rangeOf(number);
+      const route: PieceRoute = stripes?.route(number) ?? { kind: 'any' };
       // A parent whose announced layout differs from ours has another task under this id: skip it.
       const holders = collector
         .holders(number)
         .filter(
           (h) =>
             !blocked.has(h.parent.peerId) &&
+            (route.kind === 'any' || h.parent.peerId === route.parentId) &&
             h.piece.offset === range.offset &&
             h.piece.length === range.length &&
-            (perParent.get(h.parent.peerId) ?? 0) < capOf(h.parent.peerId, h.address),
+            (perParent.get(h.parent.peerId) ?? 0) < capOf(h.parent.peerId, h.address, route),
         );
       // A verified piece before one still arriving (relayed, checked only at its end).
       const finished = holders.filter((h) => !h.piece.receiving);
       const holder = pickWeighted(finished.length > 0 ? finished : holders, (h) => parentWeight(h.parent.host), deps.random);
       if (!holder) continue;
       if (holder.piece.receiving) relayed.add(number);
-      inFlight.set(number, holder.parent.peerId);
+      const cancel = new AbortController();
+      inFlight.set(number, { parentId: holder.parent.peerId, cancel });
       perParent.set(holder.parent.peerId, (perParent.get(holder.parent.peerId) ?? 0) + 1);
-      return job(number, holder);
+      return job(number, holder, cancel);
     }
     return undefined;
   };
 
+  /** Moves the stripes that must move on; their old parents' pieces of them come back to the queue. */
+  const followPlan = (): boolean => {
+    const switches = stripes?.check() ?? [];
+    for (const { stripe, from, to } of switches) {
+      deps.log.info('stripe parent left', { taskId: task.id, stripe, from, to });
+      takeBack((number, parentId) => parentId === from && stripes!.plan?.stripeOf(number) === stripe);
+    }
+    if (switches.length > 0) collector.notify();
+    return switches.length > 0;
+  };
+
   const nextJob = async (signal: AbortSignal): Promise<PieceJob | undefined> => {
     for (;;) {
-      if (signal.aborted || task.complete) return undefined;
+      if (signal.aborted || task.complete || deps.stop?.aborted) return undefined;
       const next = pick();
       if (next) return next;
+      if (followPlan()) continue;
       if (inFlight.size === 0) {
         if (!collector.syncing(blocked)) return undefined;
         if (performance.now() - lastProgress >= deps.collectedPieceTimeoutMs) {
@@ -141,12 +204,19 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         }
       }
       const wait = inFlight.size > 0 ? 1_000 : Math.max(1, deps.collectedPieceTimeoutMs - (performance.now() - lastProgress));
-      await collector.changed(wait, signal);
+      await collector.changed(wait, deps.stop ? AbortSignal.any([signal, deps.stop]) : signal);
     }
   };
 
   const onPieceFailed = async (number: number, error: unknown): Promise<boolean> => {
-    const parentId = inFlight.get(number);
+    const entry = inFlight.get(number);
+    const parentId = entry?.parentId;
+    if (entry?.cancel.signal.aborted) {
+      // Taken back by the round (its stripe moved on, or the round stops): not the parent's fault.
+      release(number);
+      collector.notify();
+      return true;
+    }
     if (parentId === undefined || !isParentFault(error)) {
       release(number);
       return false;
@@ -167,14 +237,31 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
       deps.log.warn('piece from parent failed; avoiding that parent', { taskId: task.id, piece: number, parentId, error });
       blocked.add(parentId);
       collector.drop(parentId);
-      deps.report.pieceFailed(number, parentId);
+      // A stripe parent's failure moves its stripes on and is reported once, as their switch.
+      if (!stripes?.parentFailed(parentId, number)) deps.report.pieceFailed(number, parentId);
+      followPlan();
     }
     collector.notify();
     return true;
   };
 
-  await session.runPieces(nextJob, onPieceFailed, { headStart: deps.headStart });
-  return task.complete ? 'complete' : 'dry';
+  const onStop = () => {
+    takeBack(() => true);
+    collector.notify();
+  };
+  deps.stop?.addEventListener('abort', onStop, { once: true });
+  const unsubscribe = stripes ? collector.onAnnounce((peerId, number) => stripes.touch(peerId, number)) : undefined;
+  // Stalls are looked for on a clock of their own: the workers may all be waiting on a stalled parent.
+  const timer = stripes ? setInterval(followPlan, STALL_CHECK_MS) : undefined;
+  try {
+    await session.runPieces(nextJob, onPieceFailed, { headStart: deps.headStart });
+  } finally {
+    clearInterval(timer);
+    unsubscribe?.();
+    deps.stop?.removeEventListener('abort', onStop);
+  }
+  if (task.complete) return 'complete';
+  return deps.stop?.aborted ? 'stopped' : 'dry';
 }
 
 export function parentsOf(collector: PieceCollector, ids: Iterable<string>): CandidateParent[] {

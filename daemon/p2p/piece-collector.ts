@@ -89,6 +89,7 @@ export class PieceCollector {
   /** piece number -> parent id -> what the parent announced. */
   readonly #pieces = new Map<number, Map<string, { piece: AnnouncedPiece; address: ParentAddress }>>();
   #wake: Array<() => void> = [];
+  readonly #listeners = new Set<(peerId: string, number: number) => void>();
   #closed = false;
 
   /** `relay`: ask parents to announce pieces they are still receiving too (cut-through relay). */
@@ -172,6 +173,12 @@ export class PieceCollector {
     });
   }
 
+  /** Calls `listener` with every piece a parent announces (arriving or finished); returns the unsubscribe. */
+  onAnnounce(listener: (peerId: string, number: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** Wakes the waiters (a piece finished or failed elsewhere changes what is worth doing). */
   notify(): void {
     this.#notify();
@@ -198,6 +205,7 @@ export class PieceCollector {
         piece: { number: response.number, offset: response.offset, length: response.length, digest: response.digest, receiving },
         address: { peerId: entry.parent.peerId, ip: response.ip || host.ip, port: response.tcpPort },
       });
+      for (const listener of this.#listeners) listener(entry.parent.peerId, response.number);
       this.#notify();
     });
     call.on('error', (error: Error & { details?: string }) => {

@@ -91,7 +91,9 @@ test('stripesOf and later follow the current parents', () => {
 
 test('a newer plan replaces the one in force whole, and its version tells readers', () => {
   const slot = new PlanSlot();
-  assert.equal(slot.plan, undefined);
+  const currentOf = (stripe: number) => slot.plan?.current(stripe);
+  assert.equal(slot.version, 0);
+  assert.equal(currentOf(0), undefined);
   const first = StripePlan.of(answer(2, [[0, 'a', ['s']], [1, 'b', ['s']]]))!;
   first.switchFrom(0, 'a');
   const steps: Array<[StripePlan | undefined, number, string | undefined]> = [
@@ -103,6 +105,6 @@ test('a newer plan replaces the one in force whole, and its version tells reader
     slot.replace(plan);
     assert.equal(slot.plan, plan);
     assert.equal(slot.version, version);
-    assert.equal(slot.plan?.current(0), current0);
+    assert.equal(currentOf(0), current0);
   }
 });

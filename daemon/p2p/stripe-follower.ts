@@ -1,0 +1,238 @@
+/**
+ * How one round follows the scheduler's striped plan (stripe-plan.ts): which parent each piece may
+ * come from, when a stripe moves on to its next parent, and telling the scheduler so. A stripe
+ * leaves its current parent
+ * - at once when that parent is blocked (it failed a piece), gone from the candidates, or its
+ *   SyncPieces broke, or when it finished announcing and holds none of the stripe's missing pieces;
+ * - on a stall: for STALL_MS it neither delivered bytes of the stripe nor announced a new piece of
+ *   it, while pieces of the stripe are missing here and a later parent of the stripe holds one.
+ * Each move is reported once per stripe and parent, as a temporary piece failure naming the parent
+ * left: that is what makes the scheduler re-attach this peer. A stripe with no parent left, or
+ * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
+ * without a plan: following a plan is never worse than the DAG.
+ */
+import { isDirectBody, type DirectBody, type PieceBody, type StoredTask } from '../../engine/index.ts';
+import type { PieceCollector } from './piece-collector.ts';
+import type { PlanSlot, StripePlan } from './stripe-plan.ts';
+
+/**
+ * A stripe parent that shows no sign of life for this long is left for the next one. The
+ * scheduler's collectedPieceTimeout (10 s) ends a whole round and is far too slow for one stripe:
+ * at 100 Mbit/s a 4 MiB piece takes 0.34 s, so a second of silence is several pieces of the
+ * stripe not moving, and children further down the stripe's tree wait for every one of them.
+ */
+export const STALL_MS = 1_000;
+
+/** How often stripes are checked for a stall. */
+export const STALL_CHECK_MS = 250;
+
+/**
+ * The native receive path writes a piece into the task file without reporting bytes on the way, so
+ * while one is in flight its parent counts as alive for as long as the piece takes at this rate.
+ * The path is taken only for links not measured slow (link-rate.ts); a link that turns out slower
+ * moves to the kept-alive path, where every chunk is a sign of life.
+ */
+export const DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+/** Where a piece may come from: only `parentId` (the stripe's current parent), or any holder. */
+export type PieceRoute = { readonly kind: 'parent'; readonly parentId: string; readonly stripe: number } | { readonly kind: 'any' };
+
+/** A stripe left by a parent, for the round to take that parent's pieces of it back. */
+export interface StripeSwitch {
+  readonly stripe: number;
+  readonly from: string;
+  readonly to: string | undefined;
+}
+
+export interface StripeFollowerDeps {
+  readonly slot: PlanSlot;
+  readonly collector: PieceCollector;
+  readonly task: Pick<StoredTask, 'missingPieces'>;
+  /** Parents not to use (the round's, shared with the strategy). */
+  readonly blocked: ReadonlySet<string>;
+  /** `stripe:parent` pairs already reported, kept for the whole download. */
+  readonly reported: Set<string>;
+  /** The round's pieces in flight, by number, with the parent each comes from. */
+  readonly inFlight: ReadonlyMap<number, { readonly parentId: string }>;
+  report(number: number, parentId: string): void;
+  readonly now?: () => number;
+}
+
+export class StripeFollower {
+  readonly #deps: StripeFollowerDeps;
+  readonly #now: () => number;
+  #version = -1;
+  /** stripe -> last sign of life of its current parent (may lie ahead: a native receive in flight). */
+  #alive = new Map<number, number>();
+  /** Stripes stalled with no later parent to go to: their pieces come from any holder meanwhile. */
+  #open = new Set<number>();
+
+  constructor(deps: StripeFollowerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => performance.now());
+  }
+
+  get plan(): StripePlan | undefined {
+    return this.#deps.slot.plan;
+  }
+
+  /** Where piece `number` may come from now. */
+  route(number: number): PieceRoute {
+    const plan = this.#sync();
+    if (!plan) return { kind: 'any' };
+    const stripe = plan.stripeOf(number);
+    const parentId = plan.current(stripe);
+    if (parentId === undefined || this.#open.has(stripe)) return { kind: 'any' };
+    return { kind: 'parent', parentId, stripe };
+  }
+
+  /**
+   * Pieces a stripe parent may have in flight at once. With a plan the scheduler already split the
+   * parents' uplinks by stripe, so the idle-bandwidth shares (parentShares), which give a parent
+   * the scheduler loaded no piece while an idle one has room, would starve that parent's stripe:
+   * a stripe parent gets its stripes' part of the concurrency instead, at least one piece.
+   */
+  share(parentId: string, concurrency: number): number {
+    const plan = this.plan;
+    if (!plan) return 0;
+    const stripes = plan.stripesOf(parentId).length;
+    return stripes === 0 ? 0 : Math.max(1, Math.ceil((concurrency * stripes) / plan.stripeCount));
+  }
+
+  /**
+   * A sign of life from `parentId` for piece `number` (bytes, an answer, an announcement);
+   * `aheadMs`: it counts as alive that much longer (a native receive under way).
+   */
+  touch(parentId: string, number: number, aheadMs = 0): void {
+    const plan = this.#sync();
+    if (!plan) return;
+    const at = this.#now() + aheadMs;
+    const stripe = plan.stripeOf(number);
+    if (plan.current(stripe) !== parentId) return;
+    if (at > (this.#alive.get(stripe) ?? -Infinity)) this.#alive.set(stripe, at);
+    this.#open.delete(stripe);
+  }
+
+  /**
+   * `parentId` failed (the round blocked it): every stripe it serves moves on. True when the
+   * failure was reported here (or had been), so the round does not report it a second time.
+   */
+  parentFailed(parentId: string, number: number): boolean {
+    const plan = this.#sync();
+    if (!plan) return false;
+    const stripes = plan.stripesOf(parentId);
+    for (const stripe of stripes) this.#leave(plan, stripe, parentId, plan.stripeOf(number) === stripe ? number : undefined);
+    return stripes.length > 0 || this.#wasReported(parentId);
+  }
+
+  /** Moves every stripe whose current parent is unusable, finished without its pieces, or stalled. */
+  check(): StripeSwitch[] {
+    const plan = this.#sync();
+    if (!plan) return [];
+    const switches: StripeSwitch[] = [];
+    const missing = this.#missingByStripe(plan);
+    for (const stripe of plan.stripes()) {
+      for (let from = plan.current(stripe); from !== undefined; from = plan.current(stripe)) {
+        const pieces = missing.get(stripe) ?? [];
+        if (pieces.length === 0) break;
+        if (!this.#moveOn(plan, stripe, from, pieces)) break;
+        switches.push({ stripe, from, to: this.#leave(plan, stripe, from, pieces[0]) });
+      }
+    }
+    return switches;
+  }
+
+  #moveOn(plan: StripePlan, stripe: number, from: string, pieces: readonly number[]): boolean {
+    const { collector } = this.#deps;
+    if (!this.#usable(from)) return true;
+    const holds = (peerId: string) => pieces.some((number) => collector.holders(number).some((h) => h.parent.peerId === peerId));
+    if (collector.stateOf(from) === 'done' && !holds(from)) return true;
+    // Nothing of the stripe asked of it while it holds a piece we miss: the wait is ours (no worker
+    // was free), not the parent's.
+    const asked = [...this.#deps.inFlight].some(([number, entry]) => entry.parentId === from && plan.stripeOf(number) === stripe);
+    if (!asked && pieces.some((number) => !this.#deps.inFlight.has(number) && collector.holders(number).some((h) => h.parent.peerId === from))) {
+      this.#alive.set(stripe, this.#now());
+      return false;
+    }
+    if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < STALL_MS) return false;
+    if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return true;
+    // Stalled, and no later parent has anything to give: any holder may serve the stripe meanwhile.
+    this.#open.add(stripe);
+    return false;
+  }
+
+  #usable(peerId: string): boolean {
+    const { collector, blocked } = this.#deps;
+    return !blocked.has(peerId) && collector.parent(peerId) !== undefined && collector.stateOf(peerId) !== 'failed';
+  }
+
+  /** Leaves `from` for the stripe's next parent; reports it once. Returns the next parent. */
+  #leave(plan: StripePlan, stripe: number, from: string, number: number | undefined): string | undefined {
+    const to = plan.switchFrom(stripe, from);
+    this.#alive.set(stripe, this.#now());
+    this.#open.delete(stripe);
+    const key = `${stripe}:${from}`;
+    if (!this.#deps.reported.has(key)) {
+      this.#deps.reported.add(key);
+      this.#deps.report(number ?? this.#lowestMissing(plan, stripe) ?? stripe, from);
+    }
+    return to;
+  }
+
+  #wasReported(parentId: string): boolean {
+    for (const key of this.#deps.reported) if (key.slice(key.indexOf(':') + 1) === parentId) return true;
+    return false;
+  }
+
+  #lowestMissing(plan: StripePlan, stripe: number): number | undefined {
+    return this.#deps.task.missingPieces().find((number) => plan.stripeOf(number) === stripe);
+  }
+
+  #missingByStripe(plan: StripePlan): Map<number, number[]> {
+    const out = new Map<number, number[]>();
+    for (const number of this.#deps.task.missingPieces()) {
+      const stripe = plan.stripeOf(number);
+      let list = out.get(stripe);
+      if (!list) out.set(stripe, (list = []));
+      list.push(number);
+    }
+    return out;
+  }
+
+  /** The plan in force; a newer one gives every stripe's parent a fresh start. */
+  #sync(): StripePlan | undefined {
+    const { slot } = this.#deps;
+    if (slot.version !== this.#version) {
+      this.#version = slot.version;
+      const now = this.#now();
+      this.#alive = new Map((slot.plan?.stripes() ?? []).map((stripe) => [stripe, now]));
+      this.#open = new Set();
+    }
+    return slot.plan;
+  }
+}
+
+/**
+ * `piece`'s body, telling `alive` of every chunk as it arrives; a native receive (no chunks on the
+ * way) is announced at its start with the time it may take at DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND.
+ */
+export function watchedBody(piece: PieceBody, length: number, alive: (aheadMs?: number) => void): PieceBody {
+  const { body } = piece;
+  const iterate = async function* (): AsyncIterable<Uint8Array> {
+    for await (const chunk of body) {
+      alive();
+      yield chunk;
+    }
+  };
+  if (!isDirectBody(body)) return { ...piece, body: iterate() };
+  const direct: DirectBody & AsyncIterable<Uint8Array> = {
+    receiveInto: async (fd, position, size) => {
+      alive((length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND);
+      const result = await body.receiveInto(fd, position, size);
+      alive();
+      return result;
+    },
+    [Symbol.asyncIterator]: () => iterate()[Symbol.asyncIterator](),
+  };
+  return { ...piece, body: direct };
+}
