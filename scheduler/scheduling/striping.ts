@@ -19,9 +19,11 @@ import { median, stripeSlots } from './slots.ts';
 
 /**
  * Distinct children of a task that must report a parent failing before it is demoted. One report
- * may be the child's own link; two children losing the same parent point at the parent. The
- * host's announced upload bytes are not used: they cover every task on the host over its announce
- * interval, so this task's share of them, and what was expected of it, cannot be told apart.
+ * may be the child's own link; two children losing the same parent point at the parent. Byte
+ * counts were the other measure at hand, and neither tells a parent's share: the host's announced
+ * upload bytes cover every task on the host over its announce interval, and the piece costs its
+ * children report include, for a forwarder that relays pieces as they reach it, the delays of its
+ * own parents, so a deep but healthy forwarder would look as slow as a failing one.
  */
 export const DEMOTE_AFTER_REPORTS = 2;
 
