@@ -144,28 +144,37 @@ test('k = 4, a seed and 8 peers: one parent per stripe, each peer forwards in on
   }
 });
 
-test('a peer that leaves: exactly the members it fed get new plans, which do not name it', async (t) => {
-  const s = await swarm(t, 8);
-  await settle(s);
-  // The first joined forwards in stripe 0 with children under it.
-  const gone = peerId(0);
-  const stripe = s.oracle.planOf(gone)!.forwardingStripe!;
-  assert.ok(s.oracle.childrenOf(gone, stripe).length > 0, 'the leaving peer feeds someone');
-  const orphans = s.oracle.remove(gone);
-  assert.ok(orphans.length > 0);
-  for (const id of orphans) s.expected.set(id, s.expected.get(id)! + 1);
-  await s.h.unary('LeavePeer', { hostId: 'host-0', taskId: TASK_ID, peerId: gone });
-  s.members.delete(gone);
-  await settle(s);
-  const plans = plansOf(s);
-  for (const id of orphans) {
-    const plan = plans.get(id)!;
-    assertWellFormed(id, plan);
-    assert.ok(!plan.candidateParents.some((p) => p.id === gone), `${id}: the peer that left is not offered`);
-  }
-  assertForest(plans);
-  assertMatchesOracle(s);
-});
+const ENDINGS: readonly [string, (s: Swarm, member: Member, id: string) => Promise<unknown> | void][] = [
+  ['LeavePeer', (s, _member, id) => s.h.unary('LeavePeer', { hostId: `host-${id.slice('peer-'.length)}`, taskId: TASK_ID, peerId: id })],
+  ['DownloadPeerFailed', (_s, member) => member.stream.send({ downloadPeerFailedRequest: { description: 'disk full' } })],
+  ['its stream cancelled', (_s, member) => member.stream.cancel()],
+];
+
+for (const [ending, end] of ENDINGS) {
+  test(`a peer that ends (${ending}): exactly the members it fed get new plans, which do not name it`, async (t) => {
+    const s = await swarm(t, 8);
+    await settle(s);
+    // The first joined forwards with children under it.
+    const gone = peerId(0);
+    const stripe = s.oracle.planOf(gone)!.forwardingStripe!;
+    assert.ok(s.oracle.childrenOf(gone, stripe).length > 0, 'the ending peer feeds someone');
+    const orphans = s.oracle.remove(gone);
+    assert.ok(orphans.length > 0);
+    for (const id of orphans) s.expected.set(id, s.expected.get(id)! + 1);
+    const member = s.members.get(gone)!;
+    s.members.delete(gone);
+    await end(s, member, gone);
+    await settle(s);
+    const plans = plansOf(s);
+    for (const id of orphans) {
+      const plan = plans.get(id)!;
+      assertWellFormed(id, plan);
+      assert.ok(!plan.candidateParents.some((p) => p.id === gone), `${id}: the peer that ended is not offered`);
+    }
+    assertForest(plans);
+    assertMatchesOracle(s);
+  });
+}
 
 test('a primary failing a piece: the child moves to its first backup in that stripe and is told so', async (t) => {
   const s = await swarm(t, 8);
