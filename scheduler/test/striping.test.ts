@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
+import { peerLeaveReason } from '../gc.ts';
 import { NOOP_LOGGER } from '../log.ts';
 import { PeerEvent, PeerState } from '../resource/fsm.ts';
 import type { AnnounceResponse, Peer } from '../resource/peer.ts';
 import { rejectReason } from '../scheduling/filter.ts';
 import { Scheduling, type SchedulingOptions } from '../scheduling/scheduler.ts';
 import { rootOf } from '../scheduling/striping.ts';
+import { PEER_COUNT_LIMIT_FOR_TASK } from '../resource/task.ts';
 import { World } from './fixtures.ts';
 
 const OPTIONS: SchedulingOptions = { retryLimit: 5, retryBackToSourceLimit: 4, retryIntervalMs: 1, filterParentLimit: 15, candidateParentLimit: 3, stripes: 4 };
@@ -127,4 +129,16 @@ test('the root ending drops the forest and its edges; the next schedule grows on
   await scheduling.scheduleCandidateParents(late, new Set([late.id]));
   assert.equal(scheduling.striping!.forestOf(w.task)!.rootId, first.id);
   assert.deepEqual(lastPlan(w, 'late').plan!.stripes.map((s) => s.parentId), [first.id, first.id, first.id, first.id]);
+});
+
+test('GC over the peer limit keeps a done member while it feeds downloading children, not after', async () => {
+  const { w, peers } = await striped(8);
+  for (let i = 0; w.task.peerCount <= PEER_COUNT_LIMIT_FOR_TASK; i++) w.peer(`filler${i}`, PeerState.Succeeded);
+  const options = { pieceDownloadTimeoutMs: 1_800_000, peerGCIntervalMs: 10_000, peerTTLMs: 86_400_000, taskGCIntervalMs: 1_800_000, hostGCIntervalMs: 300_000, hostTTLMs: 3_600_000 };
+  const feeding = peers[0]!;
+  assert.ok(w.task.outDegree(feeding.id) > 0);
+  feeding.fire(PeerEvent.DownloadSucceeded, w.now);
+  assert.equal(peerLeaveReason(feeding, w.now, options), undefined);
+  for (const peer of peers.slice(1)) peer.fire(PeerEvent.DownloadSucceeded, w.now);
+  assert.equal(peerLeaveReason(feeding, w.now, options), 'task has too many peers and this one serves nobody');
 });
