@@ -1,7 +1,9 @@
 /**
  * One AnnouncePeer stream as the peer sees it: typed sends (each stamped with the peer's ids) and
  * `next()` for the scheduler's answers, bounded by `scheduleTimeout`. Once the stream broke, sends
- * are dropped and `next()` rejects: the caller then finishes without the scheduler.
+ * are dropped and `next()` rejects: the caller then finishes without the scheduler. `peek()`,
+ * `take()` and `arrival()` let a reader look at an answer before consuming it (round-reader.ts);
+ * one reader at a time.
  */
 import type { schedulerv2 } from '../../api/index.ts';
 import type { grpc } from '../rpc/grpc.ts';
@@ -13,7 +15,7 @@ export class AnnounceStream {
   readonly #call: grpc.ClientDuplexStream<schedulerv2.AnnouncePeerRequest, schedulerv2.AnnouncePeerResponse__Output>;
   readonly #ids: { hostId: string; taskId: string; peerId: string };
   readonly #responses: schedulerv2.AnnouncePeerResponse__Output[] = [];
-  #waiter: { resolve: () => void } | undefined;
+  #waiters: Array<() => void> = [];
   #broken: Error | undefined;
   #ended = false;
 
@@ -61,7 +63,7 @@ export class AnnounceStream {
         const timer = setTimeout(done, left);
         const onAbort = () => done();
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.#waiter = { resolve: done };
+        this.#waiters.push(done);
         function done() {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
@@ -69,6 +71,29 @@ export class AnnounceStream {
         }
       });
     }
+  }
+
+  /** The scheduler's oldest answer not consumed yet, left in place. */
+  peek(): schedulerv2.AnnouncePeerResponse__Output | undefined {
+    return this.#responses[0];
+  }
+
+  /** Consumes the answer `peek()` showed. */
+  take(): schedulerv2.AnnouncePeerResponse__Output | undefined {
+    return this.#responses.shift();
+  }
+
+  /** Resolves once an answer waits, the stream broke, or `signal` aborted; consumes nothing. */
+  async arrival(signal: AbortSignal): Promise<void> {
+    if (this.#responses.length > 0 || this.#broken || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      this.#waiters.push(done);
+    });
   }
 
   /** Half-closes after the final report, so the scheduler sees every report before the end. */
@@ -85,8 +110,8 @@ export class AnnounceStream {
   }
 
   #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.resolve();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const done of waiters) done();
   }
 }

@@ -5,7 +5,10 @@
  *    whose copy the scheduler must know of);
  * 2. otherwise AnnouncePeer: register with the actual layout, then follow the scheduler's answers:
  *    Normal(parents) -> pieces from parents, reschedule when they run dry (at most
- *    `maxScheduleCount` rounds); NeedBackToSource -> pieces from the origin, reported as such;
+ *    `maxScheduleCount` rounds); NeedBackToSource -> pieces from the origin, reported as such.
+ *    A Normal answer may carry a striped plan (stripe-plan.ts), and a newer one pushed while a
+ *    round runs replaces the plan and adds its parents at once (round-reader.ts); any other answer
+ *    arriving mid-round ends the round and is handled here as between rounds;
  * 3. whatever is still missing after that, or if the scheduler cannot be reached or breaks off at
  *    any point: from the origin (unless back-to-source is disabled). The scheduler is never on the
  *    critical path.
@@ -25,6 +28,8 @@ import { fetchFromOrigin } from './origin.ts';
 import type { PieceClient } from './piece-client.ts';
 import { PieceCollector, type CandidateParent, type UploadClients } from './piece-collector.ts';
 import { runParentRound } from './parent-round.ts';
+import { readDuringRound } from './round-reader.ts';
+import { PlanSlot, StripePlan } from './stripe-plan.ts';
 
 /** Dragonfly's rule (commit d5d26b4c): this small, the origin is quicker than any scheduling. */
 export const DIRECT_FROM_ORIGIN_MAX_BYTES = 4 * 1024 * 1024;
@@ -91,6 +96,8 @@ export class P2pDownloads {
     signal?.addEventListener('abort', onAbort, { once: true });
     const collector = new PieceCollector({ taskId: task.id, hostId: identity.hostId, clients: this.#deps.uploadClients, relay: config.download.relay });
     const blocked = new Set<string>([peerId]);
+    const plan = new PlanSlot();
+    const reportedSwitches = new Set<string>();
     try {
       stream.send({ registerPeerRequest: { download: downloadOf(spec, session.task) } });
       this.#registered.set(task.id, peerId);
@@ -111,14 +118,29 @@ export class P2pDownloads {
           log.info('scheduler: back to source', { taskId: task.id, reason: response.needBackToSourceResponse.description });
           return await this.#backToSource(session, stream, spec.inOrderReader);
         }
-        const parents = this.#parentsOf(response.normalTaskResponse?.candidateParents ?? []);
+        /** This round's parents, with those the scheduler adds while it runs. */
+        const parents = new Map<string, CandidateParent>();
+        const follow = (normal: typeof response.normalTaskResponse, mid: boolean) => {
+          const more = this.#parentsOf(normal?.candidateParents ?? []);
+          for (const parent of more) parents.set(parent.peerId, parent);
+          plan.replace(StripePlan.of(normal));
+          log.info(mid ? 'scheduler: new parents mid-round' : 'scheduler: candidate parents', {
+            taskId: task.id,
+            round: rounds + 1,
+            parents: more.map((p) => p.peerId),
+            stripes: plan.plan?.stripeCount,
+          });
+          collector.add(more);
+          collector.notify();
+        };
         if (!started) {
           stream.send({ downloadPeerStartedRequest: {} });
           this.#reportStored(session, stream);
           started = true;
         }
-        log.info('scheduler: candidate parents', { taskId: task.id, round: rounds + 1, parents: parents.map((p) => p.peerId) });
-        collector.add(parents);
+        follow(response.normalTaskResponse, false);
+        const stop = new AbortController();
+        const reader = readDuringRound(stream, { plan: (normal) => follow(normal, true), other: () => stop.abort() });
         const result = await runParentRound(
           {
             session,
@@ -134,14 +156,19 @@ export class P2pDownloads {
                 stream.send({ downloadPieceFinishedRequest: { piece: { ...pieceMessage(record, 'remote_peer'), parentId } } }),
               pieceFailed: (number, parentId) => stream.send({ downloadPieceFailedRequest: { pieceNumber: number, parentId, temporary: true } }),
             },
+            plan,
+            reportedSwitches,
+            stop: stop.signal,
           },
           blocked,
-        );
+        ).finally(() => reader.stop());
         if (result === 'complete') {
           stream.send({ downloadPeerFinishedRequest: { contentLength: task.contentLength, pieceCount: task.pieceCount } });
           stream.end();
           return;
         }
+        // The answer that stopped the round is next on the stream.
+        if (result === 'stopped') continue;
         if (stream.broken) throw stream.broken;
         rounds++;
         if (rounds >= config.scheduler.maxScheduleCount) {
@@ -151,10 +178,10 @@ export class P2pDownloads {
           return;
         }
         // The parents of this round are listed so the scheduler blocklists them.
-        for (const parent of parents) blocked.add(parent.peerId);
+        for (const id of parents.keys()) blocked.add(id);
         stream.send({
           reschedulePeerRequest: {
-            candidateParents: parents.map((parent) => ({ id: parent.peerId })),
+            candidateParents: [...parents.keys()].map((id) => ({ id })),
             description: `${task.missingPieces().length} pieces missing and no parent can give them`,
           },
         });
