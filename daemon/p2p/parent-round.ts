@@ -117,17 +117,20 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number], cancel: AbortController): PieceJob => {
     const parentId = holder.parent.peerId;
     const alive = (aheadMs?: number) => stripes?.touch(parentId, number, aheadMs);
+    let answeredAt: number | undefined;
     const limited = limitedJob(
       {
         number,
         fetch: async (_range, signal) => {
           const piece = await deps.pieceClient.fetch(holder.address, task.id, holder.piece, signal);
+          answeredAt = performance.now();
           alive();
-          return stripes ? watchedBody(piece, holder.piece.length, alive) : piece;
+          return stripes ? watchedBody(piece, stripes.directGraceMs(parentId, holder.piece.length), alive) : piece;
         },
         finished: (record) => {
           release(number);
           lastProgress = performance.now();
+          if (answeredAt !== undefined) stripes?.pieceTook(parentId, record.length, lastProgress - answeredAt);
           alive();
           deps.report.pieceFinished(record, parentId);
           collector.notify();

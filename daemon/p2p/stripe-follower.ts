@@ -27,12 +27,15 @@ export const STALL_MS = 1_000;
 export const STALL_CHECK_MS = 250;
 
 /**
- * The native receive path writes a piece into the task file without reporting bytes on the way, so
- * while one is in flight its parent counts as alive for as long as the piece takes at this rate.
- * The path is taken only for links not measured slow (link-rate.ts); a link that turns out slower
- * moves to the kept-alive path, where every chunk is a sign of life.
+ * The native receive paths write a piece into the task file without reporting bytes on the way, so
+ * while one is in flight its parent counts as alive for twice as long as its recent pieces took,
+ * and at least as long as the piece takes at this rate (a parent not measured yet): a slow link
+ * that still moves is not taken for a stalled one.
  */
 export const DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+/** Weight of the newest piece in a parent's time per byte. */
+const PIECE_TIME_WEIGHT = 0.3;
 
 /** Where a piece may come from: only `parentId` (the stripe's current parent), or any holder. */
 export type PieceRoute = { readonly kind: 'parent'; readonly parentId: string; readonly stripe: number } | { readonly kind: 'any' };
@@ -66,6 +69,8 @@ export class StripeFollower {
   #alive = new Map<number, number>();
   /** Stripes stalled with no later parent to go to: their pieces come from any holder meanwhile. */
   #open = new Set<number>();
+  /** parent -> recent milliseconds per byte of its pieces, from answer to last byte. */
+  readonly #msPerByte = new Map<string, number>();
 
   constructor(deps: StripeFollowerDeps) {
     this.#deps = deps;
@@ -113,6 +118,20 @@ export class StripeFollower {
     this.#open.delete(stripe);
   }
 
+  /** A piece of `bytes` from `parentId` took `ms` from its answer to its last byte. */
+  pieceTook(parentId: string, bytes: number, ms: number): void {
+    if (!(bytes > 0) || !(ms >= 0)) return;
+    const sample = ms / bytes;
+    const before = this.#msPerByte.get(parentId);
+    this.#msPerByte.set(parentId, before === undefined ? sample : before * (1 - PIECE_TIME_WEIGHT) + sample * PIECE_TIME_WEIGHT);
+  }
+
+  /** How long a native receive of `length` bytes from `parentId` counts as a sign of life. */
+  directGraceMs(parentId: string, length: number): number {
+    const floor = (length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND;
+    return Math.max(floor, 2 * length * (this.#msPerByte.get(parentId) ?? 0));
+  }
+
   /**
    * `parentId` failed (the round blocked it): every stripe it serves moves on. True when the
    * failure was reported here (or had been), so the round does not report it a second time.
@@ -121,7 +140,8 @@ export class StripeFollower {
     const plan = this.#sync();
     if (!plan) return false;
     const stripes = plan.stripesOf(parentId);
-    for (const stripe of stripes) this.#leave(plan, stripe, parentId, plan.stripeOf(number) === stripe ? number : undefined);
+    // The report names the failed piece, or for another stripe of the parent one that stripe misses.
+    for (const stripe of stripes) this.#leave(plan, stripe, parentId, plan.stripeOf(number) === stripe ? number : (this.#lowestMissing(plan, stripe) ?? number));
     return stripes.length > 0 || this.#wasReported(parentId);
   }
 
@@ -136,7 +156,7 @@ export class StripeFollower {
         const pieces = missing.get(stripe) ?? [];
         if (pieces.length === 0) break;
         if (!this.#moveOn(plan, stripe, from, pieces)) break;
-        switches.push({ stripe, from, to: this.#leave(plan, stripe, from, pieces[0]) });
+        switches.push({ stripe, from, to: this.#leave(plan, stripe, from, pieces[0]!) });
       }
     }
     return switches;
@@ -167,14 +187,14 @@ export class StripeFollower {
   }
 
   /** Leaves `from` for the stripe's next parent; reports it once. Returns the next parent. */
-  #leave(plan: StripePlan, stripe: number, from: string, number: number | undefined): string | undefined {
+  #leave(plan: StripePlan, stripe: number, from: string, number: number): string | undefined {
     const to = plan.switchFrom(stripe, from);
     this.#alive.set(stripe, this.#now());
     this.#open.delete(stripe);
     const key = `${stripe}:${from}`;
     if (!this.#deps.reported.has(key)) {
       this.#deps.reported.add(key);
-      this.#deps.report(number ?? this.#lowestMissing(plan, stripe) ?? stripe, from);
+      this.#deps.report(number, from);
     }
     return to;
   }
@@ -214,9 +234,9 @@ export class StripeFollower {
 
 /**
  * `piece`'s body, telling `alive` of every chunk as it arrives; a native receive (no chunks on the
- * way) is announced at its start with the time it may take at DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND.
+ * way) is announced at its start as alive for `directGraceMs`.
  */
-export function watchedBody(piece: PieceBody, length: number, alive: (aheadMs?: number) => void): PieceBody {
+export function watchedBody(piece: PieceBody, directGraceMs: number, alive: (aheadMs?: number) => void): PieceBody {
   const { body } = piece;
   const iterate = async function* (): AsyncIterable<Uint8Array> {
     for await (const chunk of body) {
@@ -227,7 +247,7 @@ export function watchedBody(piece: PieceBody, length: number, alive: (aheadMs?: 
   if (!isDirectBody(body)) return { ...piece, body: iterate() };
   const direct: DirectBody & AsyncIterable<Uint8Array> = {
     receiveInto: async (fd, position, size) => {
-      alive((length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND);
+      alive(directGraceMs);
       const result = await body.receiveInto(fd, position, size);
       alive();
       return result;
