@@ -6,7 +6,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShuttingDownError } from '../api/index.ts';
-import { createEngine, createPieceSender, TokenBucket } from '../engine/index.ts';
+import { createEngine, createPieceSender, nativeReceiveToFileKeepAlive, TokenBucket } from '../engine/index.ts';
 import type { DfdaemonConfig } from './config.ts';
 import { DaemonDynconfig } from './dynconfig.ts';
 import { DaemonStartError } from './errors.ts';
@@ -82,6 +82,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       storageDir: config.storage.dir,
       concurrentPieceCount: config.download.concurrentPieceCount,
       pieceTimeoutMs: config.download.pieceTimeout,
+      keepAlive: config.download.keepAlive,
     });
     cleanups.push(() => engine.close());
     if (!config.storage.keep) await engine.store.clear();
@@ -126,7 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await dynconfig.start();
       cleanups.push(() => dynconfig.close());
     }
-    const pieceClient = new PieceClient({ timeoutMs: config.download.pieceTimeout });
+    const pieceClient = new PieceClient({ timeoutMs: config.download.pieceTimeout, keepAlive: config.download.keepAlive && nativeReceiveToFileKeepAlive() });
     cleanups.push(() => pieceClient.close());
     const downloadLimiter = new TokenBucket({ bytesPerSecond: bytesPerSecond(config.download.bandwidthLimit) });
     const uploadClients = new UploadClients();

@@ -3,6 +3,7 @@ import { IoPool } from './pool/io-pool.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
 import { FileSource } from './source/file-source.ts';
 import { HttpSource } from './source/http-source.ts';
+import { nativeReceiveToFileKeepAlive } from './source/raw-range.ts';
 import { SourceRegistry } from './source/source.ts';
 import { ContentStore } from './store/content-store.ts';
 import { TaskRegistry } from './store/task-registry.ts';
@@ -21,7 +22,12 @@ export interface Engine {
 
 /** Source backends by scheme; callers may register more before downloading. */
 export function defaultSources(options: ResolvedEngineOptions): SourceRegistry {
-  const http = new HttpSource({ maxRedirects: options.maxRedirects, redirectCacheTtlMs: options.redirectCacheTtlMs });
+  const receiveKeepAlive = options.keepAlive && nativeReceiveToFileKeepAlive();
+  const http = new HttpSource({
+    maxRedirects: options.maxRedirects,
+    redirectCacheTtlMs: options.redirectCacheTtlMs,
+    ...(receiveKeepAlive && { keepAlive: { receiveKeepAlive } }),
+  });
   return new SourceRegistry().register('http', http).register('https', http).register('file', new FileSource());
 }
 

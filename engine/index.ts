@@ -25,6 +25,7 @@ export {
 export {
   isPlainBody,
   nativeReceiveToFile,
+  nativeReceiveToFileKeepAlive,
   RawRangeBody,
   requestRange,
   type RawAnswer,

@@ -26,6 +26,12 @@ export interface EngineOptions {
    * against their crc32 anyway, and the flush costs ~1 s per GiB on slow disks.
    */
   durable?: boolean;
+  /**
+   * Ranged reads from http origins share kept-alive, pipelined connections whose bodies the addon
+   * moves socket -> crc32 -> file (HttpSource's keepAlive, raw-pool.ts), on slow and fast links
+   * alike. Needs the native addon; without it the option does nothing.
+   */
+  keepAlive?: boolean;
 }
 
 export type ResolvedEngineOptions = Readonly<Required<EngineOptions>>;
@@ -41,6 +47,7 @@ export const ENGINE_DEFAULTS = Object.freeze({
   maxRedirects: 10,
   redirectCacheTtlMs: 600_000,
   durable: false,
+  keepAlive: false,
 });
 
 export function positiveInteger(name: string, value: number, min = 1): number {
@@ -65,5 +72,6 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     maxRedirects: positiveInteger('maxRedirects', options.maxRedirects ?? d.maxRedirects, 0),
     redirectCacheTtlMs: positiveInteger('redirectCacheTtlMs', options.redirectCacheTtlMs ?? d.redirectCacheTtlMs, 0),
     durable: options.durable ?? d.durable,
+    keepAlive: options.keepAlive ?? d.keepAlive,
   });
 }

@@ -27,6 +27,10 @@ export interface SwarmArgs {
   readonly concurrentPieceCount: number | undefined;
   /** The daemons' download.relay (cut-through: pieces fetched while their parent still receives them). */
   readonly relay: boolean;
+  /** The daemons' download.keepAlive (kept-alive native receive). */
+  readonly keepAlive: boolean;
+  /** The scheduler's scheduler.stripes; undefined: its default. */
+  readonly stripes: number | undefined;
   readonly systems: readonly SystemName[];
   readonly runs: number;
   readonly outDir: string;
@@ -44,7 +48,7 @@ export interface SwarmArgs {
 }
 
 export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-length SIZE] [--concurrency N] [--relay] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
+         [--piece-length SIZE] [--concurrency N] [--relay] [--keep-alive] [--stripes K] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
          [--out DIR] [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
 
 Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
@@ -59,6 +63,8 @@ and whether every output is right. Needs root.
   --piece-length SIZE  piece length for dfget and the torrent, 4MiB to 64MiB (default: dfget's formula)
   --concurrency N      the daemons' download.concurrentPieceCount (default: the daemon's, 8)
   --relay              the daemons relay pieces they are still receiving (download.relay: true)
+  --keep-alive         the daemons receive over kept-alive native connections (download.keepAlive: true)
+  --stripes K          the scheduler places peers in K stripe trees (scheduler.stripes; 0: its DAG)
   --systems LIST       which systems, comma-separated (default p2p,http,bittorrent)
   --runs K             repetitions of each system on the same hosts (default 1)
   --timeout DURATION   hard bound per system run (default: 60s + 1.5 x peers x floor)
@@ -73,7 +79,7 @@ and whether every output is right. Needs root.
 `;
 
 export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--runs 1] [--out DIR]
+         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--keep-alive] [--stripes K] [--runs 1] [--out DIR]
 
 Runs the p2p system on one topology for every piece length (plus the formula's choice) and every
 concurrency, and prints the best settings with their figures. Needs root.
@@ -111,6 +117,8 @@ const COMMON_OPTIONS = {
   out: { type: 'string' },
   timeout: { type: 'string' },
   relay: { type: 'boolean', default: false },
+  'keep-alive': { type: 'boolean', default: false },
+  stripes: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -134,6 +142,8 @@ function common(values: Record<string, string | boolean | undefined>, cwd: strin
     outDir: values['out'] ? resolve(cwd, String(values['out'])) : resolve(import.meta.dirname, '..', 'results', `${outName}-${stamp}`),
     timeoutMs: values['timeout'] === undefined ? undefined : unit('timeout', String(values['timeout']), parseDuration),
     relay: values['relay'] === true,
+    keepAlive: values['keep-alive'] === true,
+    stripes: values['stripes'] === undefined ? undefined : integer('stripes', String(values['stripes']), 0, 16),
     help: values['help'] === true,
   };
 }

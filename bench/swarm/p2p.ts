@@ -47,6 +47,7 @@ function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boole
   const download: DfdaemonConfigTree = {};
   if (ctx.p2p.concurrentPieceCount !== undefined) download['concurrentPieceCount'] = ctx.p2p.concurrentPieceCount;
   if (ctx.p2p.relay) download['relay'] = true;
+  if (ctx.p2p.keepAlive) download['keepAlive'] = true;
   return buildDfdaemonConfig({
     hostname: host.name,
     ip: host.ip,
@@ -71,7 +72,12 @@ async function startScheduler(ctx: SwarmContext, dir: string): Promise<ServerPro
   const configPath = join(dir, 'scheduler.yaml');
   writeFileSync(
     configPath,
-    stringify({ server: { listenIP: ctx.seed.ip, port: SCHEDULER_PORT, advertisePort: SCHEDULER_PORT }, metrics: { addr: '127.0.0.1:8000' }, log: { level: 'info' } }),
+    stringify({
+      server: { listenIP: ctx.seed.ip, port: SCHEDULER_PORT, advertisePort: SCHEDULER_PORT },
+      ...(ctx.p2p.stripes !== undefined && { scheduler: { stripes: ctx.p2p.stripes } }),
+      metrics: { addr: '127.0.0.1:8000' },
+      log: { level: 'info' },
+    }),
   );
   const proc = new ServerProcess('dfscheduler', DFSCHEDULER_BIN, ['--config', configPath], serverEnv(), launcherFor(ctx.seed));
   await proc.waitForLine((line) => line.msg === 'scheduler started', READY_TIMEOUT_MS, ctx.signal).catch(async (error: unknown) => {

@@ -55,6 +55,8 @@ export interface RunSetup {
   readonly pieceLengthBytes: number;
   readonly concurrentPieceCount: number | undefined;
   readonly relay: boolean;
+  readonly keepAlive: boolean;
+  readonly stripes: number | undefined;
   readonly timeoutMs: number;
 }
 
@@ -187,6 +189,8 @@ export function resultsJson(setup: RunSetup, bySystem: Runs, skipped: Readonly<R
     pieceLengthBytes: setup.pieceLengthBytes,
     concurrentPieceCount: setup.concurrentPieceCount ?? null,
     relay: setup.relay,
+    keepAlive: setup.keepAlive,
+    stripes: setup.stripes ?? null,
     namespacePrefix: setup.prefix,
     timeoutSeconds: setup.timeoutMs / 1000,
     skipped,

@@ -11,6 +11,11 @@
  * than the engine's KEEP_ALIVE_BELOW_BYTES_PER_SECOND (link-rate.ts says why), HTTP/1.1
  * keep-alive through one undici pool per parent address, closed once that parent has been idle
  * for `idleMs` and opened again on demand. Either way the same answers give the same errors.
+ *
+ * With `keepAlive` (download.keepAlive) finished pieces from every parent, slow or fast, go over
+ * kept-alive, pipelined raw connections (engine/source/raw-pool.ts) whose bodies the addon's
+ * receiveToFileKeepAlive moves natively and leaves the socket for the next answer: no handshake
+ * and no JS copy per piece. A parent that does not keep alive goes back to the rules above.
  */
 import { Pool } from 'undici';
 import {
@@ -19,6 +24,7 @@ import {
   linkRates,
   nativeReceiveToFile,
   timedBody,
+  RawPool,
   RawRangeBody,
   requestRange,
   StorageError,
@@ -55,17 +61,29 @@ export class PieceClient {
   readonly #timeoutMs: number;
   readonly #directReceive: ReceiveToFile | false;
   readonly #rates: LinkRates;
+  /** Kept-alive, pipelined raw connections per parent and the addon receive that leaves them open. */
+  readonly #kept: { readonly raw: RawPool; readonly receive: ReceiveToFile } | undefined;
 
   /**
    * `directReceive`: the receiveToFile of the direct path; default the native addon's when it is
    * loaded, false: always undici. `idleMs` (default PARENT_IDLE_CLOSE_MS): a parent's pool is
    * closed after this long with no request.
    */
-  constructor(options: { timeoutMs: number; connectionsPerParent?: number; directReceive?: ReceiveToFile | false; rates?: LinkRates; idleMs?: number }) {
+  constructor(options: {
+    timeoutMs: number;
+    connectionsPerParent?: number;
+    directReceive?: ReceiveToFile | false;
+    keepAlive?: ReceiveToFile | false;
+    rates?: LinkRates;
+    idleMs?: number;
+  }) {
     this.#timeoutMs = options.timeoutMs;
     const connections = options.connectionsPerParent ?? 8;
     this.#directReceive = options.directReceive ?? nativeReceiveToFile();
     this.#rates = options.rates ?? linkRates;
+    if (this.#directReceive && options.keepAlive) {
+      this.#kept = { raw: new RawPool(), receive: options.keepAlive };
+    }
     this.#pools = new IdleCache<Pool>({
       idleMs: options.idleMs ?? PARENT_IDLE_CLOSE_MS,
       open: (origin) => new Pool(origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 }),
@@ -99,8 +117,9 @@ export class PieceClient {
 
   async #fetch(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
     if (piece.receiving) return this.#fetchRelay(origin, parent, taskId, piece, signal);
-    if (this.#directReceive && !this.isSlow(parent.ip, parent.port)) {
-      const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive);
+    const kept = this.#kept?.raw.keepsAlive(new URL(origin)) ? this.#kept : undefined;
+    if (this.#directReceive && (kept || !this.isSlow(parent.ip, parent.port))) {
+      const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive, kept);
       if (direct) return direct;
     }
     const pool = this.#pools.use(origin);
@@ -142,10 +161,12 @@ export class PieceClient {
     piece: AnnouncedPiece,
     signal: AbortSignal,
     receive: ReceiveToFile,
+    kept: { readonly raw: RawPool; readonly receive: ReceiveToFile } | undefined,
   ): Promise<PieceBody | undefined> {
     let answer: RawAnswer;
     try {
-      answer = await requestRange({ url: new URL(`${origin}/pieces/${taskId}/${piece.number}`), headers: {}, timeoutMs: this.#timeoutMs, signal });
+      const asked = { url: new URL(`${origin}/pieces/${taskId}/${piece.number}`), headers: {}, timeoutMs: this.#timeoutMs, signal };
+      answer = kept ? await kept.raw.request(asked) : await requestRange(asked);
     } catch (error) {
       if (signal.aborted) throw error;
       throw new ParentPieceError(parent.peerId, `cannot fetch piece ${piece.number}: ${(error as Error).message}`, { cause: error });
@@ -166,7 +187,7 @@ export class PieceClient {
       answer.socket.destroy();
       return undefined;
     }
-    const raw = new RawRangeBody(answer, { length: piece.length, timeoutMs: this.#timeoutMs, signal, receive });
+    const raw = new RawRangeBody(answer, { length: piece.length, timeoutMs: this.#timeoutMs, signal, receive, receiveKeepAlive: kept?.receive });
     return { body: new ParentDirectBody(raw, parent.peerId, piece.number, signal), source: parent.peerId, expectedDigest: piece.digest };
   }
 
@@ -215,6 +236,7 @@ export class PieceClient {
   }
 
   async close(): Promise<void> {
+    this.#kept?.raw.close();
     await this.#pools.close();
   }
 }

@@ -28,6 +28,11 @@ export function nativeReceiveToFile(): ReceiveToFile | false {
   return addon.kind === 'native' && addon.receiveToFile;
 }
 
+/** The addon's receive that leaves the socket open for the next answer (raw-pool.ts), when native. */
+export function nativeReceiveToFileKeepAlive(): ReceiveToFile | false {
+  return addon.kind === 'native' && addon.receiveToFileKeepAlive;
+}
+
 export interface RawRangeRequest {
   readonly url: URL;
   /** Lower-case names: the caller's headers with range / if-range; Host and Connection are added. */

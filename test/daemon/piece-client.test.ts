@@ -12,17 +12,24 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { addon, loadAddon } from '../../addon/index.ts';
 import { crc32Digest } from '../../api/index.ts';
-import { isDirectBody, type PieceBody } from '../../engine/index.ts';
+import { isDirectBody, type PieceBody, type ReceiveToFile } from '../../engine/index.ts';
 import { ParentPieceError, PieceClient } from '../../daemon/index.ts';
 
 const PIECE = Buffer.alloc(256 * 1024, 7).map((_, i) => (i * 31) & 0xff);
 const DIGEST = crc32Digest(addon.crc32(PIECE, 0));
 
-const variants = [
+const fallback = loadAddon({ forceFallback: true });
+const variants: ReadonlyArray<readonly [string, ReceiveToFile | false, (ReceiveToFile | false)?]> = [
   ['undici', false],
-  ['direct (fallback receive)', loadAddon({ forceFallback: true }).receiveToFile],
-  ...(addon.kind === 'native' ? [['direct (native receive)', addon.receiveToFile] as const] : []),
-] as const;
+  ['direct (fallback receive)', fallback.receiveToFile],
+  ['kept-alive (fallback receive)', fallback.receiveToFile, fallback.receiveToFileKeepAlive],
+  ...(addon.kind === 'native'
+    ? ([
+        ['direct (native receive)', addon.receiveToFile],
+        ['kept-alive (native receive)', addon.receiveToFile, addon.receiveToFileKeepAlive],
+      ] as const)
+    : []),
+];
 
 async function serve(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
   const server = createServer(handler);
@@ -61,9 +68,9 @@ async function consume(t: TestContext, piece: PieceBody): Promise<{ bytes: numbe
 const TASK = 'a'.repeat(64);
 const announced = { number: 3, offset: 0, length: PIECE.length, digest: DIGEST };
 
-for (const [name, directReceive] of variants) {
+for (const [name, directReceive, keepAlive] of variants) {
   test(`${name}: a piece's bytes, its announced digest as expectedDigest, and every failure a ParentPieceError`, async (t) => {
-    const client = new PieceClient({ timeoutMs: 300, directReceive });
+    const client = new PieceClient({ timeoutMs: 300, directReceive, keepAlive });
     t.onTestFinished(() => client.close());
     let mode = 'ok';
     const port = await serve(t, (req, res) => {
@@ -123,5 +130,36 @@ for (const [name, directReceive] of variants) {
     // The piece loop aborts with the default reason (an AbortError), which undici's body passes on.
     setTimeout(() => stop.abort(), 50);
     await assert.rejects(consume(t, stalled), (error: unknown) => !(error instanceof ParentPieceError));
+  });
+}
+
+for (const [name, receiveKeepAlive] of [
+  ['fallback', fallback.receiveToFileKeepAlive],
+  ...(addon.kind === 'native' ? ([['native', addon.receiveToFileKeepAlive]] as const) : []),
+] as const) {
+  test(`kept-alive (${name} receive): pieces from one parent share one connection, each received directly and exact`, async (t) => {
+    const client = new PieceClient({ timeoutMs: 2_000, directReceive: fallback.receiveToFile, keepAlive: receiveKeepAlive });
+    t.onTestFinished(() => client.close());
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': PIECE.length, 'x-dragonfly-piece-digest': DIGEST });
+      res.end(PIECE);
+    });
+    let connections = 0;
+    server.on('connection', () => connections++);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.onTestFinished(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const parent = { peerId: 'parent-1', ip: '127.0.0.1', port: (server.address() as AddressInfo).port };
+    for (let i = 0; i < 5; i++) {
+      const piece = await client.fetch(parent, TASK, announced, new AbortController().signal);
+      assert.ok(isDirectBody(piece.body), 'a kept-alive piece is received directly, not through undici');
+      const got = await consume(t, piece);
+      assert.equal(got.digest, DIGEST);
+      assert.ok(got.data.equals(PIECE));
+    }
+    assert.equal(connections, 1, 'five pieces, one connection');
   });
 }

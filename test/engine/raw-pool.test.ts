@@ -13,7 +13,9 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { loadAddon } from '../../addon/index.ts';
-import { HttpSource, isDirectBody, LinkRates } from '../../engine/index.ts';
+import { createEngine, HttpSource, isDirectBody, LinkRates } from '../../engine/index.ts';
+import { taskRequest } from '../../daemon/index.ts';
+import { frontDoor } from '../support/engine.ts';
 import { implementations } from '../addon/helpers.ts';
 import { content } from '../support/origin.ts';
 
@@ -199,5 +201,22 @@ test('without the option, a piece still goes over a connection of its own (Conne
     await body.receiveInto(file.fd, i * PIECE, PIECE);
   }
   assert.ok(file.read().equals(data));
+  assert.equal(server.stats.connections, 2);
+});
+
+test('createEngine with keepAlive: an http download shares kept connections instead of one per piece', { skip: loadAddon().kind !== 'native' && 'native addon not loaded' }, async (t) => {
+  const pieceLength = 4 << 20;
+  const data = content(6 * pieceLength, 21);
+  const server = await rangeServer(t, data);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'df-engine-keepalive-'));
+  const engine = createEngine({ storageDir: path.join(dir, 'store'), concurrentPieceCount: 1, keepAlive: true });
+  t.onTestFinished(async () => {
+    await engine.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const out = path.join(dir, 'out.bin');
+  await frontDoor(engine).download(taskRequest({ url: server.url, outputPath: out, pieceLength }), { onStarted: () => {}, onPiece: () => {} });
+  assert.ok(fs.readFileSync(out).equals(data));
+  // The stat probe goes through undici (one connection); the six pieces, one at a time, share one more.
   assert.equal(server.stats.connections, 2);
 });
