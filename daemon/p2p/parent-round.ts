@@ -164,7 +164,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         .filter(
           (h) =>
             !blocked.has(h.parent.peerId) &&
-            (route.kind === 'any' || h.parent.peerId === route.parentId) &&
+            (route.kind === 'any' ? h.parent.peerId !== route.except : h.parent.peerId === route.parentId) &&
             h.piece.offset === range.offset &&
             h.piece.length === range.length &&
             (perParent.get(h.parent.peerId) ?? 0) < capOf(h.parent.peerId, h.address, route),
@@ -185,8 +185,9 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   /** Moves the stripes that must move on; their old parents' pieces of them come back to the queue. */
   const followPlan = (): boolean => {
     const switches = stripes?.check() ?? [];
-    for (const { stripe, from, to } of switches) {
-      deps.log.info('stripe parent left', { taskId: task.id, stripe, from, to });
+    for (const { kind, stripe, from, to } of switches) {
+      if (kind === 'switch') deps.log.info('stripe parent left', { taskId: task.id, stripe, from, to });
+      else deps.log.info('stripe parent stalled and no backup has its pieces; any other parent serves the stripe', { taskId: task.id, stripe, from });
       takeBack((number, parentId) => parentId === from && stripes!.plan?.stripeOf(number) === stripe);
     }
     if (switches.length > 0) collector.notify();

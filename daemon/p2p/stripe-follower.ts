@@ -37,11 +37,18 @@ export const DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND = 4 * 1024 * 1024;
 /** Weight of the newest piece in a parent's time per byte. */
 const PIECE_TIME_WEIGHT = 0.3;
 
-/** Where a piece may come from: only `parentId` (the stripe's current parent), or any holder. */
-export type PieceRoute = { readonly kind: 'parent'; readonly parentId: string; readonly stripe: number } | { readonly kind: 'any' };
+/** Where a piece may come from: only `parentId` (the stripe's current parent), or any holder but `except`. */
+export type PieceRoute =
+  | { readonly kind: 'parent'; readonly parentId: string; readonly stripe: number }
+  | { readonly kind: 'any'; readonly except?: string | undefined };
 
-/** A stripe left by a parent, for the round to take that parent's pieces of it back. */
+/**
+ * A stripe that `from` no longer serves, for the round to take that parent's pieces of it back:
+ * `switch`ed to its next parent `to` (reported), or `open`: stalled with no later parent holding
+ * anything it misses, so any other holder serves it until `from` shows a sign of life again.
+ */
 export interface StripeSwitch {
+  readonly kind: 'switch' | 'open';
   readonly stripe: number;
   readonly from: string;
   readonly to: string | undefined;
@@ -87,7 +94,8 @@ export class StripeFollower {
     if (!plan) return { kind: 'any' };
     const stripe = plan.stripeOf(number);
     const parentId = plan.current(stripe);
-    if (parentId === undefined || this.#open.has(stripe)) return { kind: 'any' };
+    if (parentId === undefined) return { kind: 'any' };
+    if (this.#open.has(stripe)) return { kind: 'any', except: parentId };
     return { kind: 'parent', parentId, stripe };
   }
 
@@ -155,30 +163,36 @@ export class StripeFollower {
       for (let from = plan.current(stripe); from !== undefined; from = plan.current(stripe)) {
         const pieces = missing.get(stripe) ?? [];
         if (pieces.length === 0) break;
-        if (!this.#moveOn(plan, stripe, from, pieces)) break;
-        switches.push({ stripe, from, to: this.#leave(plan, stripe, from, pieces[0]!) });
+        const verdict = this.#verdict(plan, stripe, from, pieces);
+        if (verdict === 'open' && !this.#open.has(stripe)) {
+          this.#open.add(stripe);
+          switches.push({ kind: 'open', stripe, from, to: undefined });
+        }
+        if (verdict !== 'leave') break;
+        switches.push({ kind: 'switch', stripe, from, to: this.#leave(plan, stripe, from, pieces[0]!) });
       }
     }
     return switches;
   }
 
-  #moveOn(plan: StripePlan, stripe: number, from: string, pieces: readonly number[]): boolean {
+  /** Whether `stripe` stays with `from`, leaves it for the next parent, or is open to any holder. */
+  #verdict(plan: StripePlan, stripe: number, from: string, pieces: readonly number[]): 'stay' | 'leave' | 'open' {
     const { collector } = this.#deps;
-    if (!this.#usable(from)) return true;
+    if (!this.#usable(from)) return 'leave';
     const holds = (peerId: string) => pieces.some((number) => collector.holders(number).some((h) => h.parent.peerId === peerId));
-    if (collector.stateOf(from) === 'done' && !holds(from)) return true;
+    if (collector.stateOf(from) === 'done' && !holds(from)) return 'leave';
     // Nothing of the stripe asked of it while it holds a piece we miss: the wait is ours (no worker
-    // was free), not the parent's.
+    // was free), not the parent's. (An open stripe asks it nothing on purpose.)
     const asked = [...this.#deps.inFlight].some(([number, entry]) => entry.parentId === from && plan.stripeOf(number) === stripe);
-    if (!asked && pieces.some((number) => !this.#deps.inFlight.has(number) && collector.holders(number).some((h) => h.parent.peerId === from))) {
+    const ours = !asked && pieces.some((number) => !this.#deps.inFlight.has(number) && collector.holders(number).some((h) => h.parent.peerId === from));
+    if (ours && !this.#open.has(stripe)) {
       this.#alive.set(stripe, this.#now());
-      return false;
+      return 'stay';
     }
-    if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < STALL_MS) return false;
-    if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return true;
-    // Stalled, and no later parent has anything to give: any holder may serve the stripe meanwhile.
-    this.#open.add(stripe);
-    return false;
+    if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < STALL_MS) return this.#open.has(stripe) ? 'open' : 'stay';
+    if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return 'leave';
+    // Stalled, and no later parent has anything to give: any other holder serves the stripe meanwhile.
+    return 'open';
   }
 
   #usable(peerId: string): boolean {

@@ -208,6 +208,18 @@ test('a stripe parent whose piece server accepts and never answers loses its str
   assert.equal(outcome.failed[0]!.number % 2, 0, 'the report names a piece of the stripe left');
 }, 30_000);
 
+test('a stalled stripe parent with no backup holding anything: the stripe\'s pieces come from any other parent, nothing reported', async (t) => {
+  const { url, body } = await origin(t);
+  const [stalled, b, seed] = await Promise.all([parent(t, 'stalled', url, { blackHole: true }), parent(t, 'b', url), parent(t, 'seed', url)]);
+  // 'seed' is a candidate but no backup of stripe 0: only the DAG fallback reaches it.
+  const outcome = await child(t, { url, body, parents: [stalled!, b!, seed!], plan: plan({ 0: ['stalled'], 1: ['b'] }) });
+  assert.equal(outcome.result, 'complete');
+  const stripes = byStripe(outcome.from, 2);
+  assert.ok(!stripes[0]!.includes('stalled') && stripes[0]!.length > 0, `stripe 0 from ${stripes[0]}`);
+  assert.deepEqual(stripes[1], ['b']);
+  assert.deepEqual(outcome.failed, []);
+}, 30_000);
+
 test('a stripe parent that stops mid-download loses its stripe to the backup, reported once; the other stripe stays with its parent', async (t) => {
   const { url, body } = await origin(t);
   // Slowed (half a second per piece) so that it stops with most of its stripe still to send.
