@@ -26,6 +26,8 @@ export interface Cluster {
 export interface ClusterOptions {
   readonly peers: number;
   readonly seed?: boolean;
+  /** Extra dfscheduler config, merged over the test defaults. */
+  readonly schedulerConfig?: Parameters<typeof startScheduler>[2];
   /** Extra daemon config for every daemon. */
   readonly config?: DaemonOptions['config'];
   /** Per-daemon environment, by name (`seed`, `peer-1`, ...). */
@@ -51,7 +53,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions): Pro
   const dir = await tempDir(t, 'df-cluster-');
   const origin = await Origin.start();
   t.onTestFinished(() => origin.close());
-  const scheduler = await startScheduler(t, join(dir, 'scheduler'));
+  const scheduler = await startScheduler(t, join(dir, 'scheduler'), options.schedulerConfig);
   const common = { schedulerPort: scheduler.port, config: options.config };
   const corruptProxies = new Map<string, CorruptPieceProxy>();
   for (const name of options.corruptPieces ?? []) corruptProxies.set(name, await CorruptPieceProxy.start(t));
