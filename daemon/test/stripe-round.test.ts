@@ -3,7 +3,8 @@
  * holding the file, its real piece server and its real DfdaemonUpload service (SyncPieces); the
  * child is a real engine running runParentRound through PieceCollector and PieceClient. Pieces of
  * each stripe come from that stripe's parent; a parent that stops, or whose piece server accepts
- * connections and never answers, loses its stripe to the backup, and the switch is reported once.
+ * connections and never answers, loses its stripe to the backup, and the switch is reported once;
+ * a round told to stop ends at once, whatever its parents do.
  * No scheduler: the plan is given to the round directly (the strategy's reading of the stream has
  * its own test).
  */
@@ -121,7 +122,16 @@ interface Outcome {
 /** A child that runs one round over `parents` with `plan`, its output checked against `body`. */
 async function child(
   t: TestContext,
-  input: { url: string; body: Buffer; parents: Parent[]; plan: StripePlan | undefined; slot?: PlanSlot; onPiece?: (number: number, parentId: string) => void },
+  input: {
+    url: string;
+    body: Buffer;
+    parents: Parent[];
+    plan: StripePlan | undefined;
+    slot?: PlanSlot;
+    onPiece?: (number: number, parentId: string) => void;
+    /** Given to the round; what it leaves then comes from the origin. */
+    stop?: AbortSignal;
+  },
 ): Promise<Outcome> {
   const dir = await tempDir(t);
   const engine = engineIn(t, dir);
@@ -158,9 +168,11 @@ async function child(
           },
           plan: slot,
           reportedSwitches: new Set(),
+          stop: input.stop,
         },
         new Set(['child-peer']),
       );
+      if (result !== 'complete') await session.fetchMissingFromOrigin();
     } finally {
       collector.close();
     }
@@ -268,3 +280,16 @@ test('a plan replaced mid-round: the pieces left of each stripe come from its ne
   assert.deepEqual(after.slice(8).filter((id) => id !== 'seed'), [], 'once those are in, every piece from the new parent');
   assert.deepEqual(outcome.failed, [], 'a new plan is no failure of the old parents');
 });
+
+test('a round stopped mid-way (the scheduler answered something else) ends at once: pieces in flight go back, none fails', async (t) => {
+  const { url, body } = await origin(t);
+  // Pieces asked of this parent never come: only the stop can take them back before the piece timeout.
+  const stalled = await parent(t, 'stalled', url, { blackHole: true });
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), 300);
+  t.onTestFinished(() => clearTimeout(timer));
+  const outcome = await child(t, { url, body, parents: [stalled], plan: undefined, stop: stop.signal });
+  assert.equal(outcome.result, 'stopped');
+  assert.equal(outcome.from.size, 0, 'nothing came from the parent');
+  assert.deepEqual(outcome.failed, [], 'a piece taken back is no failure of its parent');
+}, 30_000);
