@@ -148,10 +148,16 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
 
   const pick = (): PieceJob | undefined => {
     const caps = parentShares(collector.usable(blocked), session.concurrency);
+    const stripeCaps = new Map<string, number>();
+    const stripeCap = (peerId: string) => {
+      let cap = stripeCaps.get(peerId);
+      if (cap === undefined) stripeCaps.set(peerId, (cap = stripes!.share(peerId, session.concurrency)));
+      return cap;
+    };
     // A slow parent gets few pieces at once whatever its share (engine's link-rate.ts says why).
     const capOf = (peerId: string, address: { ip: string; port: number }, route: PieceRoute) =>
       Math.min(
-        route.kind === 'parent' ? stripes!.share(peerId, session.concurrency) : (caps.get(peerId) ?? 0),
+        route.kind === 'parent' ? stripeCap(peerId) : (caps.get(peerId) ?? 0),
         deps.pieceClient.isSlow(address.ip, address.port) ? SLOW_LINK_PIECES_IN_FLIGHT : Number.POSITIVE_INFINITY,
       );
     for (const number of task.missingPieces()) {

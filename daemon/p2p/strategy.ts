@@ -123,6 +123,7 @@ export class P2pDownloads {
         const follow = (normal: typeof response.normalTaskResponse, mid: boolean) => {
           const more = this.#parentsOf(normal?.candidateParents ?? []);
           for (const parent of more) parents.set(parent.peerId, parent);
+          collector.add(more);
           plan.replace(StripePlan.of(normal));
           log.info(mid ? 'scheduler: new parents mid-round' : 'scheduler: candidate parents', {
             taskId: task.id,
@@ -130,7 +131,6 @@ export class P2pDownloads {
             parents: more.map((p) => p.peerId),
             stripes: plan.plan?.stripeCount,
           });
-          collector.add(more);
           collector.notify();
         };
         if (!started) {
