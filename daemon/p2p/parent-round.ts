@@ -260,7 +260,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     collector.notify();
   };
   deps.stop?.addEventListener('abort', onStop, { once: true });
-  const unsubscribe = stripes ? collector.onAnnounce((peerId, number) => stripes.touch(peerId, number)) : undefined;
+  const unsubscribe = stripes ? collector.onAnnounce((peerId, number) => stripes.announced(peerId, number)) : undefined;
   // Stalls are looked for on a clock of their own: the workers may all be waiting on a stalled parent.
   const timer = stripes ? setInterval(followPlan, STALL_CHECK_MS) : undefined;
   try {

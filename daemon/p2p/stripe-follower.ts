@@ -5,7 +5,9 @@
  * - at once when that parent is blocked (it failed a piece), gone from the candidates, or its
  *   SyncPieces broke, or when it finished announcing and holds none of the stripe's missing pieces;
  * - on a stall: for STALL_MS it neither delivered bytes of the stripe nor announced a new piece of
- *   it, while pieces of the stripe are missing here and a later parent of the stripe holds one.
+ *   it (with nothing asked of it, longer for a parent whose own cadence is slower: see
+ *   STALL_CADENCE_FACTOR), while pieces of the stripe are missing here and a later parent of the
+ *   stripe holds one.
  * Each move is reported once per stripe and parent, as a temporary piece failure naming the parent
  * left: that is what makes the scheduler re-attach this peer. A stripe with no parent left, or
  * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
@@ -22,6 +24,21 @@ import type { PlanSlot, StripePlan } from './stripe-plan.ts';
  * stripe not moving, and children further down the stripe's tree wait for every one of them.
  */
 export const STALL_MS = 1_000;
+
+/**
+ * A parent with nothing in flight to us that is still receiving the stripe itself announces its
+ * pieces at the rate it gets them: with k stripes at a shared 100 Mbit/s, a 4 MiB piece of one
+ * stripe every 1.3 s. Such a parent is on time, not stalled, and a child that caught up with it
+ * waits for each announcement; so silence counts as a stall only past this many times the
+ * parent's cadence for the stripe (and never before STALL_MS). The cadence is the longest recent
+ * gap between its announcements of the stripe, or k times that between any two of its
+ * announcements when longer: the latter is known after two pieces of any stripe, the former only
+ * after two of this one, which can be too late for the first.
+ */
+export const STALL_CADENCE_FACTOR = 2;
+
+/** How much of the longest recent gap between announcements is kept at each new one. */
+const CADENCE_DECAY = 0.8;
 
 /** How often stripes are checked for a stall. */
 export const STALL_CHECK_MS = 250;
@@ -76,6 +93,8 @@ export class StripeFollower {
   #alive = new Map<number, number>();
   /** Stripes stalled with no later parent to go to: their pieces come from any holder meanwhile. */
   #open = new Set<number>();
+  /** `parent:stripe`, and `parent` alone -> when it last announced a piece (of the stripe), and the longest recent gap. */
+  readonly #cadence = new Map<string, { last: number; gapMs: number }>();
   /** parent -> recent milliseconds per byte of its pieces, from answer to last byte. */
   readonly #msPerByte = new Map<string, number>();
 
@@ -124,6 +143,22 @@ export class StripeFollower {
     if (plan.current(stripe) !== parentId) return;
     if (at > (this.#alive.get(stripe) ?? -Infinity)) this.#alive.set(stripe, at);
     this.#open.delete(stripe);
+  }
+
+  /** `parentId` announced piece `number` (arriving or finished): a sign of life, and its cadence. */
+  announced(parentId: string, number: number): void {
+    const plan = this.#sync();
+    if (!plan) return;
+    const now = this.#now();
+    for (const key of [`${parentId}:${plan.stripeOf(number)}`, parentId]) {
+      const cadence = this.#cadence.get(key);
+      if (!cadence) this.#cadence.set(key, { last: now, gapMs: 0 });
+      else {
+        cadence.gapMs = Math.max(now - cadence.last, cadence.gapMs * CADENCE_DECAY);
+        cadence.last = now;
+      }
+    }
+    this.touch(parentId, number);
   }
 
   /** A piece of `bytes` from `parentId` took `ms` from its answer to its last byte. */
@@ -189,7 +224,10 @@ export class StripeFollower {
       this.#alive.set(stripe, this.#now());
       return 'stay';
     }
-    if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < STALL_MS) return this.#open.has(stripe) ? 'open' : 'stay';
+    // Bytes asked for and not coming stall at once; silence only past the parent's own cadence.
+    const gapMs = asked ? 0 : Math.max(this.#cadence.get(`${from}:${stripe}`)?.gapMs ?? 0, plan.stripeCount * (this.#cadence.get(from)?.gapMs ?? 0));
+    const windowMs = Math.max(STALL_MS, STALL_CADENCE_FACTOR * gapMs);
+    if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < windowMs) return this.#open.has(stripe) ? 'open' : 'stay';
     if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return 'leave';
     // Stalled, and no later parent has anything to give: any other holder serves the stripe meanwhile.
     return 'open';
@@ -260,9 +298,9 @@ export function watchedBody(piece: PieceBody, directGraceMs: number, alive: (ahe
   };
   if (!isDirectBody(body)) return { ...piece, body: iterate() };
   const direct: DirectBody & AsyncIterable<Uint8Array> = {
-    receiveInto: async (fd, position, size) => {
+    receiveInto: async (fd, position, size, onWritten) => {
       alive(directGraceMs);
-      const result = await body.receiveInto(fd, position, size);
+      const result = await body.receiveInto(fd, position, size, onWritten);
       alive();
       return result;
     },

@@ -12,6 +12,7 @@ import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,13 +43,40 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
+function contentOf(pieces: number): Buffer {
+  const body = Buffer.alloc(PIECE * pieces);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 16)) & 0xff;
+  return body;
+}
+
 /** A file origin (the engine's file source) with PIECES pieces of distinct bytes. */
 async function origin(t: TestContext): Promise<{ url: string; body: Buffer }> {
-  const body = Buffer.alloc(PIECE * PIECES);
-  for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 16)) & 0xff;
+  const body = contentOf(PIECES);
   const path = join(await tempDir(t), 'file.bin');
   await writeFile(path, body);
   return { url: pathToFileURL(path).href, body };
+}
+
+/** An HTTP origin with Range; a piece asked with `x-slow: <ms>` is answered that much later. */
+async function httpOrigin(t: TestContext, pieces: number): Promise<{ url: string; body: Buffer }> {
+  const body = contentOf(pieces);
+  const server = createHttpServer((req, res) => {
+    const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') ?? [];
+    if (start === undefined || end === undefined) return void res.writeHead(200, { 'content-length': body.length }).end(body);
+    const [from, to] = [Number(start), Math.min(Number(end), body.length - 1)];
+    const answer = () =>
+      res.writeHead(206, { 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${body.length}` }).end(body.subarray(from, to + 1));
+    const delay = Number(req.headers['x-slow'] ?? 0);
+    if (delay > 0 && to > from) setTimeout(answer, delay);
+    else answer();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.onTestFinished(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.bin`, body };
 }
 
 function engineIn(t: TestContext, dir: string): Engine {
@@ -84,9 +112,19 @@ interface Parent {
  * A parent daemon's serving half over its own engine, which fetched the whole file first.
  * `uploadBytesPerSecond` slows its piece server; `blackHole` advertises a piece port that never answers.
  */
-async function parent(t: TestContext, id: string, url: string, options: { uploadBytesPerSecond?: number; blackHole?: boolean } = {}): Promise<Parent> {
+async function parent(
+  t: TestContext,
+  id: string,
+  url: string,
+  options: { uploadBytesPerSecond?: number; blackHole?: boolean; originDelayMs?: number } = {},
+): Promise<Parent> {
   const engine = engineIn(t, await tempDir(t));
-  await engine.download({ url, pieceLength: PIECE });
+  // With a slow origin: one piece at a time, still downloading while it serves.
+  const download = options.originDelayMs
+    ? engine.download({ url, pieceLength: PIECE, concurrentPieceCount: 1, headers: { 'x-slow': String(options.originDelayMs) } })
+    : undefined;
+  if (download) t.onTestFinished(() => download.then(() => {}, () => {}));
+  else await engine.download({ url, pieceLength: PIECE });
   const metrics = createDaemonMetrics();
   const manager = new TaskManager({ engine, strategyFor: () => originOnly, metrics, log, newPeerId: () => `${id}-peer`, signal: new AbortController().signal });
   const service = new TaskService({ engine, manager, log });
@@ -178,7 +216,7 @@ async function child(
     }
   };
   const done = await engine.download({ url: input.url, pieceLength: PIECE, strategy });
-  assert.equal(done.pieceCount, PIECES);
+  assert.equal(done.pieceCount, input.body.length / PIECE);
   const [task] = await engine.tasks.list();
   assert.ok(task);
   assert.ok((await readFile(task.dataPath)).equals(input.body), 'the child holds the file, byte for byte');
@@ -292,4 +330,16 @@ test('a round stopped mid-way (the scheduler answered something else) ends at on
   assert.equal(outcome.result, 'stopped');
   assert.equal(outcome.from.size, 0, 'nothing came from the parent');
   assert.deepEqual(outcome.failed, [], 'a piece taken back is no failure of its parent');
+}, 30_000);
+
+test('a stripe parent still downloading announces the stripe\'s pieces more than a second apart: a child that caught up waits for it and does not switch', async (t) => {
+  const pieces = 10;
+  const { url, body } = await httpOrigin(t, pieces);
+  // One piece every 0.6 s at the parent, so a piece of stripe 0 every 1.2 s.
+  const [slow, seed] = await Promise.all([parent(t, 'slow', url, { originDelayMs: 600 }), parent(t, 'seed', url)]);
+  const outcome = await child(t, { url, body, parents: [slow!, seed!], plan: plan({ 0: ['slow', 'seed'], 1: ['seed'] }) });
+  assert.equal(outcome.result, 'complete');
+  assert.equal(outcome.from.size, pieces);
+  assert.deepEqual(byStripe(outcome.from, 2), { 0: ['slow'], 1: ['seed'] });
+  assert.deepEqual(outcome.failed, []);
 }, 30_000);
