@@ -97,6 +97,7 @@ export class StripeFollower {
   readonly #cadence = new Map<string, { last: number; gapMs: number }>();
   /** parent -> recent milliseconds per byte of its pieces, from answer to last byte. */
   readonly #msPerByte = new Map<string, number>();
+  #lastCheck = Number.POSITIVE_INFINITY;
 
   constructor(deps: StripeFollowerDeps) {
     this.#deps = deps;
@@ -192,6 +193,12 @@ export class StripeFollower {
   check(): StripeSwitch[] {
     const plan = this.#sync();
     if (!plan) return [];
+    // Checks come at least every STALL_CHECK_MS; a longer gap is this process not running (a
+    // loaded machine, a long collection), and that time is not the parents' silence.
+    const now = this.#now();
+    const paused = now - this.#lastCheck - STALL_CHECK_MS;
+    this.#lastCheck = now;
+    if (paused > STALL_CHECK_MS) for (const [stripe, at] of this.#alive) this.#alive.set(stripe, at + paused);
     const switches: StripeSwitch[] = [];
     const missing = this.#missingByStripe(plan);
     for (const stripe of plan.stripes()) {
