@@ -2,7 +2,7 @@ import { createFallbackAddon } from './fallback.ts';
 import { createNativeAddon, loadBinding } from './native.ts';
 import type { Addon } from './types.ts';
 
-export type { Addon, HashAlgorithm, Hasher, Received } from './types.ts';
+export type { Addon, HashAlgorithm, Hasher, OnWritten, Received } from './types.ts';
 export { ADDON_DEFAULTS } from './types.ts';
 export { AddonError, type AddonErrorCode } from './errors.ts';
 

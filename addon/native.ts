@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { fromNative } from './errors.ts';
 import { flushWrites, lendReading, readEnded, socketFd, stopError, takeOverReading, watchTransfer, type Stop } from './socket.ts';
-import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher, type Received } from './types.ts';
+import { ABORT_SIGNAL, ABORT_SOCKET_CLOSED, ADDON_DEFAULTS, type Addon, type HashAlgorithm, type Hasher, type OnWritten, type Received } from './types.ts';
 import { checkReceive } from './validate.ts';
 import { peerClosed } from './receive.ts';
 
@@ -88,6 +88,31 @@ class NativeHasher implements Hasher {
   }
 }
 
+/**
+ * Reads the count a receive thread publishes in `flag[1]` every receiveProgressPollMs and tells
+ * `onWritten` when it grew. The returned stop ends the timer; `last` true reads one final time
+ * (the receive succeeded: the thread's final count is there).
+ */
+function pollProgress(flag: Int32Array, onWritten: OnWritten): (last: boolean) => void {
+  let told = 0;
+  const read = (): void => {
+    const written = Atomics.load(flag, 1);
+    if (written > told) {
+      told = written;
+      onWritten(written);
+    }
+  };
+  // Nothing to keep the process up for: the receive itself holds a handle while it runs.
+  const timer = setInterval(read, ADDON_DEFAULTS.receiveProgressPollMs).unref();
+  let stopped = false;
+  return (last) => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    if (last) read();
+  };
+}
+
 /** The native Addon. `fallback` serves what sendfile cannot (TLS sockets) and foreign hashers. */
 export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
   async function sendFile(socket: Socket, fileFd: number, offset: number, length: number, signal?: AbortSignal): Promise<number> {
@@ -133,13 +158,15 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
     signal: AbortSignal | undefined,
     idleTimeoutMs: number,
     keepOpen: boolean,
+    onWritten: OnWritten | undefined,
   ): Promise<Received> {
     const head = checkReceive(socket, fileFd, position, length, prefix, idleTimeoutMs);
     if (socketFd(socket) === undefined && !socket.destroyed) {
       const js = keepOpen ? fallback.receiveToFileKeepAlive : fallback.receiveToFile;
-      return js(socket, fileFd, position, length, head, signal, idleTimeoutMs);
+      return js(socket, fileFd, position, length, head, signal, idleTimeoutMs, onWritten);
     }
-    const flag = new Int32Array(new SharedArrayBuffer(4));
+    // Slot 0: the stop reason JS stores; slot 1 (only when someone listens): the bytes the thread has on disk.
+    const flag = new Int32Array(new SharedArrayBuffer(onWritten ? 8 : 4));
     let stop: Stop | undefined;
     const unwatch = watchTransfer(socket, signal, (s) => {
       stop = s;
@@ -148,6 +175,7 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
     let kept = false;
     let restore: ((surplus?: Uint8Array) => void) | undefined;
     let surplus: Uint8Array | undefined;
+    let poll: ((last: boolean) => void) | undefined;
     try {
       if (stop?.kind === 'aborted') throw stopError(stop, 0, length, 'receiveToFile');
       let buffered: Buffer[] = [];
@@ -160,6 +188,7 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
       if (start.byteLength === length) {
         // Everything is here already: no thread, and a closed socket does not matter.
         await settled(() => binding.writeAt(fileFd, start, position));
+        onWritten?.(length);
         kept = keepOpen && !readEnded(socket);
         return { bytes: length, crc32: binding.crc32(start) };
       }
@@ -168,20 +197,23 @@ export function createNativeAddon(binding: Binding, fallback: Addon): Addon {
       // Node already read the end of the stream: nothing more will come, and Node is about to
       // destroy the socket (allowHalfOpen false), which must not turn into a racing 'closed' stop.
       if (readEnded(socket)) throw peerClosed(start.byteLength, length);
+      if (onWritten) poll = pollProgress(flag, onWritten);
       const got = await settled(() => binding.receiveToFile(fd, fileFd, position, length, start, flag, idleTimeoutMs, keepOpen), () => stop?.cause);
+      poll?.(true);
       kept = keepOpen && got.open === true && stop === undefined;
       return { bytes: got.bytes, crc32: got.crc32 };
     } finally {
+      poll?.(false);
       unwatch();
       if (kept && restore) restore(surplus);
       else socket.destroy();
     }
   }
 
-  const receiveToFile: Addon['receiveToFile'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs) =>
-    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false);
-  const receiveToFileKeepAlive: Addon['receiveToFileKeepAlive'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs) =>
-    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true);
+  const receiveToFile: Addon['receiveToFile'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs, onWritten) =>
+    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false, onWritten);
+  const receiveToFileKeepAlive: Addon['receiveToFileKeepAlive'] = (socket, fileFd, position, length, prefix, signal, idleTimeoutMs = ADDON_DEFAULTS.receiveIdleTimeoutMs, onWritten) =>
+    receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true, onWritten);
 
   return Object.freeze({
     kind: 'native' as const,

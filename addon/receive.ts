@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AddonError, fromSystem } from './errors.ts';
 import { readEnded, stopError, watchTransfer, type Stop } from './socket.ts';
-import { ADDON_DEFAULTS, type Received } from './types.ts';
+import { ADDON_DEFAULTS, type OnWritten, type Received } from './types.ts';
 import { checkReceive } from './validate.ts';
 
 // The JS twin of the native receiveToFile (addon/src/receive.rs): same results, codes and rules.
@@ -42,8 +42,9 @@ export function receiveToFile(
   prefix?: Uint8Array,
   signal?: AbortSignal,
   idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
+  onWritten?: OnWritten,
 ): Promise<Received> {
-  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false);
+  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, false, onWritten);
 }
 
 /** Fallback receiveToFileKeepAlive; see addon/types.ts for the contract. */
@@ -55,8 +56,9 @@ export function receiveToFileKeepAlive(
   prefix?: Uint8Array,
   signal?: AbortSignal,
   idleTimeoutMs: number = ADDON_DEFAULTS.receiveIdleTimeoutMs,
+  onWritten?: OnWritten,
 ): Promise<Received> {
-  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true);
+  return receive(socket, fileFd, position, length, prefix, signal, idleTimeoutMs, true, onWritten);
 }
 
 async function receive(
@@ -68,6 +70,7 @@ async function receive(
   signal: AbortSignal | undefined,
   idleTimeoutMs: number,
   keepOpen: boolean,
+  onWritten: OnWritten | undefined,
 ): Promise<Received> {
   const head = checkReceive(socket, fileFd, position, length, prefix, idleTimeoutMs);
   const batchLimit = ADDON_DEFAULTS.receiveBatchBytes;
@@ -130,6 +133,7 @@ async function receive(
       socket.resume();
     }
     await writeAllAt(fileFd, [head], position);
+    if (head.byteLength > 0) onWritten?.(received);
     if (received === length) {
       kept = keepOpen;
       return { bytes: received, crc32: crc };
@@ -150,6 +154,7 @@ async function receive(
         await writeAllAt(fileFd, batch, position + received);
         writing = 0;
         received += bytes;
+        onWritten?.(received);
         continue;
       }
       if (ended) throw peerClosed(received, length);

@@ -14,6 +14,9 @@ export interface Received {
   crc32: number;
 }
 
+/** Told the bytes of a receive on disk so far, counted from its position; only ever growing. */
+export type OnWritten = (written: number) => void;
+
 export interface Addon {
   /** 'native' when the .node loaded, 'fallback' otherwise (or DF_NO_ADDON=1). */
   readonly kind: 'native' | 'fallback';
@@ -41,7 +44,10 @@ export interface Addon {
    *  the call settles (bytes after `length` are never read). Native: read + pwrite on a dedicated
    *  thread, EAGAIN -> poll(POLLIN). Fallback: 'data' events + positional writes with back-pressure.
    *  Rejects DF_ERR_ADDON_PEER_CLOSED (end of stream or reset before `length`; the message says how
-   *  many bytes came), DF_ERR_ADDON_TIMEOUT (nothing for `idleTimeoutMs`), DF_ERR_ADDON_ABORTED. */
+   *  many bytes came), DF_ERR_ADDON_TIMEOUT (nothing for `idleTimeoutMs`), DF_ERR_ADDON_ABORTED.
+   *  `onWritten` hears, while the call runs, how many bytes (prefix included) are on disk: the
+   *  native thread publishes the count after each pwrite and JS polls it every
+   *  `receiveProgressPollMs`; the fallback calls it after each write. Never after the call settles. */
   receiveToFile(
     socket: Socket,
     fileFd: number,
@@ -50,6 +56,7 @@ export interface Addon {
     prefix?: Uint8Array,
     signal?: AbortSignal,
     idleTimeoutMs?: number,
+    onWritten?: OnWritten,
   ): Promise<Received>;
   /** receiveToFile for a kept-alive connection: the same bytes, results and errors, but on success
    *  the socket stays open for the next answer, paused, with bytes after `length` left to read
@@ -64,6 +71,7 @@ export interface Addon {
     prefix?: Uint8Array,
     signal?: AbortSignal,
     idleTimeoutMs?: number,
+    onWritten?: OnWritten,
   ): Promise<Received>;
 }
 
@@ -78,6 +86,9 @@ export const ADDON_DEFAULTS = Object.freeze({
   receiveIdleTimeoutMs: 60_000,
   /** Fallback receiveToFile: bytes gathered before one positional write; the socket pauses above it. */
   receiveBatchBytes: 1 << 20,
+  /** How often a native receive's published progress is read while it runs: a relay from this
+   *  peer follows the piece about this far behind the disk, at ~70 cheap wakeups a second. */
+  receiveProgressPollMs: 15,
 });
 
 /** Values stored into the native sendFile/receiveToFile abort flag (addon/src/sendfile.rs). */

@@ -151,7 +151,8 @@ js_fn!(js_send_file, "sendFile", |a| {
     )
 });
 
-/// The Int32Array JS stores a stop reason into (addon/native.ts), shared with the transfer thread.
+/// The Int32Array JS stores a stop reason into (addon/native.ts), shared with the transfer thread;
+/// its length rides along, so a receive with a second slot can publish its progress there.
 unsafe fn abort_flag(a: &crate::args::Args, i: usize) -> OpResult<SendPtr<AtomicI32>> {
     let (mut kind, mut count, mut data) = (-1, 0usize, ptr::null_mut());
     let flag_ok =
@@ -162,11 +163,12 @@ unsafe fn abort_flag(a: &crate::args::Args, i: usize) -> OpResult<SendPtr<Atomic
     if !flag_ok {
         return Err(a.invalid("abort flag must be an Int32Array of length >= 1".into()));
     }
-    Ok(SendPtr(data as *mut AtomicI32, 1))
+    Ok(SendPtr(data as *mut AtomicI32, count))
 }
 
 // receiveToFile(socketFd, fileFd, position, length, prefix: Uint8Array, abortFlag: Int32Array, idleTimeoutMs,
 //               keepOpen?: boolean): with keepOpen the result also says whether the socket is still open.
+//               An abortFlag of two slots gets the bytes on disk in its second one as they land.
 js_fn!(js_receive_to_file, "receiveToFile", |a| {
     let (sock_fd, file_fd) = (a.fd(0, "socket fd")?, a.fd(1, "fileFd")?);
     let (position, length) = (a.size(2, "position")?, a.size(3, "length")?);
@@ -193,9 +195,12 @@ js_fn!(js_receive_to_file, "receiveToFile", |a| {
         a.op,
         &[a.argv[5]],
         Box::new(move || {
-            let abort = &*flag.parts().0;
+            let (slots, count) = flag.parts();
+            let abort = &*slots;
+            let progress = if count >= 2 { Some(&*slots.add(1)) } else { None };
             let idle = Duration::from_millis(idle_ms);
-            let got = receive::receive_to_file(sock.as_raw_fd(), file.as_raw_fd(), position, length, &prefix, abort, idle)?;
+            let got =
+                receive::receive_to_file(sock.as_raw_fd(), file.as_raw_fd(), position, length, &prefix, abort, progress, idle)?;
             Ok(if keep_open { Out::ReceivedKept(got, receive::still_open(sock.as_raw_fd())) } else { Out::Received(got) })
         }),
     )

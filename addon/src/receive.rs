@@ -38,7 +38,10 @@ fn connection_lost(errno: i32) -> bool {
 /// `length` bytes from `sock` and writes them after it; the crc32 covers all of them. `sock` must
 /// be non-blocking (Node's sockets are): an empty socket gives EAGAIN and the thread waits in poll,
 /// looking at `abort` every POLL_SLICE_MS. Bytes after `length` are never read. End of stream
-/// before `length` is PeerClosed; no byte for `idle_timeout` is Timeout.
+/// before `length` is PeerClosed; no byte for `idle_timeout` is Timeout. `progress`, when given,
+/// gets the count of bytes on disk (prefix included) after every pwrite, with Release ordering:
+/// a piece server relaying this piece reads the file up to it while the receive runs.
+#[allow(clippy::too_many_arguments)]
 pub fn receive_to_file(
     sock: RawFd,
     file: RawFd,
@@ -46,6 +49,7 @@ pub fn receive_to_file(
     length: u64,
     prefix: &[u8],
     abort: &AtomicI32,
+    progress: Option<&AtomicI32>,
     idle_timeout: Duration,
 ) -> OpResult<Received> {
     if prefix.len() as u64 > length {
@@ -54,8 +58,15 @@ pub fn receive_to_file(
     let mut crc = crc32fast::Hasher::new();
     crc.update(prefix);
     pwrite_all(OP, file, prefix, position)?;
+    // Pieces are at most 64 MiB, so the count always fits the i32 slot JS shares with us.
+    let publish = |written: u64| {
+        if let Some(slot) = progress {
+            slot.store(written.min(i32::MAX as u64) as i32, Ordering::Release);
+        }
+    };
     // `written` bytes are on disk; `filled` more wait in `buf`.
     let mut written = prefix.len() as u64;
+    publish(written);
     let mut filled = 0usize;
     let mut buf = vec![0u8; (length - written).min(RECEIVE_BUFFER_BYTES as u64) as usize];
     let mut last_progress = Instant::now();
@@ -66,6 +77,7 @@ pub fn receive_to_file(
             pwrite_all(OP, file, &buf[..filled], position + written)?;
             written += filled as u64;
             filled = 0;
+            publish(written);
             if written == length {
                 return Ok(Received { bytes: written, crc32: crc.finalize() });
             }
@@ -103,6 +115,7 @@ pub fn receive_to_file(
                     pwrite_all(OP, file, &buf[..filled], position + written)?;
                     written += filled as u64;
                     filled = 0;
+                    publish(written);
                 }
                 if last_progress.elapsed() >= idle_timeout {
                     return Err(OpError::new(
@@ -184,7 +197,7 @@ mod tests {
         });
         let flag = AtomicI32::new(0);
         let got =
-            receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 4099, data.len() as u64, prefix, &flag, LONG).unwrap();
+            receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 4099, data.len() as u64, prefix, &flag, None, LONG).unwrap();
         drop(sender.join().unwrap());
         assert_eq!(got, Received { bytes: data.len() as u64, crc32: crc32(0, &data) });
         assert!(file_bytes(&f, 4099, data.len()) == data);
@@ -192,11 +205,53 @@ mod tests {
     }
 
     #[test]
+    fn progress_follows_the_bytes_on_disk_before_the_receive_ends() {
+        let data = pattern(2 * RECEIVE_BUFFER_BYTES + 500);
+        let (first, rest) = data.split_at(RECEIVE_BUFFER_BYTES / 2);
+        let (first, rest) = (first.to_vec(), rest.to_vec());
+        let f = Arc::new(TempFile::with(&[]));
+        let (rx, mut tx) = pair();
+        let progress = Arc::new(AtomicI32::new(-1));
+        let receiver = {
+            let (f, progress) = (f.clone(), progress.clone());
+            let length = data.len() as u64;
+            std::thread::spawn(move || {
+                receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 64, length, b"", &AtomicI32::new(0), Some(&*progress), LONG)
+            })
+        };
+        tx.write_all(&first).unwrap();
+        // The sender holds the rest back: the receiver must publish what it has while it waits.
+        let deadline = Instant::now() + LONG;
+        while progress.load(Ordering::Acquire) < first.len() as i32 {
+            assert!(Instant::now() < deadline, "progress stuck at {}", progress.load(Ordering::Acquire));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(progress.load(Ordering::Acquire), first.len() as i32, "nothing is published before it is sent");
+        assert!(file_bytes(&f, 64, first.len()) == first, "published bytes are on disk");
+        tx.write_all(&rest).unwrap();
+        let got = receiver.join().unwrap().unwrap();
+        assert_eq!(got, Received { bytes: data.len() as u64, crc32: crc32(0, &data) });
+        assert_eq!(progress.load(Ordering::Acquire), data.len() as i32);
+    }
+
+    #[test]
+    fn a_prefix_is_published_at_once() {
+        let f = TempFile::with(&[]);
+        let progress = AtomicI32::new(0);
+        let (rx, mut tx) = pair();
+        tx.write_all(b"cd").unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, b"ab", &AtomicI32::new(0), Some(&progress), LONG)
+            .unwrap();
+        assert_eq!(got.bytes, 4);
+        assert_eq!(progress.load(Ordering::Acquire), 4);
+    }
+
+    #[test]
     fn bytes_after_length_stay_in_the_socket() {
         let f = TempFile::with(&[]);
         let (mut rx, mut tx) = pair();
         tx.write_all(b"0123456789").unwrap();
-        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 6, b"ab", &AtomicI32::new(0), LONG).unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 6, b"ab", &AtomicI32::new(0), None, LONG).unwrap();
         assert_eq!(got, Received { bytes: 6, crc32: crc32(0, b"ab0123") });
         assert_eq!(file_bytes(&f, 0, 6), b"ab0123");
         let mut rest = [0u8; 6];
@@ -210,7 +265,7 @@ mod tests {
         let (mut rx, mut tx) = pair();
         assert!(still_open(rx.as_raw_fd()), "nothing sent yet");
         tx.write_all(b"bodyNEXT").unwrap();
-        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), LONG).unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), None, LONG).unwrap();
         assert_eq!(got, Received { bytes: 4, crc32: crc32(0, b"body") });
         assert!(still_open(rx.as_raw_fd()), "the next answer is waiting");
         let mut next = [0u8; 4];
@@ -225,7 +280,7 @@ mod tests {
         let (rx, mut tx) = pair();
         tx.write_all(b"body").unwrap();
         drop(tx);
-        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), LONG).unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), None, LONG).unwrap();
         assert_eq!(got.bytes, 4);
         assert!(!still_open(rx.as_raw_fd()));
         assert!(!still_open(-1), "a bad descriptor is not open");
@@ -234,14 +289,14 @@ mod tests {
     #[test]
     fn zero_length_touches_neither_socket_nor_file() {
         let (rx, _tx) = pair();
-        let got = receive_to_file(rx.as_raw_fd(), -1, 0, 0, &[], &AtomicI32::new(0), LONG).unwrap();
+        let got = receive_to_file(rx.as_raw_fd(), -1, 0, 0, &[], &AtomicI32::new(0), None, LONG).unwrap();
         assert_eq!(got, Received { bytes: 0, crc32: 0 });
     }
 
     #[test]
     fn a_prefix_that_is_the_whole_length_needs_no_socket() {
         let f = TempFile::with(&[]);
-        let got = receive_to_file(-1, f.file.as_raw_fd(), 10, 3, b"xyz", &AtomicI32::new(0), LONG).unwrap();
+        let got = receive_to_file(-1, f.file.as_raw_fd(), 10, 3, b"xyz", &AtomicI32::new(0), None, LONG).unwrap();
         assert_eq!(got, Received { bytes: 3, crc32: crc32(0, b"xyz") });
         assert_eq!(file_bytes(&f, 10, 3), b"xyz");
     }
@@ -253,7 +308,7 @@ mod tests {
         tx.write_all(&pattern(1000)).unwrap();
         drop(tx);
         let e =
-            receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 5000, b"12", &AtomicI32::new(0), LONG).unwrap_err();
+            receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 5000, b"12", &AtomicI32::new(0), None, LONG).unwrap_err();
         assert_eq!(e.code, Code::PeerClosed);
         assert_eq!(e.message, "receiveToFile: peer closed the connection after 1002 of 5000 bytes");
     }
@@ -270,7 +325,7 @@ mod tests {
                 flag.store(ABORT_SIGNAL, Ordering::Release);
             })
         };
-        let e = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 100, &[], &flag, LONG).unwrap_err();
+        let e = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 100, &[], &flag, None, LONG).unwrap_err();
         setter.join().unwrap();
         assert_eq!(e.code, Code::Aborted);
         assert_eq!(e.message, "receiveToFile: aborted after 0 of 100 bytes");
@@ -281,7 +336,7 @@ mod tests {
         let f = TempFile::with(&[]);
         let (rx, _tx) = pair();
         let flag = AtomicI32::new(ABORT_SOCKET_CLOSED);
-        let e = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 100, b"a", &flag, LONG).unwrap_err();
+        let e = receive_to_file(rx.as_raw_fd(), f.file.as_raw_fd(), 0, 100, b"a", &flag, None, LONG).unwrap_err();
         assert_eq!(e.code, Code::PeerClosed);
         assert_eq!(e.message, "receiveToFile: socket closed after 1 of 100 bytes");
     }
@@ -298,6 +353,7 @@ mod tests {
             100,
             &[],
             &AtomicI32::new(0),
+            None,
             Duration::from_millis(120),
         )
         .unwrap_err();
@@ -308,7 +364,7 @@ mod tests {
 
     #[test]
     fn a_prefix_longer_than_length_is_refused() {
-        let e = receive_to_file(-1, -1, 0, 2, b"abc", &AtomicI32::new(0), LONG).unwrap_err();
+        let e = receive_to_file(-1, -1, 0, 2, b"abc", &AtomicI32::new(0), None, LONG).unwrap_err();
         assert_eq!(e.code, Code::InvalidArgument);
         assert_eq!(e.message, "receiveToFile: prefix of 3 bytes is longer than length 2");
     }
@@ -317,7 +373,7 @@ mod tests {
     fn a_file_that_cannot_be_written_is_io() {
         let (rx, mut tx) = pair();
         tx.write_all(b"data").unwrap();
-        let e = receive_to_file(rx.as_raw_fd(), -1, 0, 4, &[], &AtomicI32::new(0), LONG).unwrap_err();
+        let e = receive_to_file(rx.as_raw_fd(), -1, 0, 4, &[], &AtomicI32::new(0), None, LONG).unwrap_err();
         assert_eq!(e.code, Code::Io);
         assert_eq!(e.errno_name(), Some("EBADF"));
         assert!(e.message.starts_with("receiveToFile: pwrite at 0 failed"), "{}", e.message);
@@ -326,7 +382,7 @@ mod tests {
     #[test]
     fn a_socket_read_error_is_io_unless_the_connection_is_lost() {
         let f = TempFile::with(&[]);
-        let e = receive_to_file(-1, f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), LONG).unwrap_err();
+        let e = receive_to_file(-1, f.file.as_raw_fd(), 0, 4, &[], &AtomicI32::new(0), None, LONG).unwrap_err();
         assert_eq!((e.code, e.errno_name()), (Code::Io, Some("EBADF")));
         assert!(connection_lost(libc::ECONNRESET) && !connection_lost(libc::EBADF));
     }

@@ -52,6 +52,37 @@ for (const { name, addon, skip } of implementations) {
       });
     }
 
+    for (const keepAlive of [false, true]) {
+      const call = keepAlive ? 'receiveToFileKeepAlive' : 'receiveToFile';
+      test(`${call} tells onWritten the bytes on disk while the sender holds the rest back`, async (t) => {
+        const body = random(3 * MiB + 5);
+        const held = 2 * MiB;
+        const { server, client } = await connect(t);
+        const file = taskFile(t);
+        const seen: number[] = [];
+        let reached: (() => void) | undefined;
+        const onWritten = (written: number): void => {
+          seen.push(written);
+          if (written >= held) reached?.();
+        };
+        const firstPart = new Promise<void>((resolve) => (reached = resolve));
+        server.write(body.subarray(0, held));
+        const receiving = addon[call](client, file.fd, 8, body.length, undefined, undefined, undefined, onWritten);
+        // The rest is sent only once the first part is reported: a count told only at the end would hang here.
+        await firstPart;
+        const reported = seen.at(-1)!;
+        assert.ok(file.read().subarray(8, 8 + reported).equals(body.subarray(0, reported)), 'reported bytes are on disk');
+        server.end(body.subarray(held));
+        const got = await receiving;
+        assert.deepEqual(got, { bytes: body.length, crc32: zlib.crc32(body) });
+        assert.equal(seen.at(-1), body.length, 'the last count is the whole length');
+        assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'counts only grow');
+        const told = seen.length;
+        await delay(60);
+        assert.equal(seen.length, told, 'nothing is told after the call settled');
+      });
+    }
+
     test('zero length resolves { bytes: 0, crc32: 0 } and writes nothing', async (t) => {
       const { client } = await connect(t);
       const file = taskFile(t);
