@@ -37,6 +37,7 @@ export { FileSource } from './source/file-source.ts';
 export { KEEP_ALIVE_BELOW_BYTES_PER_SECOND, LinkRates, linkRates, SLOW_LINK_PIECES_IN_FLIGHT, timedBody } from './source/link-rate.ts';
 export { originOnly, type PieceSession, type PieceStrategy } from './download/session.ts';
 export { queueOf, type PieceBody, type PieceJob } from './download/piece-loop.ts';
+export type { ExpectedDigest } from './download/piece-writer.ts';
 export { DigestVerifier, type ContentLayout } from './download/digest-verifier.ts';
 export { TaskRegistry, type TaskEvent, type TaskListener, type TaskView } from './store/task-registry.ts';
 export { PieceProgress, PieceReceipt, type ReceiptState } from './store/piece-progress.ts';

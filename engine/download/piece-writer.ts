@@ -16,10 +16,11 @@ export interface WriteContext {
 }
 
 /**
- * The digest a piece must have: known before its bytes (announced by a parent), or only once its
- * body ended (a relayed piece: the parent sends it after its own check), undefined if none came.
+ * The digest a piece must have: known before its bytes (announced by a parent), or asked for only
+ * once its body ended (a relayed piece: the parent announces it after its own check, which may
+ * still be on its way); undefined when none came.
  */
-export type ExpectedDigest = string | (() => string | undefined);
+export type ExpectedDigest = string | (() => string | undefined | Promise<string | undefined>);
 
 /** Batches chunks and writes them at consecutive positions; a receipt follows what is written. */
 class BatchWriter {
@@ -112,9 +113,22 @@ async function writeBody(
   return finish(context, range, crc, source, expectedDigest, started);
 }
 
-function finish(context: WriteContext, range: PieceRange, crc: number, source: string, expectedDigest: ExpectedDigest | undefined, started: number): PieceRecord {
+async function finish(
+  context: WriteContext,
+  range: PieceRange,
+  crc: number,
+  source: string,
+  expectedDigest: ExpectedDigest | undefined,
+  started: number,
+): Promise<PieceRecord> {
   const digest = crc32Digest(crc);
-  const expected = typeof expectedDigest === 'function' ? expectedDigest() : expectedDigest;
+  let expected: string | undefined;
+  try {
+    expected = typeof expectedDigest === 'function' ? await expectedDigest() : expectedDigest;
+  } catch (error) {
+    context.onBytes(-range.length);
+    throw error;
+  }
   if (typeof expectedDigest === 'function' && expected === undefined) {
     context.onBytes(-range.length);
     throw new SourceProtocolError(`piece ${range.number}: ${source} sent the body but not its digest`);
@@ -133,7 +147,11 @@ function finish(context: WriteContext, range: PieceRange, crc: number, source: s
   };
 }
 
-/** The body writes itself into the task file (no JS buffers); progress is reported once, at the end. */
+/**
+ * The body writes itself into the task file (no JS buffers). The receipt's watermark follows the
+ * bytes the receive reports on disk while it runs, so a child may relay the piece from here
+ * before its last byte lands.
+ */
 async function writeDirect(
   context: WriteContext,
   range: PieceRange,
@@ -143,12 +161,17 @@ async function writeDirect(
   started: number,
   receipt: PieceReceipt,
 ): Promise<PieceRecord> {
-  const { bytes, crc32 } = await body.receiveInto(context.task.fd, range.offset, range.length);
+  let advanced = 0;
+  const onWritten = (written: number): void => {
+    if (written <= advanced) return;
+    receipt.advance(written - advanced);
+    advanced = written;
+  };
+  const { bytes, crc32 } = await body.receiveInto(context.task.fd, range.offset, range.length, onWritten);
   if (bytes !== range.length) {
     throw new SourceProtocolError(`piece ${range.number}: ${source} sent ${bytes} of ${range.length} bytes`);
   }
-  // The native receive reports once, at the end: a relay from here starts when the piece is written.
-  receipt.advance(bytes);
+  onWritten(bytes);
   context.onBytes(bytes);
   return finish(context, range, crc32, source, expectedDigest, started);
 }

@@ -114,9 +114,9 @@ export function timedBody(body: AsyncIterable<Uint8Array>, length: number, done:
   if (typeof direct.receiveInto !== 'function') return iterate();
   const receiveInto = direct.receiveInto.bind(direct);
   const wrapped: DirectBody & AsyncIterable<Uint8Array> = {
-    async receiveInto(fd, position, size) {
+    async receiveInto(fd, position, size, onWritten) {
       try {
-        const result = await receiveInto(fd, position, size);
+        const result = await receiveInto(fd, position, size, onWritten);
         done(result.bytes);
         return result;
       } catch (error) {

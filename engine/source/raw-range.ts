@@ -229,7 +229,7 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
     answer.socket.once('close', this.#onClose);
   }
 
-  async receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }> {
+  async receiveInto(fd: number, position: number, length: number, onWritten?: (written: number) => void): Promise<{ bytes: number; crc32: number }> {
     const socket = this.#take();
     if (length !== this.#length) {
       socket.destroy();
@@ -239,7 +239,7 @@ export class RawRangeBody implements DirectBody, AsyncIterable<Uint8Array> {
     const keepAlive = kept !== undefined && this.#receiveKeepAlive !== undefined;
     try {
       const receive = keepAlive ? this.#receiveKeepAlive! : this.#receive;
-      const got = await receive(socket, fd, position, length, this.#answer.prefix, this.#signal, this.#timeoutMs);
+      const got = await receive(socket, fd, position, length, this.#answer.prefix, this.#signal, this.#timeoutMs, onWritten);
       if (keepAlive && !socket.destroyed) {
         socket.off('close', this.#onClose);
         kept.done();

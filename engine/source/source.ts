@@ -35,8 +35,12 @@ export interface ReadRequest extends SourceRequest {
  * receiveInto. Errors are the source's own (SourceProtocolError, SourceTimeoutError, ...).
  */
 export interface DirectBody {
-  /** Writes the next `length` bytes at `position` of `fd`; resolves their count and CRC-32 (IEEE). Once only. */
-  receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }>;
+  /**
+   * Writes the next `length` bytes at `position` of `fd`; resolves their count and CRC-32 (IEEE).
+   * Once only. `onWritten`, while it runs, hears how many of them are on disk (only growing), so
+   * a piece can be relayed before its last byte lands.
+   */
+  receiveInto(fd: number, position: number, length: number, onWritten?: (written: number) => void): Promise<{ bytes: number; crc32: number }>;
 }
 
 export function isDirectBody(body: unknown): body is DirectBody {

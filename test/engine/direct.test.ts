@@ -7,7 +7,7 @@
 import { describe, test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAddon } from '../../addon/index.ts';
@@ -78,6 +78,28 @@ for (const mode of MODES) {
       assert.ok(pieces.every((r) => r.headers['if-range'] !== undefined), 'pieces carry If-Range');
       // Only the raw client closes its connection after each piece.
       assert.ok(pieces.every((r) => (r.headers.connection === 'close') === direct), `connection headers: ${pieces.map((r) => r.headers.connection)}`);
+    });
+
+    test('a piece still arriving shows its bytes on disk in its watermark, before its last byte (a relay from here follows it)', async (t) => {
+      const f = await fixture(t);
+      const body = content(2 * PIECE, 64);
+      f.origin.setFile('/file', body).fault({ kind: 'throttle', chunkBytes: 256 * 1024, delayMs: 60, match: { rangeStart: PIECE } });
+      const done = f.engine.download({ url: f.origin.url(), pieceLength: PIECE });
+      const seen: number[] = [];
+      let finished = false;
+      void done.finally(() => (finished = true)).catch(() => {});
+      while (!finished) {
+        const view = (await f.engine.tasks.list())[0];
+        const written = view?.receiving(1)?.written ?? 0;
+        if (view && written > 0 && written < PIECE && written !== seen.at(-1)) {
+          seen.push(written);
+          const onDisk = await readFile(view.dataPath);
+          assert.ok(onDisk.subarray(PIECE, PIECE + written).equals(body.subarray(PIECE, PIECE + written)), `the first ${written} bytes are on disk`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await done;
+      assert.ok(seen.length >= 2, `the watermark moved while the piece arrived: ${seen.join(', ')}`);
     });
 
     for (const kind of ['reset', 'short'] as const) {
