@@ -26,6 +26,8 @@ const DFSCHEDULER_BIN = join(REPO_ROOT, 'scheduler', 'bin', 'dfscheduler.ts');
 const SCHEDULER_PORT = 8002;
 const METRICS_PORT = 4002;
 const READY_TIMEOUT_MS = 90_000;
+/** Log events kept per daemon in results.json. */
+const MAX_EVENTS = 60;
 
 interface Daemon {
   readonly name: string;
@@ -138,6 +140,12 @@ async function daemonDetails(daemon: Daemon, launchedAtMs: number): Promise<Reco
     firstParents: rounds[0]?.['parents'] ?? [],
     backToSource: daemon.proc.lines.some((line) => line.msg === 'scheduler: back to source'),
     warnings: daemon.proc.problems().length,
+    // What decided where its pieces came from (plans, stripe switches) and what went wrong, in order,
+    // with seconds from the launch: the first place to look when a peer finished late.
+    events: daemon.proc.lines
+      .filter((line) => /^(scheduler: |stripe )/.test(String(line.msg)) || line.level === 'warn' || line.level === 'error')
+      .slice(0, MAX_EVENTS)
+      .map(({ time, level: _level, taskId: _taskId, ...rest }) => ({ seconds: (Date.parse(String(time)) - launchedAtMs) / 1000, ...rest })),
     metricsError,
   };
 }

@@ -6,8 +6,8 @@
  *   SyncPieces broke, or when it finished announcing and holds none of the stripe's missing pieces;
  * - on a stall: for STALL_MS it neither delivered bytes of the stripe nor announced a new piece of
  *   it (with nothing asked of it, longer for a parent whose own cadence is slower: see
- *   STALL_CADENCE_FACTOR), while pieces of the stripe are missing here and a later parent of the
- *   stripe holds one.
+ *   STALL_CADENCE_FACTOR, and FIRST_ANNOUNCE_MS for one that announced nothing yet), while pieces of
+ *   the stripe are missing here and a later parent of the stripe holds one.
  * Each move is reported once per stripe and parent, as a temporary piece failure naming the parent
  * left: that is what makes the scheduler re-attach this peer. A stripe with no parent left, or
  * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
@@ -36,6 +36,17 @@ export const STALL_MS = 1_000;
  * after two of this one, which can be too late for the first.
  */
 export const STALL_CADENCE_FACTOR = 2;
+
+/**
+ * A parent that has announced nothing yet is waiting for its own first piece, and at the start of
+ * a swarm that takes seconds for a forwarder a few levels down: the seed's first pieces come from
+ * the origin, and each level takes a piece time at the stripe rate (1.3 s for 4 MiB with 4
+ * stripes at 100 Mbit/s). Measured on simulated hosts (bench:swarm, 4 peers, 2 stripes), a bare
+ * STALL_MS here sent every child to the seed within 3 s of the start and the seed sent the file 3
+ * times. Such a parent is left only after this long (about the scheduler's collectedPieceTimeout),
+ * or at once when it fails or its SyncPieces breaks.
+ */
+export const FIRST_ANNOUNCE_MS = 10_000;
 
 /** How much of the longest recent gap between announcements is kept at each new one. */
 const CADENCE_DECAY = 0.8;
@@ -98,6 +109,8 @@ export class StripeFollower {
   /** parent -> recent milliseconds per byte of its pieces, from answer to last byte. */
   readonly #msPerByte = new Map<string, number>();
   #lastCheck = Number.POSITIVE_INFINITY;
+  /** When the plan in force arrived: a parent's first announcement after it is its first gap. */
+  #planAt = 0;
 
   constructor(deps: StripeFollowerDeps) {
     this.#deps = deps;
@@ -153,7 +166,8 @@ export class StripeFollower {
     const now = this.#now();
     for (const key of [`${parentId}:${plan.stripeOf(number)}`, parentId]) {
       const cadence = this.#cadence.get(key);
-      if (!cadence) this.#cadence.set(key, { last: now, gapMs: 0 });
+      // The wait for its first piece is the first gap: a parent that took 2 s for it is given that long again.
+      if (!cadence) this.#cadence.set(key, { last: now, gapMs: now - this.#planAt });
       else {
         cadence.gapMs = Math.max(now - cadence.last, cadence.gapMs * CADENCE_DECAY);
         cadence.last = now;
@@ -233,7 +247,8 @@ export class StripeFollower {
     }
     // Bytes asked for and not coming stall at once; silence only past the parent's own cadence.
     const gapMs = asked ? 0 : Math.max(this.#cadence.get(`${from}:${stripe}`)?.gapMs ?? 0, plan.stripeCount * (this.#cadence.get(from)?.gapMs ?? 0));
-    const windowMs = Math.max(STALL_MS, STALL_CADENCE_FACTOR * gapMs);
+    const silentSoFar = !asked && !this.#cadence.has(from);
+    const windowMs = silentSoFar ? FIRST_ANNOUNCE_MS : Math.max(STALL_MS, STALL_CADENCE_FACTOR * gapMs);
     if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < windowMs) return this.#open.has(stripe) ? 'open' : 'stay';
     if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return 'leave';
     // Stalled, and no later parent has anything to give: any other holder serves the stripe meanwhile.
@@ -284,6 +299,7 @@ export class StripeFollower {
     if (slot.version !== this.#version) {
       this.#version = slot.version;
       const now = this.#now();
+      this.#planAt = now;
       this.#alive = new Map((slot.plan?.stripes() ?? []).map((stripe) => [stripe, now]));
       this.#open = new Set();
     }
@@ -307,7 +323,11 @@ export function watchedBody(piece: PieceBody, directGraceMs: number, alive: (ahe
   const direct: DirectBody & AsyncIterable<Uint8Array> = {
     receiveInto: async (fd, position, size, onWritten) => {
       alive(directGraceMs);
-      const result = await body.receiveInto(fd, position, size, onWritten);
+      // The receive tells how far it got while it runs (every few ms): each growth is a sign of life.
+      const result = await body.receiveInto(fd, position, size, (written) => {
+        alive();
+        onWritten?.(written);
+      });
       alive();
       return result;
     },

@@ -343,3 +343,13 @@ test('a stripe parent still downloading announces the stripe\'s pieces more than
   assert.deepEqual(byStripe(outcome.from, 2), { 0: ['slow'], 1: ['seed'] });
   assert.deepEqual(outcome.failed, []);
 }, 30_000);
+
+test('a stripe parent that has announced nothing yet (its own first piece still on the way, 2 s) keeps its stripe: the child waits, it does not go to the backup', async (t) => {
+  const pieces = 4;
+  const { url, body } = await httpOrigin(t, pieces);
+  const [late, seed] = await Promise.all([parent(t, 'late', url, { originDelayMs: 2_000 }), parent(t, 'seed', url)]);
+  const outcome = await child(t, { url, body, parents: [late!, seed!], plan: plan({ 0: ['late', 'seed'], 1: ['seed'] }) });
+  assert.equal(outcome.result, 'complete');
+  assert.deepEqual(byStripe(outcome.from, 2), { 0: ['late'], 1: ['seed'] });
+  assert.deepEqual(outcome.failed, []);
+}, 30_000);
