@@ -16,6 +16,12 @@
  * kept-alive, pipelined raw connections (engine/source/raw-pool.ts) whose bodies the addon's
  * receiveToFileKeepAlive moves natively and leaves the socket for the next answer: no handshake
  * and no JS copy per piece. A parent that does not keep alive goes back to the rules above.
+ *
+ * A piece the parent is still receiving (cut-through relay, daemon/upload/relay.ts) is asked with
+ * `X-Dragonfly-Relay: 1` and travels by the same rules as a finished one (its answer has the same
+ * framing): a relay on a slow link would pay a handshake per piece as dearly as a finished piece.
+ * Its digest is the one the parent announces over SyncPieces once it verified the piece, awaited
+ * after the body ended.
  */
 import { Pool } from 'undici';
 import {
@@ -29,13 +35,14 @@ import {
   requestRange,
   StorageError,
   type DirectBody,
+  type ExpectedDigest,
   type PieceBody,
   type RawAnswer,
   type ReceiveToFile,
 } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
 import { PIECE_DIGEST_HEADER } from '../upload/piece-server.ts';
-import { PIECE_LENGTH_HEADER, RELAY_HEADER } from '../upload/relay.ts';
+import { RELAY_HEADER } from '../upload/relay.ts';
 import { IdleCache, PARENT_IDLE_CLOSE_MS } from './idle-cache.ts';
 
 export interface ParentAddress {
@@ -54,6 +61,11 @@ export interface AnnouncedPiece {
   readonly digest: string;
   /** Still arriving at the parent (announced only to a child that asked for relay). */
   readonly receiving?: boolean | undefined;
+  /**
+   * With `receiving`: the digest the parent announces over SyncPieces once it verified and
+   * recorded the piece (piece-collector.ts), undefined when none comes in time.
+   */
+  readonly verifiedDigest?: ((signal: AbortSignal) => Promise<string | undefined>) | undefined;
 }
 
 export class PieceClient {
@@ -116,12 +128,12 @@ export class PieceClient {
   }
 
   async #fetch(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
-    if (piece.receiving) return this.#fetchRelay(origin, parent, taskId, piece, signal);
     const kept = this.#kept?.raw.keepsAlive(new URL(origin)) ? this.#kept : undefined;
     if (this.#directReceive && (kept || !this.isSlow(parent.ip, parent.port))) {
       const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive, kept);
       if (direct) return direct;
     }
+    if (piece.receiving) return this.#fetchRelay(origin, parent, taskId, piece, signal);
     const pool = this.#pools.use(origin);
     let answer;
     try {
@@ -152,7 +164,7 @@ export class PieceClient {
    * The piece over a connection of its own, its body left in the socket for receiveToFile. The
    * statuses and lengths that undici's answer would fail on fail the same way here; an answer this
    * client cannot take as it is (an informational status, a transfer coding) returns undefined and
-   * the piece is fetched again through undici.
+   * the piece is fetched again through undici. A `receiving` piece is asked for as a relay.
    */
   async #fetchDirect(
     origin: string,
@@ -165,7 +177,8 @@ export class PieceClient {
   ): Promise<PieceBody | undefined> {
     let answer: RawAnswer;
     try {
-      const asked = { url: new URL(`${origin}/pieces/${taskId}/${piece.number}`), headers: {}, timeoutMs: this.#timeoutMs, signal };
+      const headers: Record<string, string> = piece.receiving ? { [RELAY_HEADER]: '1' } : {};
+      const asked = { url: new URL(`${origin}/pieces/${taskId}/${piece.number}`), headers, timeoutMs: this.#timeoutMs, signal };
       answer = kept ? await kept.raw.request(asked) : await requestRange(asked);
     } catch (error) {
       if (signal.aborted) throw error;
@@ -188,13 +201,14 @@ export class PieceClient {
       return undefined;
     }
     const raw = new RawRangeBody(answer, { length: piece.length, timeoutMs: this.#timeoutMs, signal, receive, receiveKeepAlive: kept?.receive });
-    return { body: new ParentDirectBody(raw, parent.peerId, piece.number, signal), source: parent.peerId, expectedDigest: piece.digest };
+    const expectedDigest = piece.receiving ? relayDigest(answer.headers[PIECE_DIGEST_HEADER], parent, piece, signal) : piece.digest;
+    return { body: new ParentDirectBody(raw, parent.peerId, piece.number, signal), source: parent.peerId, expectedDigest };
   }
 
   /**
-   * A piece the parent is still receiving, relayed as it lands (daemon/upload/relay.ts): the digest
-   * to check comes in the trailer once the parent's own check passed. A body cut short fails the
-   * piece like any broken body; a missing trailer fails it in the engine's check.
+   * A relayed piece through undici (no addon, or an answer the raw client does not take as it is).
+   * A body cut short fails the piece like any broken body; a digest that is not announced in time
+   * fails it in the engine's check.
    */
   async #fetchRelay(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
     const pool = this.#pools.use(origin);
@@ -216,15 +230,12 @@ export class PieceClient {
       void answer.body.dump();
       throw new ParentPieceError(parent.peerId, `answered ${answer.statusCode} for relayed piece ${piece.number}`, { status: answer.statusCode });
     }
-    // A finished piece answers with Content-Length and its digest header, a relayed one with both in the trailer's stead.
-    const length = Number(answer.headers[PIECE_LENGTH_HEADER] ?? answer.headers['content-length']);
+    const length = Number(answer.headers['content-length']);
     if (length !== piece.length) {
       void answer.body.dump();
-      throw new ParentPieceError(parent.peerId, `sent piece ${piece.number} as ${length} bytes of ${piece.length}`);
+      throw new ParentPieceError(parent.peerId, `sent piece ${piece.number} as ${answer.headers['content-length']} bytes of ${piece.length}`);
     }
-    const header = answer.headers[PIECE_DIGEST_HEADER];
-    const { trailers } = answer;
-    const expectedDigest = typeof header === 'string' ? header : () => trailers[PIECE_DIGEST_HEADER];
+    const expectedDigest = relayDigest(answer.headers[PIECE_DIGEST_HEADER], parent, piece, signal);
     return { body: mapErrors(answer.body, parent.peerId, piece.number), source: parent.peerId, expectedDigest };
   }
 
@@ -243,6 +254,20 @@ export class PieceClient {
 
 function originOf(ip: string, port: number): string {
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
+
+/**
+ * What a relay answer must hash to: its digest header when the parent had finished the piece by
+ * the time it answered; else the digest the parent announces once verified, awaited after the body.
+ */
+function relayDigest(header: string | string[] | undefined, parent: ParentAddress, piece: AnnouncedPiece, signal: AbortSignal): ExpectedDigest {
+  if (typeof header === 'string') return header;
+  return async () => {
+    const digest = await piece.verifiedDigest?.(signal);
+    signal.throwIfAborted();
+    if (digest === undefined) throw new ParentPieceError(parent.peerId, `did not announce relayed piece ${piece.number} as verified`);
+    return digest;
+  };
 }
 
 function brokeOff(parentId: string, number: number, error: unknown): ParentPieceError {
@@ -276,9 +301,9 @@ class ParentDirectBody implements DirectBody, AsyncIterable<Uint8Array> {
     this.#signal = signal;
   }
 
-  async receiveInto(fd: number, position: number, length: number): Promise<{ bytes: number; crc32: number }> {
+  async receiveInto(fd: number, position: number, length: number, onWritten?: (written: number) => void): Promise<{ bytes: number; crc32: number }> {
     try {
-      return await this.#body.receiveInto(fd, position, length);
+      return await this.#body.receiveInto(fd, position, length, onWritten);
     } catch (error) {
       if (this.#signal.aborted || error instanceof StorageError) throw error;
       throw brokeOff(this.#parentId, this.#number, error);

@@ -5,6 +5,8 @@
  * per piece, which parents have it and where their piece servers are; `changed()` wakes whoever
  * waits for more. With `relay`, parents also announce pieces they are still receiving (marked
  * `receiving`, no digest), replaced by the finished announcement once the parent verified them.
+ * That announcement is the only place a relayed piece's digest comes from (the relayed body carries
+ * none): `verifiedDigest` waits for it, and every receiving announcement carries a way to ask.
  */
 import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
 import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
@@ -17,6 +19,14 @@ export interface CandidateParent {
 }
 
 export type ParentSyncState = 'syncing' | 'done' | 'failed';
+
+/**
+ * How long a child waits, after a relayed body ended, for its parent to announce the piece as
+ * verified. The parent sends the last byte only once it recorded the piece, and announces it in
+ * the same turn, so the announcement is normally there within milliseconds; seconds cover a busy
+ * machine. None by then: the piece fails and is fetched elsewhere.
+ */
+export const RELAY_DIGEST_TIMEOUT_MS = 5_000;
 
 interface ParentEntry {
   readonly parent: CandidateParent;
@@ -90,6 +100,8 @@ export class PieceCollector {
   readonly #pieces = new Map<number, Map<string, { piece: AnnouncedPiece; address: ParentAddress }>>();
   #wake: Array<() => void> = [];
   readonly #listeners = new Set<(peerId: string, number: number) => void>();
+  /** `${peerId}/${number}` -> who waits for that parent to announce that piece as verified. */
+  readonly #digestWaiters = new Map<string, Set<(digest: string | undefined) => void>>();
   #closed = false;
 
   /** `relay`: ask parents to announce pieces they are still receiving too (cut-through relay). */
@@ -143,7 +155,36 @@ export class PieceCollector {
     entry.call?.cancel();
     if (entry.state === 'syncing') entry.state = 'failed';
     for (const holders of this.#pieces.values()) holders.delete(peerId);
+    this.#settleDigests(peerId);
     this.#notify();
+  }
+
+  /**
+   * The digest `peerId` announces for piece `number` once it verified and recorded it: at once
+   * when already announced, else when the announcement comes. Undefined when it does not come
+   * within `timeoutMs`, the parent's stream ends or fails, the parent is dropped, or `signal` aborts.
+   */
+  verifiedDigest(peerId: string, number: number, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
+    const known = this.#pieces.get(number)?.get(peerId)?.piece;
+    if (known && !known.receiving && known.digest) return Promise.resolve(known.digest);
+    if (this.#closed || this.#parents.get(peerId)?.state !== 'syncing' || signal.aborted) return Promise.resolve(undefined);
+    const key = `${peerId}/${number}`;
+    let waiters = this.#digestWaiters.get(key);
+    if (!waiters) this.#digestWaiters.set(key, (waiters = new Set()));
+    const all = waiters;
+    return new Promise((resolve) => {
+      const done = (digest: string | undefined): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        all.delete(done);
+        if (all.size === 0 && this.#digestWaiters.get(key) === all) this.#digestWaiters.delete(key);
+        resolve(digest);
+      };
+      const onAbort = (): void => done(undefined);
+      const timer = setTimeout(onAbort, timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      all.add(done);
+    });
   }
 
   /** Parents not in `excluded` whose sync has not failed: those a piece may still come from. */
@@ -187,6 +228,7 @@ export class PieceCollector {
   close(): void {
     this.#closed = true;
     for (const entry of this.#parents.values()) entry.call?.cancel();
+    for (const peerId of this.#parents.keys()) this.#settleDigests(peerId);
     this.#notify();
   }
 
@@ -199,12 +241,21 @@ export class PieceCollector {
       let holders = this.#pieces.get(response.number);
       if (!holders) this.#pieces.set(response.number, (holders = new Map()));
       const receiving = this.#relay && response.receiving;
+      const { peerId } = entry.parent;
       // A finished announcement is never replaced by a later "receiving" one.
-      if (receiving && holders.get(entry.parent.peerId)?.piece.receiving === false) return;
-      holders.set(entry.parent.peerId, {
-        piece: { number: response.number, offset: response.offset, length: response.length, digest: response.digest, receiving },
-        address: { peerId: entry.parent.peerId, ip: response.ip || host.ip, port: response.tcpPort },
-      });
+      if (receiving && holders.get(peerId)?.piece.receiving === false) return;
+      const piece: AnnouncedPiece = receiving
+        ? {
+            number: response.number,
+            offset: response.offset,
+            length: response.length,
+            digest: '',
+            receiving,
+            verifiedDigest: (signal) => this.verifiedDigest(peerId, response.number, RELAY_DIGEST_TIMEOUT_MS, signal),
+          }
+        : { number: response.number, offset: response.offset, length: response.length, digest: response.digest, receiving };
+      holders.set(peerId, { piece, address: { peerId, ip: response.ip || host.ip, port: response.tcpPort } });
+      if (!receiving) this.#settleDigests(peerId, response.number, response.digest);
       for (const listener of this.#listeners) listener(entry.parent.peerId, response.number);
       this.#notify();
     });
@@ -213,12 +264,28 @@ export class PieceCollector {
         entry.state = 'failed';
         entry.error = error.details ?? error.message;
       }
+      this.#settleDigests(entry.parent.peerId);
       this.#notify();
     });
     call.on('end', () => {
       if (entry.state === 'syncing') entry.state = 'done';
+      this.#settleDigests(entry.parent.peerId);
       this.#notify();
     });
+  }
+
+  /**
+   * Answers who waits for a verified digest from `peerId`: for piece `number` with `digest` (it
+   * was announced), or for every piece with undefined (nothing more will come from that parent).
+   */
+  #settleDigests(peerId: string, number?: number, digest?: string): void {
+    const keys = number === undefined ? [...this.#digestWaiters.keys()].filter((k) => k.startsWith(`${peerId}/`)) : [`${peerId}/${number}`];
+    for (const key of keys) {
+      const waiters = this.#digestWaiters.get(key);
+      if (!waiters) continue;
+      this.#digestWaiters.delete(key);
+      for (const done of [...waiters]) done(digest || undefined);
+    }
   }
 
   #notify(): void {

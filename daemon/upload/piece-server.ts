@@ -113,7 +113,7 @@ export class PieceServer {
     if (!task) throw new NotFoundError(`task ${taskId} is not here`);
     if (number >= task.pieceCount) throw new InvalidArgumentError(`piece ${number} is out of range: the task has ${task.pieceCount} pieces`);
     const piece = task.piece(number);
-    // Only a child that asked for relay may get a piece still arriving; it checks the trailer digest.
+    // Only a child that asked for relay may get a piece still arriving; it checks the digest this peer announces once verified.
     const receipt = piece || !wantsRelay(req.headers) ? undefined : task.receiving(number);
     if (!piece && !receipt) throw new NotFoundError(`piece ${number} of task ${taskId} is not finished here`);
     if (this.#active >= this.#uploadLimit) {
@@ -131,8 +131,8 @@ export class PieceServer {
           res,
           task,
           receipt,
+          sender: this.#options.sender,
           limiter: this.#options.limiter,
-          digestHeader: PIECE_DIGEST_HEADER,
           offsetHeader: PIECE_OFFSET_HEADER,
           signal: abort.signal,
         });

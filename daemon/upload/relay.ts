@@ -1,24 +1,26 @@
 /**
- * Cut-through relay: a piece this peer is still receiving, streamed to a child that asked for it
- * (`X-Dragonfly-Relay: 1`) as its bytes land at their offsets in the task file. The answer is
- * chunked (its full length in `X-Dragonfly-Piece-Length`), because the piece's digest is known only
- * once this peer's own crc32 check passed and the piece is recorded: it goes in the
- * `X-Dragonfly-Piece-Digest` trailer. When the attempt fails here (short body, digest mismatch, the
- * task closes), the body is cut before its end, so the child drops what it got and fetches the
- * piece elsewhere. Bytes are read from the task file up to the writer's watermark and written
- * through the response (sendfile does not fit chunked framing).
+ * Cut-through relay: a piece this peer is still receiving, sent to a child that asked for it
+ * (`X-Dragonfly-Relay: 1`) as its bytes land at their offsets in the task file. The answer looks
+ * like a finished piece's (exact Content-Length, the length also in `X-Dragonfly-Piece-Length`)
+ * but carries no digest: this peer knows it only once its own crc32 check passed, and the child
+ * takes it from the finished-piece announcement this peer then sends over SyncPieces. The bytes go
+ * from the task file with the piece sender (sendfile where the addon is loaded), each stretch once
+ * the writer's watermark passed it, through the upload rate limiter.
+ *
+ * The last byte is held back until the piece is recorded here: when the attempt fails instead
+ * (digest mismatch, short body, the task closes) the connection is destroyed before it, so the
+ * child always sees a short body for a piece that did not pass, and fetches it elsewhere.
  */
-import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { DfError } from '../../api/index.ts';
-import type { PieceReceipt, TaskView, TokenBucket } from '../../engine/index.ts';
+import type { PieceReceipt, PieceSender, TaskView, TokenBucket } from '../../engine/index.ts';
+import { socketOf } from '../http/respond.ts';
 
 export const RELAY_HEADER = 'x-dragonfly-relay';
 export const PIECE_LENGTH_HEADER = 'x-dragonfly-piece-length';
 
-/** Bytes read from the task file per write to the child. */
-const RELAY_CHUNK_BYTES = 256 * 1024;
+/** Bytes kept from the child until the piece is recorded here: one is enough to make a cut body short. */
+const HELD_BACK_BYTES = 1;
 
 /** True when the request opted in to cut-through relay. */
 export function wantsRelay(headers: Record<string, string | string[] | undefined>): boolean {
@@ -37,52 +39,49 @@ export interface RelayInit {
   readonly res: ServerResponse;
   readonly task: TaskView;
   readonly receipt: PieceReceipt;
+  readonly sender: PieceSender;
   readonly limiter: TokenBucket;
-  /** Digest and offset header names of a piece answer. */
-  readonly digestHeader: string;
+  /** Offset header name of a piece answer. */
   readonly offsetHeader: string;
   readonly signal: AbortSignal;
 }
 
-/** Streams the piece as it arrives; resolves the bytes sent once the digest trailer is sent. */
+/**
+ * How far the child may have the piece: everything written once it is recorded here, else the
+ * watermark short of the held-back tail.
+ */
+export function relayable(receipt: Pick<PieceReceipt, 'state' | 'written' | 'length'>): number {
+  if (receipt.state === 'recorded') return receipt.length;
+  return Math.min(receipt.written, Math.max(0, receipt.length - HELD_BACK_BYTES));
+}
+
+/** Sends the piece as it arrives; resolves the bytes sent once the last one went out. */
 export async function relayPiece(init: RelayInit): Promise<number> {
   const { res, task, receipt, signal } = init;
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
-    'transfer-encoding': 'chunked',
-    trailer: init.digestHeader,
+    'content-length': receipt.length,
     [PIECE_LENGTH_HEADER]: receipt.length,
     [init.offsetHeader]: receipt.offset,
   });
+  // Headers must reach the socket before the file bytes; the sender flushes what is queued.
   res.flushHeaders();
-  const handle = await open(task.dataPath, 'r');
-  try {
-    let sent = 0;
-    const buffer = Buffer.allocUnsafe(Math.min(RELAY_CHUNK_BYTES, Math.max(1, receipt.length)));
-    while (sent < receipt.length) {
-      await receipt.changed(sent, signal);
-      signal.throwIfAborted();
-      if (receipt.state === 'failed') throw new RelayCutError(receipt.number);
-      while (sent < receipt.written) {
-        const want = Math.min(buffer.byteLength, receipt.written - sent);
-        await init.limiter.take(want, signal);
-        const { bytesRead } = await handle.read(buffer, 0, want, receipt.offset + sent);
-        if (bytesRead <= 0) throw new RelayCutError(receipt.number);
-        sent += bytesRead;
-        // A copy: the buffer is reused while the socket may still hold the chunk.
-        if (!res.write(Buffer.from(buffer.subarray(0, bytesRead)))) await once(res, 'drain', { signal });
-      }
+  const socket = await socketOf(res, signal);
+  let sent = 0;
+  while (sent < receipt.length) {
+    if (receipt.state === 'failed') throw new RelayCutError(receipt.number);
+    const ready = relayable(receipt);
+    if (ready > sent) {
+      await init.limiter.take(ready - sent, signal);
+      const moved = await init.sender.send(socket, task.dataPath, receipt.offset + sent, ready - sent, signal);
+      // A file shorter than its watermark says: nothing sane to send, and looping would spin.
+      if (moved <= 0) throw new RelayCutError(receipt.number);
+      sent += moved;
+      continue;
     }
-    while (receipt.state === 'receiving') {
-      await receipt.changed(receipt.length, signal);
-      signal.throwIfAborted();
-    }
-    const record = task.piece(receipt.number);
-    if (receipt.state !== 'recorded' || !record) throw new RelayCutError(receipt.number);
-    res.addTrailers({ [init.digestHeader]: record.digest });
-    res.end();
-    return sent;
-  } finally {
-    await handle.close();
+    await receipt.changed(receipt.written, signal);
+    signal.throwIfAborted();
   }
+  res.end();
+  return sent;
 }

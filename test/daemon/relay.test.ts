@@ -2,8 +2,10 @@
  * Cut-through relay on loopback, with a real engine as the parent (its piece bodies fed by the test,
  * so a piece stays half-written as long as the test wants), its real piece server, and a real child
  * engine fetching through PieceClient: a child that asks reads a piece while it still arrives and
- * gets its digest after the parent's own check; a child that does not ask gets 404; a piece that
- * fails the parent's check is cut and the child takes it from elsewhere, nothing of it exported.
+ * gets its last byte only after the parent's own check (the digest itself comes over SyncPieces,
+ * daemon/test/relay-sync.test.ts); a child that does not ask gets 404; a piece that fails the
+ * parent's check is cut and the child takes it from elsewhere, nothing of it exported, whether
+ * the child receives natively or through undici.
  */
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
@@ -71,7 +73,7 @@ async function halfReceivedParent(t: TestContext, body: Buffer, expectedDigest: 
 
 const digestOf = (bytes: Uint8Array) => `crc32:${crc32(bytes)}`;
 
-test('a child that asks reads a piece its parent is still receiving; the digest trailer follows the parent check; without asking: 404', async (t) => {
+test('a child that asks reads a piece its parent is still receiving; its last byte follows the parent check; without asking: 404', async (t) => {
   const body = content(2 * PIECE, 1201);
   const piece = body.subarray(0, PIECE);
   const parent = await halfReceivedParent(t, body, digestOf(piece));
@@ -85,6 +87,7 @@ test('a child that asks reads a piece its parent is still receiving; the digest 
   const answer = await pool.request({ path: `/pieces/${parent.view.taskId}/0`, method: 'GET', headers: { 'x-dragonfly-relay': '1' } });
   assert.equal(answer.statusCode, 200);
   assert.equal(Number(answer.headers['x-dragonfly-piece-length']), PIECE);
+  assert.equal(Number(answer.headers['content-length']), PIECE, 'an exact length, as for a finished piece');
   assert.equal(answer.headers[PIECE_DIGEST_HEADER], undefined, 'no digest before the parent checked the piece');
   const chunks: Buffer[] = [];
   let received = 0;
@@ -99,19 +102,67 @@ test('a child that asks reads a piece its parent is still receiving; the digest 
   assert.equal(parent.view.piece(0), undefined, 'the first half arrived while the parent had not recorded piece 0');
   assert.ok(Buffer.concat(chunks).equals(piece.subarray(0, received)));
   parent.release();
-  for (let next = await reader.next(); !next.done; next = await reader.next()) chunks.push(next.value);
+  for (let next = await reader.next(); !next.done; next = await reader.next()) {
+    chunks.push(next.value);
+    received += next.value.byteLength;
+    if (received === PIECE) assert.equal(parent.view.piece(0)?.digest, digestOf(piece), 'recorded by the parent before the last byte went out');
+  }
   const relayed = Buffer.concat(chunks);
   assert.ok(relayed.equals(piece), 'the whole piece, byte for byte');
-  assert.equal(answer.trailers[PIECE_DIGEST_HEADER], digestOf(piece));
-  assert.equal(parent.view.piece(0)?.digest, digestOf(piece), 'recorded by the parent before the trailer went out');
+  assert.equal(answer.trailers[PIECE_DIGEST_HEADER], undefined, 'no trailer: the digest is announced over SyncPieces');
   await parent.download;
 });
 
-test('a relayed piece that fails the parent check is cut; the child refuses it, refetches it, and exports only good bytes', async (t) => {
+for (const [label, verifiedDigest, code] of [
+  ['never announced', async () => undefined, 'DF_ERR_PARENT_FAILED'],
+  ['announced but not matching', async () => 'crc32:1', 'DF_ERR_PIECE_DIGEST_MISMATCH'],
+] as const) test(`a relayed piece whose verified digest is ${label} is refused (${code}), refetched, and only good bytes exported`, async (t) => {
+  const body = content(2 * PIECE, 1203);
+  // The parent's own check passes: the whole body reaches the child, and only the digest decides.
+  const parent = await halfReceivedParent(t, body, digestOf(body.subarray(0, PIECE)));
+  const client = new PieceClient({ timeoutMs: 5_000 });
+  t.onTestFinished(() => client.close());
+  const child = await fixture(t);
+  child.origin.setFile('/file', body);
+  const failures: unknown[] = [];
+  const strategy: PieceStrategy = async (session) => {
+    const piece = { number: 0, offset: 0, length: PIECE, digest: '', receiving: true, verifiedDigest };
+    const relayJob: PieceJob = { number: 0, fetch: (_range, signal) => client.fetch({ peerId: 'parent', ip: '127.0.0.1', port: parent.port }, parent.view.taskId, piece, signal) };
+    const queue: PieceJob[] = [relayJob, session.originJob(1)];
+    await session.runPieces(
+      async () => {
+        if (queue[0] === relayJob) setTimeout(parent.release, 50);
+        return queue.shift();
+      },
+      async (number, error) => {
+        failures.push(error);
+        queue.push(session.originJob(number));
+        return true;
+      },
+    );
+  };
+  const out = child.out();
+  const pieces: Array<{ number: number; source: string }> = [];
+  await child.download({
+    url: child.origin.url(),
+    pieceLength: PIECE,
+    outputPath: out,
+    strategy,
+    onEvent: (event) => {
+      if (event.type === 'piece') pieces.push({ number: event.piece.number, source: event.piece.source });
+    },
+  });
+  assert.deepEqual(failures.map((e) => (e as { code?: string }).code), [code]);
+  assert.deepEqual(pieces.filter((p) => p.number === 0), [{ number: 0, source: 'origin' }], 'piece 0 recorded once, from the origin');
+  assert.ok((await readFile(out)).equals(body));
+  await parent.download;
+});
+
+for (const receive of ['undici', 'native'] as const) test(`a relayed piece that fails the parent check is cut; the child (${receive}) refuses it, refetches it, and exports only good bytes`, async (t) => {
   const body = content(2 * PIECE, 1202);
   // The parent's own check wants another digest: its attempt at piece 0 fails after the last byte.
   const parent = await halfReceivedParent(t, body, 'crc32:1');
-  const client = new PieceClient({ timeoutMs: 5_000, directReceive: false });
+  const client = new PieceClient({ timeoutMs: 5_000, ...(receive === 'undici' && { directReceive: false }) });
   t.onTestFinished(() => client.close());
   const child = await fixture(t);
   child.origin.setFile('/file', body);
@@ -123,7 +174,8 @@ test('a relayed piece that fails the parent check is cut; the child refuses it, 
         client.fetch(
           { peerId: 'parent', ip: '127.0.0.1', port: parent.port },
           parent.view.taskId,
-          { number: 0, offset: range.offset, length: range.length, digest: '', receiving: true },
+          // The bytes are right (only the parent's check is wrong), and so is this digest: only the cut can fail the piece.
+          { number: 0, offset: range.offset, length: range.length, digest: '', receiving: true, verifiedDigest: async () => digestOf(body.subarray(0, PIECE)) },
           signal,
         ),
     };
