@@ -50,7 +50,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     bandwidthLimit: field.rate('50GB/s', 'all downloads together'),
     collectedPieceTimeout: field.duration('10s', 'how long to wait for a parent to announce pieces before rescheduling'),
     relay: field.bool(false, 'fetch pieces parents are still receiving (cut-through relay), each checked against the digest the parent sends once it verified the piece'),
-    keepAlive: field.bool(false, 'pieces from origins and parents go over kept-alive, pipelined connections moved socket -> crc32 -> file by the native addon, on slow and fast links alike (needs the addon)'),
+    keepAlive: field.bool(true, 'pieces from origins and parents go over kept-alive, pipelined connections moved socket -> crc32 -> file by the native addon, on slow and fast links alike (needs the addon; false: a connection per piece on fast links, undici on slow ones)'),
   }),
   upload: field.object({
     server: field.object({

@@ -27,8 +27,8 @@ export interface SwarmArgs {
   readonly concurrentPieceCount: number | undefined;
   /** The daemons' download.relay (cut-through: pieces fetched while their parent still receives them). */
   readonly relay: boolean;
-  /** The daemons' download.keepAlive (kept-alive native receive). */
-  readonly keepAlive: boolean;
+  /** The daemons' download.keepAlive (kept-alive native receive); undefined: their default (on). */
+  readonly keepAlive: boolean | undefined;
   /** The scheduler's scheduler.stripes; undefined: its default. */
   readonly stripes: number | undefined;
   readonly systems: readonly SystemName[];
@@ -48,7 +48,7 @@ export interface SwarmArgs {
 }
 
 export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-length SIZE] [--concurrency N] [--relay] [--keep-alive] [--stripes K] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
+         [--piece-length SIZE] [--concurrency N] [--relay] [--no-keep-alive] [--stripes K] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
          [--out DIR] [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
 
 Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
@@ -63,7 +63,7 @@ and whether every output is right. Needs root.
   --piece-length SIZE  piece length for dfget and the torrent, 4MiB to 64MiB (default: dfget's formula)
   --concurrency N      the daemons' download.concurrentPieceCount (default: the daemon's, 8)
   --relay              the daemons relay pieces they are still receiving (download.relay: true)
-  --keep-alive         the daemons receive over kept-alive native connections (download.keepAlive: true)
+  --no-keep-alive      the daemons take a connection per piece (download.keepAlive: false; default on)
   --stripes K          the scheduler places peers in K stripe trees (scheduler.stripes; 0: its DAG)
   --systems LIST       which systems, comma-separated (default p2p,http,bittorrent)
   --runs K             repetitions of each system on the same hosts (default 1)
@@ -79,7 +79,7 @@ and whether every output is right. Needs root.
 `;
 
 export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--keep-alive] [--stripes K] [--runs 1] [--out DIR]
+         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--no-keep-alive] [--stripes K] [--runs 1] [--out DIR]
 
 Runs the p2p system on one topology for every piece length (plus the formula's choice) and every
 concurrency, and prints the best settings with their figures. Needs root.
@@ -117,7 +117,7 @@ const COMMON_OPTIONS = {
   out: { type: 'string' },
   timeout: { type: 'string' },
   relay: { type: 'boolean', default: false },
-  'keep-alive': { type: 'boolean', default: false },
+  'keep-alive': { type: 'boolean' },
   stripes: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -142,7 +142,7 @@ function common(values: Record<string, string | boolean | undefined>, cwd: strin
     outDir: values['out'] ? resolve(cwd, String(values['out'])) : resolve(import.meta.dirname, '..', 'results', `${outName}-${stamp}`),
     timeoutMs: values['timeout'] === undefined ? undefined : unit('timeout', String(values['timeout']), parseDuration),
     relay: values['relay'] === true,
-    keepAlive: values['keep-alive'] === true,
+    keepAlive: typeof values['keep-alive'] === 'boolean' ? values['keep-alive'] : undefined,
     stripes: values['stripes'] === undefined ? undefined : integer('stripes', String(values['stripes']), 0, 16),
     help: values['help'] === true,
   };
@@ -154,6 +154,7 @@ export function parseSwarmArgs(argv: readonly string[], cwd = process.cwd()): Sw
     ({ values } = parseArgs({
       args: [...argv],
       strict: true,
+      allowNegative: true,
       options: {
         ...COMMON_OPTIONS,
         'piece-length': { type: 'string' },
@@ -208,6 +209,7 @@ export function parseTuneArgs(argv: readonly string[], cwd = process.cwd()): Tun
     ({ values } = parseArgs({
       args: [...argv],
       strict: true,
+      allowNegative: true,
       options: { ...COMMON_OPTIONS, 'piece-lengths': { type: 'string', default: '4MiB,8MiB,16MiB,32MiB' }, 'concurrency-list': { type: 'string', default: '4,8,16' } },
     }));
   } catch (error) {

@@ -49,7 +49,7 @@ function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boole
   const download: DfdaemonConfigTree = {};
   if (ctx.p2p.concurrentPieceCount !== undefined) download['concurrentPieceCount'] = ctx.p2p.concurrentPieceCount;
   if (ctx.p2p.relay) download['relay'] = true;
-  if (ctx.p2p.keepAlive) download['keepAlive'] = true;
+  if (ctx.p2p.keepAlive !== undefined) download['keepAlive'] = ctx.p2p.keepAlive;
   return buildDfdaemonConfig({
     hostname: host.name,
     ip: host.ip,

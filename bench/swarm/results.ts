@@ -55,7 +55,7 @@ export interface RunSetup {
   readonly pieceLengthBytes: number;
   readonly concurrentPieceCount: number | undefined;
   readonly relay: boolean;
-  readonly keepAlive: boolean;
+  readonly keepAlive: boolean | undefined;
   readonly stripes: number | undefined;
   readonly timeoutMs: number;
 }
@@ -189,7 +189,7 @@ export function resultsJson(setup: RunSetup, bySystem: Runs, skipped: Readonly<R
     pieceLengthBytes: setup.pieceLengthBytes,
     concurrentPieceCount: setup.concurrentPieceCount ?? null,
     relay: setup.relay,
-    keepAlive: setup.keepAlive,
+    keepAlive: setup.keepAlive ?? null,
     stripes: setup.stripes ?? null,
     namespacePrefix: setup.prefix,
     timeoutSeconds: setup.timeoutMs / 1000,

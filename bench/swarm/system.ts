@@ -28,8 +28,8 @@ export interface P2pKnobs {
   readonly concurrentPieceCount: number | undefined;
   /** The daemons' download.relay: fetch pieces parents are still receiving (cut-through). */
   readonly relay: boolean;
-  /** The daemons' download.keepAlive: kept-alive native receive from origin and parents. */
-  readonly keepAlive: boolean;
+  /** The daemons' download.keepAlive: kept-alive native receive from origin and parents; undefined: their default. */
+  readonly keepAlive: boolean | undefined;
   /** The scheduler's scheduler.stripes (a striped parent forest); undefined: its default. */
   readonly stripes: number | undefined;
 }

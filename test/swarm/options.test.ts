@@ -14,10 +14,10 @@ function bench(args: readonly string[]) {
   return spawnSync(process.execPath, [RUN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } });
 }
 
-test('--help lists the slow-peer and kill flags', () => {
+test('--help lists the slow-peer, kill and data-plane flags', () => {
   const run = bench(['--help']);
   assert.equal(run.status, 0, run.stderr);
-  for (const flag of ['--slow-peers', '--slow-rate', '--kill-peers', '--kill-at']) assert.match(run.stdout, new RegExp(flag));
+  for (const flag of ['--slow-peers', '--slow-rate', '--kill-peers', '--kill-at', '--relay', '--no-keep-alive', '--stripes']) assert.match(run.stdout, new RegExp(flag));
 });
 
 test('senseless --slow-* and --kill-* combinations exit 2 and name the flag', () => {
@@ -30,6 +30,7 @@ test('senseless --slow-* and --kill-* combinations exit 2 and name the flag', ()
     [['--kill-peers', '1', '--kill-at', '1'], /--kill-at must be a fraction/],
     [['--kill-peers', '1', '--kill-at', 'half'], /--kill-at must be a fraction/],
     [['--kill-at', '0.5'], /--kill-at needs --kill-peers/],
+    [['--stripes', '17'], /--stripes must be an integer from 0 to 16/],
   ];
   for (const [argv, message] of refused) {
     const run = bench(argv);
