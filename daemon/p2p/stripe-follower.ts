@@ -6,8 +6,8 @@
  *   SyncPieces broke, or when it finished announcing and holds none of the stripe's missing pieces;
  * - on a stall: for STALL_MS it neither delivered bytes of the stripe nor announced a new piece of
  *   it (with nothing asked of it, longer for a parent whose own cadence is slower: see
- *   STALL_CADENCE_FACTOR, and FIRST_ANNOUNCE_MS for one that announced nothing yet), while pieces of
- *   the stripe are missing here and a later parent of the stripe holds one.
+ *   STALL_CADENCE_FACTOR, never less than QUIET_PARENT_MS), while pieces of the stripe are missing
+ *   here and a later parent of the stripe holds one.
  * Each move is reported once per stripe and parent, as a temporary piece failure naming the parent
  * left: that is what makes the scheduler re-attach this peer. A stripe with no parent left, or
  * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
@@ -30,7 +30,7 @@ export const STALL_MS = 1_000;
  * pieces at the rate it gets them: with k stripes at a shared 100 Mbit/s, a 4 MiB piece of one
  * stripe every 1.3 s. Such a parent is on time, not stalled, and a child that caught up with it
  * waits for each announcement; so silence counts as a stall only past this many times the
- * parent's cadence for the stripe (and never before STALL_MS). The cadence is the longest recent
+ * parent's cadence for the stripe (and never before QUIET_PARENT_MS). The cadence is the longest recent
  * gap between its announcements of the stripe, or k times that between any two of its
  * announcements when longer: the latter is known after two pieces of any stripe, the former only
  * after two of this one, which can be too late for the first.
@@ -38,15 +38,18 @@ export const STALL_MS = 1_000;
 export const STALL_CADENCE_FACTOR = 2;
 
 /**
- * A parent that has announced nothing yet is waiting for its own first piece, and at the start of
- * a swarm that takes seconds for a forwarder a few levels down: the seed's first pieces come from
- * the origin, and each level takes a piece time at the stripe rate (1.3 s for 4 MiB with 4
- * stripes at 100 Mbit/s). Measured on simulated hosts (bench:swarm, 4 peers, 2 stripes), a bare
- * STALL_MS here sent every child to the seed within 3 s of the start and the seed sent the file 3
- * times. Such a parent is left only after this long (about the scheduler's collectedPieceTimeout),
- * or at once when it fails or its SyncPieces breaks.
+ * A parent with nothing asked of it holds nothing we miss: it is waiting for its own parent, and
+ * leaving it cannot make the stripe faster, only move its load onto the backups (the root first).
+ * At the start of a swarm the wait is seconds for a forwarder a few levels down (the seed's first
+ * pieces come from the origin, each level takes a piece time at the stripe rate: 1.3 s for 4 MiB
+ * with 4 stripes at 100 Mbit/s), and a busy machine adds pauses of its own. Measured on simulated
+ * hosts (bench:swarm): with a 1 s window every child of 4 peers left for the seed within 3 s of
+ * the start and the seed sent the file 3 times; with its parent's cadence as the window, 16 peers
+ * in 4 stripes cascaded onto the seed within 12 s. Such a parent is left only after this long
+ * (the scheduler's collectedPieceTimeout) or a slower cadence, or at once when it fails or its
+ * SyncPieces breaks (a parent that dies).
  */
-export const FIRST_ANNOUNCE_MS = 10_000;
+export const QUIET_PARENT_MS = 10_000;
 
 /** How much of the longest recent gap between announcements is kept at each new one. */
 const CADENCE_DECAY = 0.8;
@@ -247,8 +250,7 @@ export class StripeFollower {
     }
     // Bytes asked for and not coming stall at once; silence only past the parent's own cadence.
     const gapMs = asked ? 0 : Math.max(this.#cadence.get(`${from}:${stripe}`)?.gapMs ?? 0, plan.stripeCount * (this.#cadence.get(from)?.gapMs ?? 0));
-    const silentSoFar = !asked && !this.#cadence.has(from);
-    const windowMs = silentSoFar ? FIRST_ANNOUNCE_MS : Math.max(STALL_MS, STALL_CADENCE_FACTOR * gapMs);
+    const windowMs = asked ? STALL_MS : Math.max(QUIET_PARENT_MS, STALL_CADENCE_FACTOR * gapMs);
     if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < windowMs) return this.#open.has(stripe) ? 'open' : 'stay';
     if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return 'leave';
     // Stalled, and no later parent has anything to give: any other holder serves the stripe meanwhile.
