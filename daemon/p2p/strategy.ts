@@ -177,11 +177,15 @@ export class P2pDownloads {
           log.warn('max schedule count exceeded; going back to source', { taskId: task.id, rounds });
           return;
         }
-        // The parents of this round are listed so the scheduler blocklists them.
-        for (const id of parents.keys()) blocked.add(id);
+        // The parents given up on are listed so the scheduler blocklists them: all of this round's
+        // (the DAG's way), or with a striped plan only those that failed, since the forest places
+        // this peer again from its parents and backups, and blocking every one of them would get
+        // back a plan of blocked parents (measured: five rounds gone in a millisecond, then the origin).
+        const gaveUp = plan.plan ? [...parents.keys()].filter((id) => blocked.has(id)) : [...parents.keys()];
+        for (const id of gaveUp) blocked.add(id);
         stream.send({
           reschedulePeerRequest: {
-            candidateParents: [...parents.keys()].map((id) => ({ id })),
+            candidateParents: gaveUp.map((id) => ({ id })),
             description: `${task.missingPieces().length} pieces missing and no parent can give them`,
           },
         });

@@ -156,10 +156,14 @@ export class StripeFollower {
     const plan = this.#sync();
     if (!plan) return;
     const at = this.#now() + aheadMs;
-    const stripe = plan.stripeOf(number);
-    if (plan.current(stripe) !== parentId) return;
-    if (at > (this.#alive.get(stripe) ?? -Infinity)) this.#alive.set(stripe, at);
-    this.#open.delete(stripe);
+    // A parent that moves bytes of any piece is alive for every stripe it serves: a piece of its
+    // stripe waiting behind another on a pipelined connection, or on its shared uplink, is a queue,
+    // not a stall.
+    for (const stripe of new Set([plan.stripeOf(number), ...plan.stripesOf(parentId)])) {
+      if (plan.current(stripe) !== parentId) continue;
+      if (at > (this.#alive.get(stripe) ?? -Infinity)) this.#alive.set(stripe, at);
+      this.#open.delete(stripe);
+    }
   }
 
   /** `parentId` announced piece `number` (arriving or finished): a sign of life, and its cadence. */

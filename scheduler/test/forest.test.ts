@@ -122,10 +122,10 @@ test('two stripes, four members of two slots: the whole forest', () => {
   assert.deepEqual(edges(0), ['seed>m00', 'm00>m01', 'm00>m02', 'm02>m03']);
   assert.deepEqual(edges(1), ['seed>m01', 'm01>m00', 'm01>m03', 'm03>m02']);
   const expected: Record<string, MemberPlan> = {
-    m00: { forwardingStripe: 0, parents: [{ stripe: 0, parentId: ROOT, backupIds: [] }, { stripe: 1, parentId: 'm01', backupIds: [ROOT, 'm03'] }] },
-    m01: { forwardingStripe: 1, parents: [{ stripe: 0, parentId: 'm00', backupIds: [ROOT, 'm02'] }, { stripe: 1, parentId: ROOT, backupIds: [] }] },
-    m02: { forwardingStripe: 0, parents: [{ stripe: 0, parentId: 'm00', backupIds: [ROOT] }, { stripe: 1, parentId: 'm03', backupIds: [ROOT, 'm01'] }] },
-    m03: { forwardingStripe: 1, parents: [{ stripe: 0, parentId: 'm02', backupIds: [ROOT, 'm00'] }, { stripe: 1, parentId: 'm01', backupIds: [ROOT] }] },
+    m00: { forwardingStripe: 0, parents: [{ stripe: 0, parentId: ROOT, backupIds: [] }, { stripe: 1, parentId: 'm01', backupIds: ['m03', ROOT] }] },
+    m01: { forwardingStripe: 1, parents: [{ stripe: 0, parentId: 'm00', backupIds: ['m02', ROOT] }, { stripe: 1, parentId: ROOT, backupIds: [] }] },
+    m02: { forwardingStripe: 0, parents: [{ stripe: 0, parentId: 'm00', backupIds: [ROOT] }, { stripe: 1, parentId: 'm03', backupIds: ['m01', ROOT] }] },
+    m03: { forwardingStripe: 1, parents: [{ stripe: 0, parentId: 'm02', backupIds: ['m00', ROOT] }, { stripe: 1, parentId: 'm01', backupIds: [ROOT] }] },
   };
   for (const [id, plan] of Object.entries(expected)) assert.deepEqual(forest.planOf(id), plan, id);
   assert.equal(forest.planOf(ROOT), undefined);
@@ -251,7 +251,7 @@ test('reparent: to the root or another forwarder of the stripe, never into a cyc
   assert.ok(forest.childrenOf('m08', 0).includes('m05') && !forest.childrenOf(ROOT, 0).includes('m05'));
 });
 
-test('backups: the root first, then forwarders outside the member\'s subtree, never the primary', () => {
+test('backups: forwarders outside the member\'s subtree, then the root last, never the primary', () => {
   const { forest } = grow(4, 4, Array(33).fill(4));
   forest.demote('m09');
   for (let i = 0; i < 33; i++) {
@@ -260,7 +260,7 @@ test('backups: the root first, then forwarders outside the member\'s subtree, ne
       const what = `${id} stripe ${stripe}`;
       assert.ok(backupIds.length <= MAX_BACKUPS, what);
       assert.equal(new Set(backupIds).size, backupIds.length, `${what}: no repeats`);
-      if (parentId !== ROOT) assert.equal(backupIds[0], ROOT, `${what}: root first`);
+      if (parentId !== ROOT) assert.equal(backupIds.at(-1), ROOT, `${what}: root last`);
       for (const backup of backupIds) {
         assert.ok(backup !== parentId && backup !== id && backup !== 'm09', `${what}: ${backup}`);
         for (let at = backup; at !== ROOT; at = forest.parentOf(at, stripe)!) assert.notEqual(at, id, `${what}: ${backup} is below it`);
