@@ -54,6 +54,14 @@ export const QUIET_PARENT_MS = 10_000;
 /** How much of the longest recent gap between announcements is kept at each new one. */
 const CADENCE_DECAY = 0.8;
 
+/**
+ * A parent asked for pieces sends them one after another: its upload limiter and a pipelined
+ * connection queue whole pieces, so a piece asked of it may wait for the ones before it (ours and
+ * its other children's) before its first byte. Bytes asked for are a stall only after this many
+ * times what the pieces we have in flight with it take at its recent rate (at least STALL_MS).
+ */
+export const ASKED_QUEUE_FACTOR = 2;
+
 /** How often stripes are checked for a stall. */
 export const STALL_CHECK_MS = 250;
 
@@ -88,7 +96,7 @@ export interface StripeSwitch {
 export interface StripeFollowerDeps {
   readonly slot: PlanSlot;
   readonly collector: PieceCollector;
-  readonly task: Pick<StoredTask, 'missingPieces'>;
+  readonly task: Pick<StoredTask, 'missingPieces' | 'pieceLength'>;
   /** Parents not to use (the round's, shared with the strategy). */
   readonly blocked: ReadonlySet<string>;
   /** `stripe:parent` pairs already reported, kept for the whole download. */
@@ -254,11 +262,19 @@ export class StripeFollower {
     }
     // Bytes asked for and not coming stall at once; silence only past the parent's own cadence.
     const gapMs = asked ? 0 : Math.max(this.#cadence.get(`${from}:${stripe}`)?.gapMs ?? 0, plan.stripeCount * (this.#cadence.get(from)?.gapMs ?? 0));
-    const windowMs = asked ? STALL_MS : Math.max(QUIET_PARENT_MS, STALL_CADENCE_FACTOR * gapMs);
+    const windowMs = asked ? Math.max(STALL_MS, ASKED_QUEUE_FACTOR * this.#queueMs(from)) : Math.max(QUIET_PARENT_MS, STALL_CADENCE_FACTOR * gapMs);
     if (this.#now() - (this.#alive.get(stripe) ?? -Infinity) < windowMs) return this.#open.has(stripe) ? 'open' : 'stay';
     if (plan.later(stripe).some((id) => this.#usable(id) && holds(id))) return 'leave';
     // Stalled, and no later parent has anything to give: any other holder serves the stripe meanwhile.
     return 'open';
+  }
+
+  /** How long the pieces we have in flight with `parentId` take one after another at its recent rate. */
+  #queueMs(parentId: string): number {
+    let count = 0;
+    for (const entry of this.#deps.inFlight.values()) if (entry.parentId === parentId) count++;
+    const length = this.#deps.task.pieceLength;
+    return count * Math.max((length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND, length * (this.#msPerByte.get(parentId) ?? 0));
   }
 
   #usable(peerId: string): boolean {
