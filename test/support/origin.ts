@@ -49,7 +49,8 @@ export type FaultKind =
 export interface Fault {
   readonly kind: FaultKind;
   /** Which requests it hits; every given field must match. An empty matcher hits every GET. */
-  readonly match?: { index?: number; rangeStart?: number; path?: string };
+  /** `minLength`: only ranged requests of at least this many bytes (pieces, not a 0-0 stat probe). */
+  readonly match?: { index?: number; rangeStart?: number; path?: string; minLength?: number };
   /** How many matching requests it hits; default 1, Infinity for all. */
   times?: number;
   /** corrupt: offset within the body to flip. */
@@ -235,7 +236,7 @@ export class Origin {
       partial = true;
     }
     let body = file.body.subarray(start, end + 1);
-    const fault = this.#takeFault(entry, partial ? start : undefined);
+    const fault = this.#takeFault(entry, partial ? start : undefined, partial ? end - start + 1 : undefined);
     const headers: Record<string, string | number> = { ...validators };
     if (this.#options.ranges) headers['accept-ranges'] = 'bytes';
     if (partial) headers['content-range'] = `bytes ${start}-${end}/${total}`;
@@ -302,13 +303,14 @@ export class Origin {
     });
   }
 
-  #takeFault(request: LoggedRequest, rangeStart: number | undefined): Fault | undefined {
+  #takeFault(request: LoggedRequest, rangeStart: number | undefined, rangeLength: number | undefined): Fault | undefined {
     const fault = this.#faults.find((f) => {
       if ((f.times ?? 1) <= 0) return false;
       const m = f.match ?? {};
       if (m.index !== undefined && m.index !== request.index) return false;
       if (m.path !== undefined && m.path !== request.path) return false;
       if (m.rangeStart !== undefined && m.rangeStart !== rangeStart) return false;
+      if (m.minLength !== undefined && (rangeLength === undefined || rangeLength < m.minLength)) return false;
       return true;
     });
     if (fault) fault.times = (fault.times ?? 1) - 1;
