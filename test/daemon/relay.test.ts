@@ -113,72 +113,20 @@ test('a child that asks reads a piece its parent is still receiving; its last by
   await parent.download;
 });
 
-for (const [label, verifiedDigest, code] of [
-  ['never announced', async () => undefined, 'DF_ERR_PARENT_FAILED'],
-  ['announced but not matching', async () => 'crc32:1', 'DF_ERR_PIECE_DIGEST_MISMATCH'],
-] as const) test(`a relayed piece whose verified digest is ${label} is refused (${code}), refetched, and only good bytes exported`, async (t) => {
-  const body = content(2 * PIECE, 1203);
-  // The parent's own check passes: the whole body reaches the child, and only the digest decides.
-  const parent = await halfReceivedParent(t, body, digestOf(body.subarray(0, PIECE)));
-  const client = new PieceClient({ timeoutMs: 5_000 });
-  t.onTestFinished(() => client.close());
+type Parent = Awaited<ReturnType<typeof halfReceivedParent>>;
+
+/**
+ * A child that asks `parent` for piece 0 while it is still arriving (the parent's check released
+ * 50 ms later) and piece 1 from the origin; a failed piece goes back to the origin. Resolves what
+ * failed, where each recorded piece came from, and the output.
+ */
+async function relayThenOrigin(t: TestContext, parent: Parent, client: PieceClient, body: Buffer, verifiedDigest: () => Promise<string | undefined>) {
   const child = await fixture(t);
   child.origin.setFile('/file', body);
   const failures: unknown[] = [];
   const strategy: PieceStrategy = async (session) => {
     const piece = { number: 0, offset: 0, length: PIECE, digest: '', receiving: true, verifiedDigest };
     const relayJob: PieceJob = { number: 0, fetch: (_range, signal) => client.fetch({ peerId: 'parent', ip: '127.0.0.1', port: parent.port }, parent.view.taskId, piece, signal) };
-    const queue: PieceJob[] = [relayJob, session.originJob(1)];
-    await session.runPieces(
-      async () => {
-        if (queue[0] === relayJob) setTimeout(parent.release, 50);
-        return queue.shift();
-      },
-      async (number, error) => {
-        failures.push(error);
-        queue.push(session.originJob(number));
-        return true;
-      },
-    );
-  };
-  const out = child.out();
-  const pieces: Array<{ number: number; source: string }> = [];
-  await child.download({
-    url: child.origin.url(),
-    pieceLength: PIECE,
-    outputPath: out,
-    strategy,
-    onEvent: (event) => {
-      if (event.type === 'piece') pieces.push({ number: event.piece.number, source: event.piece.source });
-    },
-  });
-  assert.deepEqual(failures.map((e) => (e as { code?: string }).code), [code]);
-  assert.deepEqual(pieces.filter((p) => p.number === 0), [{ number: 0, source: 'origin' }], 'piece 0 recorded once, from the origin');
-  assert.ok((await readFile(out)).equals(body));
-  await parent.download;
-});
-
-for (const receive of ['undici', 'native'] as const) test(`a relayed piece that fails the parent check is cut; the child (${receive}) refuses it, refetches it, and exports only good bytes`, async (t) => {
-  const body = content(2 * PIECE, 1202);
-  // The parent's own check wants another digest: its attempt at piece 0 fails after the last byte.
-  const parent = await halfReceivedParent(t, body, 'crc32:1');
-  const client = new PieceClient({ timeoutMs: 5_000, ...(receive === 'undici' && { directReceive: false }) });
-  t.onTestFinished(() => client.close());
-  const child = await fixture(t);
-  child.origin.setFile('/file', body);
-  const failures: unknown[] = [];
-  const strategy: PieceStrategy = async (session) => {
-    const relayJob: PieceJob = {
-      number: 0,
-      fetch: (range, signal) =>
-        client.fetch(
-          { peerId: 'parent', ip: '127.0.0.1', port: parent.port },
-          parent.view.taskId,
-          // The bytes are right (only the parent's check is wrong), and so is this digest: only the cut can fail the piece.
-          { number: 0, offset: range.offset, length: range.length, digest: '', receiving: true, verifiedDigest: async () => digestOf(body.subarray(0, PIECE)) },
-          signal,
-        ),
-    };
     const queue: PieceJob[] = [relayJob, session.originJob(1)];
     await session.runPieces(
       async () => {
@@ -204,6 +152,33 @@ for (const receive of ['undici', 'native'] as const) test(`a relayed piece that 
       if (event.type === 'piece') pieces.push({ number: event.piece.number, source: event.piece.source });
     },
   });
+  return { failures, pieces, output: await readFile(out) };
+}
+
+for (const [label, verifiedDigest, code] of [
+  ['never announced', async () => undefined, 'DF_ERR_PARENT_FAILED'],
+  ['announced but not matching', async () => 'crc32:1', 'DF_ERR_PIECE_DIGEST_MISMATCH'],
+] as const) test(`a relayed piece whose verified digest is ${label} is refused (${code}), refetched, and only good bytes exported`, async (t) => {
+  const body = content(2 * PIECE, 1203);
+  // The parent's own check passes: the whole body reaches the child, and only the digest decides.
+  const parent = await halfReceivedParent(t, body, digestOf(body.subarray(0, PIECE)));
+  const client = new PieceClient({ timeoutMs: 5_000 });
+  t.onTestFinished(() => client.close());
+  const { failures, pieces, output } = await relayThenOrigin(t, parent, client, body, verifiedDigest);
+  assert.deepEqual(failures.map((e) => (e as { code?: string }).code), [code]);
+  assert.deepEqual(pieces.filter((p) => p.number === 0), [{ number: 0, source: 'origin' }], 'piece 0 recorded once, from the origin');
+  assert.ok(output.equals(body));
+  await parent.download;
+});
+
+for (const receive of ['undici', 'native'] as const) test(`a relayed piece that fails the parent check is cut; the child (${receive}) refuses it, refetches it, and exports only good bytes`, async (t) => {
+  const body = content(2 * PIECE, 1202);
+  // The parent's own check wants another digest: its attempt at piece 0 fails after the last byte.
+  const parent = await halfReceivedParent(t, body, 'crc32:1');
+  const client = new PieceClient({ timeoutMs: 5_000, ...(receive === 'undici' && { directReceive: false }) });
+  t.onTestFinished(() => client.close());
+  // The bytes are right (only the parent's check is wrong), and so is this digest: only the cut can fail the piece.
+  const { failures, pieces, output } = await relayThenOrigin(t, parent, client, body, async () => digestOf(body.subarray(0, PIECE)));
   assert.equal(failures.length, 1);
   assert.equal((failures[0] as { code?: string }).code, 'DF_ERR_PARENT_FAILED', 'the cut body fails the piece as the parent\'s fault');
   assert.deepEqual(
@@ -211,6 +186,6 @@ for (const receive of ['undici', 'native'] as const) test(`a relayed piece that 
     [{ number: 0, source: 'origin' }],
     'piece 0 recorded once, from the origin',
   );
-  assert.ok((await readFile(out)).equals(body));
+  assert.ok(output.equals(body));
   await parent.download;
 });
