@@ -5,7 +5,6 @@
 import { describe, test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DaemonCallError, downloadViaDaemon, taskRequest } from '../../daemon/index.ts';
 import { dfget, type CliResult } from '../support/cli.ts';
 import { dfgetThrough, startDaemon, type DaemonHandle } from '../support/daemon.ts';
@@ -46,15 +45,8 @@ for (const mode of MODES) {
       const { dir, origin, run } = await setup(t);
       const body = content(6 * PIECE, 901);
       origin.setFile('/file', body);
-      // Every piece waits until two piece requests are open at once and 300 ms more
-      // (time for any further request the downloader would make), so the count does not depend on
-      // how fast the machine is; after 10 s they go anyway (only one open at a time then fails below).
-      const release = (async () => {
-        const deadline = Date.now() + 10_000;
-        while (origin.maxRangedInFlight < 2 && Date.now() < deadline) await sleep(20);
-        await sleep(300);
-      })();
-      origin.fault({ kind: 'hold', times: Infinity, match: { minLength: PIECE }, release });
+      // Piece answers wait until two requests are open at once, so the count does not depend on the machine's speed.
+      origin.holdPiecesUntilOpen(PIECE);
       const result = await run(origin.url(), '-O', join(dir, 'out.bin'), '--piece-length', '4MiB', '--concurrent-piece-count', '2');
       assert.equal(result.code, 0, result.stderr);
       await assertFileEquals(join(dir, 'out.bin'), body);

@@ -8,7 +8,6 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { clientConfigOf, downloadViaDaemon, taskRequest } from '../../daemon/index.ts';
 import { openStore, updateClusterConfigs } from '../../manager/index.ts';
@@ -66,15 +65,8 @@ test('a cluster client config change reaches a running daemon and sets its limit
   // A request that names no concurrency gets the cluster's 2 (the daemon's own default is 8).
   const body = content(6 * PIECE, 911);
   origin.setFile('/cluster.bin', body);
-  // Every piece waits until two piece requests are open at once and 300 ms more
-  // (time for any further request the daemon would make), so the count does not depend on how fast
-  // the machine is; after 10 s they go anyway (a daemon that keeps only one open then fails below).
-  const release = (async () => {
-    const deadline = Date.now() + 10_000;
-    while (origin.maxRangedInFlight < 2 && Date.now() < deadline) await sleep(20);
-    await sleep(300);
-  })();
-  origin.fault({ kind: 'hold', times: Infinity, match: { minLength: PIECE }, release });
+  // Piece answers wait until two requests are open at once, so the count does not depend on the machine's speed.
+  origin.holdPiecesUntilOpen(PIECE);
   const request = taskRequest({ url: origin.url('/cluster.bin'), outputPath: join(dir, 'cluster.bin'), pieceLength: PIECE });
   assert.equal(request.concurrentPieceCount, undefined);
   await downloadViaDaemon(request, daemon.socketPath, { onStarted: () => {}, onPiece: () => {} }, AbortSignal.timeout(60_000));

@@ -145,6 +145,22 @@ export class Origin {
     return this;
   }
 
+  /**
+   * Holds every piece answer (ranges of at least `pieceLength` bytes; the 0-0 stat probe passes)
+   * until `open` piece requests are open at once, and 300 ms more: time for any further request
+   * the downloader would make. So `maxRangedInFlight` shows how many it keeps open whatever the
+   * machine's speed; after 10 s the answers go anyway (a downloader that never opens `open` then
+   * shows fewer).
+   */
+  holdPiecesUntilOpen(pieceLength: number, open = 2): this {
+    const release = (async () => {
+      const deadline = Date.now() + 10_000;
+      while (this.maxRangedInFlight < open && Date.now() < deadline) await sleep(20);
+      await sleep(300);
+    })();
+    return this.fault({ kind: 'hold', times: Infinity, match: { minLength: pieceLength }, release });
+  }
+
   clearFaults(): this {
     this.#faults.length = 0;
     return this;
