@@ -73,6 +73,9 @@ export const STALL_CHECK_MS = 250;
  */
 export const DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
+/** What `length` bytes take at DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND: a piece's time before any is measured. */
+const floorMs = (length: number) => (length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND;
+
 /** Weight of the newest piece in a parent's time per byte. */
 const PIECE_TIME_WEIGHT = 0.3;
 
@@ -201,8 +204,12 @@ export class StripeFollower {
 
   /** How long a native receive of `length` bytes from `parentId` counts as a sign of life. */
   directGraceMs(parentId: string, length: number): number {
-    const floor = (length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND;
-    return Math.max(floor, 2 * length * (this.#msPerByte.get(parentId) ?? 0));
+    return Math.max(floorMs(length), 2 * this.#recentMs(parentId, length));
+  }
+
+  /** What `length` bytes from `parentId` took at its recent rate; 0 before its first piece. */
+  #recentMs(parentId: string, length: number): number {
+    return length * (this.#msPerByte.get(parentId) ?? 0);
   }
 
   /**
@@ -274,7 +281,7 @@ export class StripeFollower {
     let count = 0;
     for (const entry of this.#deps.inFlight.values()) if (entry.parentId === parentId) count++;
     const length = this.#deps.task.pieceLength;
-    return count * Math.max((length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND, length * (this.#msPerByte.get(parentId) ?? 0));
+    return count * Math.max(floorMs(length), this.#recentMs(parentId, length));
   }
 
   #usable(peerId: string): boolean {
