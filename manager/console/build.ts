@@ -5,17 +5,19 @@
  * not committed: it is derived, and a bundle in git would drift from its source.
  */
 import { build } from 'esbuild';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 const SRC = join(import.meta.dirname, 'src');
 export const CONSOLE_DIST = join(import.meta.dirname, 'dist');
 
-/** Writes a fresh dist/ (about 0.1 s); throws with esbuild's messages when the source is broken. */
+/**
+ * Writes dist/ (about 0.1 s); throws with esbuild's messages when the source is broken. Each file
+ * is replaced by a rename, so a manager serving dist/ meanwhile (a test, a running console) never
+ * sees a missing or half-written file.
+ */
 export async function buildConsole(dist: string = CONSOLE_DIST): Promise<void> {
-  await rm(dist, { recursive: true, force: true });
-  await mkdir(join(dist, 'assets'), { recursive: true });
-  await build({
+  const bundle = await build({
     entryPoints: [join(SRC, 'main.ts')],
     outfile: join(dist, 'assets', 'app.js'),
     bundle: true,
@@ -25,9 +27,19 @@ export async function buildConsole(dist: string = CONSOLE_DIST): Promise<void> {
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',
+    write: false,
   });
-  await copyFile(join(SRC, 'index.html'), join(dist, 'index.html'));
-  await copyFile(join(SRC, 'styles.css'), join(dist, 'assets', 'styles.css'));
+  const files = [
+    ...bundle.outputFiles.map((file) => ({ path: file.path, contents: file.contents })),
+    { path: join(dist, 'index.html'), contents: await readFile(join(SRC, 'index.html')) },
+    { path: join(dist, 'assets', 'styles.css'), contents: await readFile(join(SRC, 'styles.css')) },
+  ];
+  for (const file of files) {
+    await mkdir(dirname(file.path), { recursive: true });
+    const temp = `${file.path}.${process.pid}.tmp`;
+    await writeFile(temp, file.contents);
+    await rename(temp, file.path);
+  }
 }
 
 if (import.meta.main) {
