@@ -1,6 +1,6 @@
 //! Running a Rust closure off the JS thread and settling a promise with its result: short jobs on
-//! libuv's pool (async work), long ones (sendfile to a possibly slow client) on a thread of their own
-//! so they never hold a pool thread that fs calls need.
+//! libuv's pool (async work), long ones (sendfile to a possibly slow client) on the transfer
+//! threads (threads.rs) so they never hold a pool thread that fs calls need.
 
 use crate::error::{Code, OpError, OpResult};
 use crate::napi::*;
@@ -176,7 +176,7 @@ impl Tsfn {
     }
 }
 
-/// Runs `task` on a new thread named `op`; the result comes back to the JS thread through a
+/// Runs `task` on a transfer thread; the result comes back to the JS thread through a
 /// thread-safe function, which also keeps the event loop alive until then.
 pub unsafe fn spawn_thread(
     env: napi_env,
@@ -213,15 +213,18 @@ pub unsafe fn spawn_thread(
         return Err(e);
     }
     let handle = Tsfn(tsfn);
-    let spawned = std::thread::Builder::new().name(format!("df-{op}")).stack_size(256 << 10).spawn(move || {
+    let spawned = crate::threads::transfers().run(Box::new(move || {
         let result = run_caught(op, task);
-        let data = Box::into_raw(Box::new(result));
-        if napi_call_threadsafe_function(handle.get(), data.cast(), NAPI_TSFN_BLOCKING) != NAPI_OK {
-            // The environment is closing; nobody is left to tell.
-            drop(Box::from_raw(data));
-        }
-        napi_release_threadsafe_function(handle.get(), NAPI_TSFN_RELEASE);
-    });
+        // Told once the thread is free again (threads::Done).
+        Box::new(move || {
+            let data = Box::into_raw(Box::new(result));
+            if napi_call_threadsafe_function(handle.get(), data.cast(), NAPI_TSFN_BLOCKING) != NAPI_OK {
+                // The environment is closing; nobody is left to tell.
+                drop(Box::from_raw(data));
+            }
+            napi_release_threadsafe_function(handle.get(), NAPI_TSFN_RELEASE);
+        })
+    }));
     if let Err(e) = spawned {
         // The closure, with whatever the task owned (dup'ed fds), was dropped by spawn.
         (*ctx).settled = true;

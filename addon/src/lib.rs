@@ -8,6 +8,7 @@ pub mod hash;
 pub mod poll;
 pub mod receive;
 pub mod sendfile;
+pub mod threads;
 
 #[cfg(not(test))]
 mod args;

@@ -52,9 +52,13 @@ export interface BenchCluster {
   stop(): Promise<void>;
 }
 
-/** The environment of every server: the addon in use (an inherited DF_NO_ADDON is dropped). */
+/**
+ * The environment of every server: the addon in use (an inherited DF_NO_ADDON is dropped), and
+ * DF_BENCH_NODE_OPTIONS as their NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
+ * where a daemon's CPU goes.
+ */
 function serverEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: process.env['DF_BENCH_NODE_OPTIONS'] ?? '' };
   delete env['DF_NO_ADDON'];
   return env;
 }
