@@ -9,6 +9,7 @@ import { dfdaemonConfigTree, dfdaemonConfigYaml, type DfdaemonConfigTree } from 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { serverEnv } from '../lib/spawn.ts';
 import { ServerProcess } from './process.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -50,17 +51,6 @@ export interface BenchCluster {
   readonly daemons: readonly BenchDaemon[];
   /** Peers first (they leave the scheduler while it still runs), then the scheduler. */
   stop(): Promise<void>;
-}
-
-/**
- * The environment of every server: the addon in use (an inherited DF_NO_ADDON is dropped), and
- * DF_BENCH_NODE_OPTIONS as their NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
- * where a daemon's CPU goes.
- */
-function serverEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: process.env['DF_BENCH_NODE_OPTIONS'] ?? '' };
-  delete env['DF_NO_ADDON'];
-  return env;
 }
 
 export function schedulerConfig(): object {

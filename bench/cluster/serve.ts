@@ -24,7 +24,7 @@ import { checkTarget, skippedReport, type Report } from '../lib/report.ts';
 const TITLE = 'piece server CPU vs nginx sendfile (same file, same client)';
 const FILE_NAME = 'data.bin';
 const GiB = 1 << 30;
-const RATIO_TARGET = 1.3;
+const RATIO_TARGET = 1.1;
 const IDLE_PROBE_MS = 3_000;
 
 type ServerName = 'nginx sendfile' | 'dfdaemon piece server';

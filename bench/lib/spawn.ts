@@ -20,6 +20,17 @@ export type RssMethod = 'gnu-time' | 'proc-vmhwm';
 
 let rssMethod: RssMethod | undefined;
 
+/**
+ * The environment of the servers a benchmark starts: the addon in use (an inherited DF_NO_ADDON
+ * is dropped), and DF_BENCH_NODE_OPTIONS as their NODE_OPTIONS (nothing inherited), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a daemon's CPU goes.
+ */
+export function serverEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: process.env['DF_BENCH_NODE_OPTIONS'] ?? '' };
+  delete env['DF_NO_ADDON'];
+  return env;
+}
+
 /** Which way peak RSS is measured here; probes /usr/bin/time once. DF_BENCH_RSS=proc forces polling. */
 export function peakRssMethod(): RssMethod {
   if (rssMethod) return rssMethod;

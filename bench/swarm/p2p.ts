@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ServerProcess } from '../cluster/process.ts';
 import { dfgetEntry } from '../cluster/dfget.ts';
-import { findExecutable, killGroup } from '../lib/spawn.ts';
+import { findExecutable, killGroup, serverEnv } from '../lib/spawn.ts';
 import type { CpuLedger } from './cpu.ts';
 import { execInHost, launcherFor, runInHost } from './hosts.ts';
 import type { SimHost } from './netns.ts';
@@ -36,13 +36,6 @@ interface Daemon {
   readonly socketPath: string;
   readonly proc: ServerProcess;
   readonly hostId: string;
-}
-
-/** Servers get the addon (an inherited DF_NO_ADDON is dropped) and no inherited NODE_OPTIONS. */
-function serverEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
-  delete env['DF_NO_ADDON'];
-  return env;
 }
 
 function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean): string {
