@@ -33,6 +33,8 @@ export const ERROR_STATUS = Object.freeze({
   DF_ERR_INVALID_DIGEST: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_INVALID_URL: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   DF_ERR_INVALID_UNIT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
+  /** gRPC request bytes that are not the method's protobuf message (grpc-js alone would answer INTERNAL). */
+  DF_ERR_UNDECODABLE_REQUEST: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   /** A config file key has a bad value or is unknown. */
   DF_ERR_INVALID_CONFIG: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400 },
   /** A command-line flag or argument is wrong. */
@@ -157,6 +159,14 @@ export class InvalidArgumentError extends DfError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DF_ERR_INVALID_ARGUMENT', message, options);
     this.name = 'InvalidArgumentError';
+  }
+}
+
+/** gRPC request bytes that do not decode as the method's request message. */
+export class UndecodableRequestError extends DfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DF_ERR_UNDECODABLE_REQUEST', message, options);
+    this.name = 'UndecodableRequestError';
   }
 }
 

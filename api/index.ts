@@ -9,5 +9,6 @@ export * from './proto.ts';
 export * from './config.ts';
 export type * from './wire.ts';
 export * from './grpc-status.ts';
+export * from './grpc-undecodable.ts';
 export * from './metrics.ts';
 export { createLogger, LOG_LEVELS, NOOP_LOGGER, type LogFields, type Logger, type LogLevel } from './log.ts';

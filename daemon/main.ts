@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShuttingDownError } from '../api/index.ts';
+import { ShuttingDownError, tolerantService } from '../api/index.ts';
 import { createEngine, createPieceSender, nativeReceiveToFileKeepAlive, TokenBucket } from '../engine/index.ts';
 import type { DfdaemonConfig } from './config.ts';
 import { DaemonDynconfig } from './dynconfig.ts';
@@ -181,7 +181,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     warmUpCodecs(protos);
 
     const upload = new grpc.Server(SERVER_OPTIONS);
-    upload.addService(protos.dfdaemon.DfdaemonUpload.service, uploadHandlers(context));
+    upload.addService(tolerantService(protos.dfdaemon.DfdaemonUpload.service), uploadHandlers(context));
     const uploadAddress = `${config.upload.server.ip.includes(':') ? `[${config.upload.server.ip}]` : config.upload.server.ip}:${config.upload.server.port}`;
     const uploadPort = await bindServer(upload, uploadAddress).catch((error: unknown) => {
       throw listenError('upload gRPC server', 'upload.server.port', config.upload.server.ip, config.upload.server.port, error);
@@ -191,7 +191,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const socketPath = config.download.server.socketPath;
     await prepareSocketPath(socketPath);
     const download = new grpc.Server(SERVER_OPTIONS);
-    download.addService(protos.dfdaemon.DfdaemonDownload.service, downloadHandlers(context));
+    download.addService(tolerantService(protos.dfdaemon.DfdaemonDownload.service), downloadHandlers(context));
     await bindServer(download, `unix:${socketPath}`).catch((error: unknown) => {
       throw new DaemonStartError(`cannot listen on ${socketPath} (download.server.socketPath): ${(error as Error).message}`, { cause: error });
     });

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
-import { DfError, PROTO_DIR, PROTO_FILES, PROTO_LOADER_OPTIONS, toGrpcError, type dfdaemonv2, type schedulerv2 } from '../../api/index.ts';
+import { DfError, PROTO_DIR, PROTO_FILES, PROTO_LOADER_OPTIONS, rejectUndecodable, toGrpcError, type dfdaemonv2, type schedulerv2 } from '../../api/index.ts';
 
 export { grpc };
 
@@ -70,8 +70,12 @@ export function errorDetailOf(error: unknown): ErrorDetail | undefined {
   }
 }
 
-/** Server options for every daemon gRPC server: bounded messages, keepalive so dead peers are noticed. */
-export const SERVER_OPTIONS: grpc.ServerOptions = Object.freeze({
+/**
+ * Server options for every daemon gRPC server: bounded messages, keepalive so dead peers are
+ * noticed, undecodable requests answered INVALID_ARGUMENT (services added through tolerantService).
+ */
+export const SERVER_OPTIONS: grpc.ServerOptions = Object.freeze<grpc.ServerOptions>({
+  interceptors: [rejectUndecodable],
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,

@@ -4,7 +4,7 @@
  * anything else INTERNAL and logged). A message that is not valid protobuf is refused by grpc-js
  * itself with INTERNAL before any handler runs.
  */
-import { DfError, toGrpcError, type Logger, type managerv2 } from '../../api/index.ts';
+import { DfError, rejectUndecodable, tolerantService, toGrpcError, type Logger, type managerv2 } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
 import { EventFold } from './events-fold.ts';
 import { reportEventsHandler } from './events.ts';
@@ -15,7 +15,9 @@ import { ManagerService } from './service.ts';
 /** How long calls in flight get at shutdown; KeepAlive streams never end by themselves, so they are cut. */
 export const GRPC_SHUTDOWN_GRACE_MS = 2_000;
 
-const SERVER_OPTIONS: grpc.ServerOptions = Object.freeze({
+const SERVER_OPTIONS: grpc.ServerOptions = Object.freeze<grpc.ServerOptions>({
+  // Undecodable request bytes get INVALID_ARGUMENT, not grpc-js's INTERNAL (with tolerantService below).
+  interceptors: [rejectUndecodable],
   // Every manager.v2 request is small; a large one is a broken or hostile client.
   'grpc.max_receive_message_length': 1024 * 1024,
   'grpc.keepalive_time_ms': 30_000,
@@ -59,7 +61,7 @@ export async function startGrpcServer(context: ManagerContext): Promise<ManagerG
     KeepAlive: keepAlives.handler(),
     ReportEvents: reportEventsHandler(context, events),
   };
-  server.addService(Manager.service, handlers);
+  server.addService(tolerantService(Manager.service), handlers);
   const { listenIP, port: wanted } = context.config.server.grpc;
   const address = `${listenIP.includes(':') ? `[${listenIP}]` : listenIP}:${wanted}`;
   const port = await new Promise<number>((resolve, reject) => {

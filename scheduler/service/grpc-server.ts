@@ -1,6 +1,6 @@
 /** The scheduler.v2.Scheduler gRPC server: thin handlers over HostService and PeerService. */
 import * as grpc from '@grpc/grpc-js';
-import { toGrpcError, type schedulerv2 } from '../../api/index.ts';
+import { rejectUndecodable, tolerantService, toGrpcError, type schedulerv2 } from '../../api/index.ts';
 import type { Logger } from '../log.ts';
 import { announcePeerHandler } from './announce-peer.ts';
 import type { HostService } from './host-service.ts';
@@ -40,6 +40,8 @@ export async function startGrpcServer(options: {
 }): Promise<GrpcServer> {
   const { protos, hosts, peers, log } = options;
   const server = new grpc.Server({
+    // Undecodable request bytes get INVALID_ARGUMENT, not grpc-js's INTERNAL (with tolerantService below).
+    interceptors: [rejectUndecodable],
     // Peers keep one AnnouncePeer stream open per download: let idle ones live, probe dead ones.
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
@@ -69,7 +71,7 @@ export async function startGrpcServer(options: {
     ListTaskPeers: unary((request) => listTaskPeers(peers.deps.resources, request)),
     DeleteTask: deleteTaskHandler({ resources: peers.deps.resources, deleter, log, now: peers.deps.now, detach: (peer) => peers.detach(peer) }),
   };
-  server.addService(protos.scheduler.scheduler.v2.Scheduler.service, handlers);
+  server.addService(tolerantService(protos.scheduler.scheduler.v2.Scheduler.service), handlers);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostAddress(options.listenIP, options.port), grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
