@@ -43,3 +43,4 @@ export { TaskRegistry, type TaskEvent, type TaskListener, type TaskView } from '
 export { PieceProgress, PieceReceipt, type ReceiptState } from './store/piece-progress.ts';
 export { TokenBucket, type TokenBucketOptions } from './rate/token-bucket.ts';
 export { createPieceSender, type PieceSender } from './serve/piece-sender.ts';
+export { OpenFiles, type OpenFile } from './serve/open-files.ts';

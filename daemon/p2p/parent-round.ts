@@ -160,6 +160,10 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         route.kind === 'parent' ? stripeCap(peerId) : (caps.get(peerId) ?? 0),
         deps.pieceClient.isSlow(address.ip, address.port) ? SLOW_LINK_PIECES_IN_FLIGHT : Number.POSITIVE_INFINITY,
       );
+    // Most calls come from an announcement while every parent is at its share: say so before
+    // scanning the pieces (a bound above every route's cap, so no parent with room is missed).
+    const hasRoom = (peerId: string) => (perParent.get(peerId) ?? 0) < Math.max(stripes ? stripeCap(peerId) : 0, caps.get(peerId) ?? 0);
+    if (!collector.known(blocked).some(hasRoom)) return undefined;
     for (const number of task.missingPieces()) {
       if (inFlight.has(number)) continue;
       const range = task.rangeOf(number);
@@ -200,6 +204,14 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     return switches.length > 0;
   };
 
+  /** The piece loop's signal joined with the round's stop, made once per signal (AbortSignal.any is not cheap). */
+  let waitSignal: { readonly from: AbortSignal; readonly joined: AbortSignal } | undefined;
+  const joinedWithStop = (signal: AbortSignal): AbortSignal => {
+    if (!deps.stop) return signal;
+    if (waitSignal?.from !== signal) waitSignal = { from: signal, joined: AbortSignal.any([signal, deps.stop]) };
+    return waitSignal.joined;
+  };
+
   const nextJob = async (signal: AbortSignal): Promise<PieceJob | undefined> => {
     for (;;) {
       if (signal.aborted || task.complete || deps.stop?.aborted) return undefined;
@@ -214,7 +226,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         }
       }
       const wait = inFlight.size > 0 ? 1_000 : Math.max(1, deps.collectedPieceTimeoutMs - (performance.now() - lastProgress));
-      await collector.changed(wait, deps.stop ? AbortSignal.any([signal, deps.stop]) : signal);
+      await collector.changed(wait, joinedWithStop(signal));
     }
   };
 

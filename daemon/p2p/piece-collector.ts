@@ -194,6 +194,11 @@ export class PieceCollector {
     return out;
   }
 
+  /** Parents not in `excluded`, also those whose sync failed (what they announced stays fetchable). */
+  known(excluded: ReadonlySet<string>): string[] {
+    return [...this.#parents.keys()].filter((peerId) => !excluded.has(peerId));
+  }
+
   /** True while some parent not in `excluded` may still announce pieces. */
   syncing(excluded: ReadonlySet<string>): boolean {
     for (const [peerId, entry] of this.#parents) if (entry.state === 'syncing' && !excluded.has(peerId)) return true;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fstatSync, readSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OpenFiles } from '../../engine/serve/open-files.ts';
+import { OpenFiles } from '../../engine/index.ts';
 import { tempDir, waitFor } from '../support/temp.ts';
 
 function readAll(fd: number, length: number): string {
