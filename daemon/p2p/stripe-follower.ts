@@ -4,10 +4,10 @@
  * leaves its current parent
  * - at once when that parent is blocked (it failed a piece), gone from the candidates, or its
  *   SyncPieces broke, or when it finished announcing and holds none of the stripe's missing pieces;
- * - on a stall: for STALL_MS it neither delivered bytes of the stripe nor announced a new piece of
- *   it (with nothing asked of it, longer for a parent whose own cadence is slower: see
- *   STALL_CADENCE_FACTOR, never less than QUIET_PARENT_MS), while pieces of the stripe are missing
- *   here and a later parent of the stripe holds one.
+ * - on a stall, while pieces of the stripe are missing here and a later parent of the stripe holds
+ *   one: with pieces asked of it, no bytes (of any piece) for ASKED_QUEUE_FACTOR times what those
+ *   pieces take at its recent rate, never less than STALL_MS; with nothing asked, no new
+ *   announcement for STALL_CADENCE_FACTOR times its cadence, never less than QUIET_PARENT_MS.
  * Each move is reported once per stripe and parent, as a temporary piece failure naming the parent
  * left: that is what makes the scheduler re-attach this peer. A stripe with no parent left, or
  * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
@@ -18,7 +18,8 @@ import type { PieceCollector } from './piece-collector.ts';
 import type { PlanSlot, StripePlan } from './stripe-plan.ts';
 
 /**
- * A stripe parent that shows no sign of life for this long is left for the next one. The
+ * The shortest silence after which a stripe parent with pieces asked of it is left for the next
+ * one (the window grows with what is queued: ASKED_QUEUE_FACTOR). The
  * scheduler's collectedPieceTimeout (10 s) ends a whole round and is far too slow for one stripe:
  * at 100 Mbit/s a 4 MiB piece takes 0.34 s, so a second of silence is several pieces of the
  * stripe not moving, and children further down the stripe's tree wait for every one of them.
