@@ -7,6 +7,7 @@ export * from './ids.ts';
 export * from './units.ts';
 export * from './proto.ts';
 export * from './config.ts';
+export * from './tls.ts';
 export type * from './wire.ts';
 export * from './grpc-status.ts';
 export * from './grpc-undecodable.ts';

@@ -38,6 +38,11 @@ export interface DfdaemonConfigInput {
   readonly ports?: DfdaemonPortsInput;
   /** log.level; default info. */
   readonly logLevel?: LogLevel;
+  /**
+   * One identity for every mutual-TLS link of the daemon: written to upload.server, upload.client,
+   * storage.server and scheduler (`caCert`, `cert`, `key` PEM paths). Default: TLS off.
+   */
+  readonly tls?: { readonly caCert: string; readonly cert: string; readonly key: string };
   /** Merged over the rest, key by key (lists and scalars replace). */
   readonly overrides?: DfdaemonConfigTree;
 }
@@ -60,14 +65,15 @@ export function mergeConfigTree(base: DfdaemonConfigTree, extra: DfdaemonConfigT
  */
 export function dfdaemonConfigTree(input: DfdaemonConfigInput): DfdaemonConfigTree {
   const ports = input.ports ?? {};
+  const tls = input.tls ? { caCert: input.tls.caCert, cert: input.tls.cert, key: input.tls.key } : {};
   const base: DfdaemonConfigTree = {
     host: { hostname: input.hostname, ip: input.ip },
     download: { server: { socketPath: input.socketPath } },
-    upload: { server: { ip: input.ip, port: ports.upload ?? 0 } },
-    scheduler: { addrs: [...input.schedulerAddrs] },
+    upload: { server: { ip: input.ip, port: ports.upload ?? 0, ...tls }, ...(input.tls && { client: { ...tls } }) },
+    scheduler: { addrs: [...input.schedulerAddrs], ...tls },
     ...(input.managerAddrs && input.managerAddrs.length > 0 && { manager: { addrs: [...input.managerAddrs] } }),
     seedPeer: { enable: input.seed ?? false },
-    storage: { dir: input.storageDir, server: { ip: input.ip, tcpPort: ports.pieces ?? 0 } },
+    storage: { dir: input.storageDir, server: { ip: input.ip, tcpPort: ports.pieces ?? 0, ...tls } },
     proxy: { server: { port: ports.proxy ?? 0 } },
     metrics: { server: { ip: '127.0.0.1', port: ports.metrics ?? 0 } },
     health: { server: { ip: '127.0.0.1', port: ports.health ?? 0 } },

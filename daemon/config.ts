@@ -8,13 +8,16 @@
  *   as in the Go dfdaemon, not the whole stream as in the Rust client (3 h): a hung scheduler must
  *   not hold a download that the origin could finish.
  * - `storage.server.tcpPort` serves pieces over plain HTTP/1.1, not Vortex TLV (DESIGN.md).
+ * - Mutual TLS (`upload.server`, `upload.client`, `scheduler` `.{caCert,cert,key}` as Dragonfly's
+ *   Rust client names them; `storage.server.{caCert,cert,key}` is ours, for the HTTP piece server):
+ *   a peer is admitted when its certificate chains to caCert; its name or address is not checked.
  * - `storage.server.advertisePort` is ours: Dragonfly advertises only an ip (`host.ip`), which is not
  *   enough behind a port mapping.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, field, resolveConfig, type Resolved } from '../api/index.ts';
+import { checkTlsPaths, ConfigError, field, resolveConfig, tlsFields, type Resolved, type TlsPaths } from '../api/index.ts';
 import { LOG_LEVELS } from './log.ts';
 import { parseCidr } from './proxy/client-filter.ts';
 
@@ -56,7 +59,9 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     server: field.object({
       ip: field.string('0.0.0.0'),
       port: port(4000, 'DfdaemonUpload gRPC (peers and the scheduler); 0 picks a free port'),
+      ...tlsFields('the DfdaemonUpload gRPC server (peers and the scheduler must present a certificate)'),
     }),
+    client: field.object(tlsFields('calls to other daemons: their DfdaemonUpload gRPC (SyncPieces) and piece servers')),
     disableShared: field.bool(false, 'serve nothing to other peers (a "leech")'),
     bandwidthLimit: field.rate('50GB/s', 'all uploads together; also the announced max_tx_bandwidth'),
     concurrentUploadLimit: field.int(50, { min: 1, max: 100_000, doc: 'pieces served at once; more get 429' }),
@@ -67,6 +72,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     scheduleTimeout: field.duration('30s'),
     maxScheduleCount: field.int(5, { min: 1, max: 1000 }),
     enableBackToSource: field.bool(true),
+    ...tlsFields('calls to the schedulers'),
   }),
   seedPeer: field.object({
     enable: field.bool(false),
@@ -79,6 +85,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
       ip: field.string('0.0.0.0'),
       tcpPort: port(4005, 'piece server (HTTP/1.1); 0 picks a free port'),
       advertisePort: port(0, 'piece server port announced to the scheduler and peers, when a NAT or port mapping puts it elsewhere; 0: tcpPort as bound'),
+      ...tlsFields('the piece server (children must present a certificate; HTTPS)'),
     }),
   }),
   gc: field.object({
@@ -166,6 +173,18 @@ function checkProxy(proxy: Raw['proxy']): void {
   }
 }
 
+/** The TLS sections of a config by key path (api/tls.ts); each is on when caCert, cert and key are set. */
+export function tlsSections(config: Raw): ReadonlyArray<readonly [TlsSectionPath, TlsPaths]> {
+  return [
+    ['upload.server', config.upload.server],
+    ['upload.client', config.upload.client],
+    ['storage.server', config.storage.server],
+    ['scheduler', config.scheduler],
+  ];
+}
+
+export type TlsSectionPath = 'upload.server' | 'upload.client' | 'storage.server' | 'scheduler';
+
 /** Defaults filled, units converted, unknown keys and bad values rejected naming the key path. */
 export function resolveDfdaemonConfig(raw: unknown): DfdaemonConfig {
   const config = resolveConfig(DFDAEMON_CONFIG_SCHEMA, raw);
@@ -189,6 +208,7 @@ export function resolveDfdaemonConfig(raw: unknown): DfdaemonConfig {
   if (!config.download.server.socketPath) throw new ConfigError('download.server.socketPath', 'must not be empty');
   if (!config.storage.dir) throw new ConfigError('storage.dir', 'must not be empty');
   checkProxy(config.proxy);
+  for (const [path, section] of tlsSections(config)) checkTlsPaths(path, section);
   const host = Object.freeze({ ...config.host, hostname: config.host.hostname ?? hostname(), ip: config.host.ip ?? defaultIp() });
   if (/\s/.test(host.hostname) || !host.hostname) throw new ConfigError('host.hostname', `"${host.hostname}" is not a hostname`);
   return Object.freeze({ ...config, host });

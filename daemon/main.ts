@@ -18,7 +18,7 @@ import { createDaemonMetrics } from './metrics.ts';
 import { P2pDownloads } from './p2p/strategy.ts';
 import { PieceClient } from './p2p/piece-client.ts';
 import { UploadClients } from './p2p/piece-collector.ts';
-import { bindServer, grpc, loadProtos, SERVER_OPTIONS, shutdownServer } from './rpc/grpc.ts';
+import { bindServer, grpc, loadProtos, SERVER_OPTIONS, serverCredentials, shutdownServer } from './rpc/grpc.ts';
 import { downloadHandlers, uploadHandlers, type ServiceContext } from './rpc/services.ts';
 import { prepareSocketPath } from './rpc/socket.ts';
 import { warmUpCodecs } from './rpc/warm-up.ts';
@@ -26,6 +26,7 @@ import { Announcer } from './scheduler/announcer.ts';
 import { SchedulerClients } from './scheduler/clients.ts';
 import { TaskManager } from './tasks/task-manager.ts';
 import { TaskService } from './tasks/task-service.ts';
+import { loadDaemonTls } from './tls.ts';
 import { PieceServer } from './upload/piece-server.ts';
 import { startProxy } from './proxy/index.ts';
 
@@ -76,6 +77,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
   try {
+    // Before anything listens or locks: a bad certificate path fails the start naming its key.
+    const tls = await loadDaemonTls(config);
     const unlock = await lockStorage(config.storage.dir);
     cleanups.push(unlock);
     const engine = createEngine({
@@ -96,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       metrics,
       log,
       disableShared: config.upload.disableShared,
+      tls: tls['storage.server'],
     });
     const piecesPort = await pieceServer.listen(config.storage.server.ip, config.storage.server.tcpPort).catch((error: unknown) => {
       throw listenError('piece server', 'storage.server.tcpPort', config.storage.server.ip, config.storage.server.tcpPort, error);
@@ -103,7 +107,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     cleanups.push(() => pieceServer.close());
 
     // With a manager, the schedulers come from it (or its cached answer), not from scheduler.addrs.
-    const schedulers = new SchedulerClients(config.manager.addrs.length > 0 ? [] : config.scheduler.addrs);
+    const schedulers = new SchedulerClients(config.manager.addrs.length > 0 ? [] : config.scheduler.addrs, tls.scheduler);
     cleanups.push(() => schedulers.close());
     let announcer: Announcer | undefined;
     // The manager's cluster config for requests that name no piece concurrency (dynconfig sets it).
@@ -127,10 +131,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await dynconfig.start();
       cleanups.push(() => dynconfig.close());
     }
-    const pieceClient = new PieceClient({ timeoutMs: config.download.pieceTimeout, keepAlive: config.download.keepAlive && nativeReceiveToFileKeepAlive() });
+    const pieceClient = new PieceClient({
+      timeoutMs: config.download.pieceTimeout,
+      keepAlive: config.download.keepAlive && nativeReceiveToFileKeepAlive(),
+      tls: tls['upload.client'],
+    });
     cleanups.push(() => pieceClient.close());
     const downloadLimiter = new TokenBucket({ bytesPerSecond: bytesPerSecond(config.download.bandwidthLimit) });
-    const uploadClients = new UploadClients();
+    const uploadClients = new UploadClients({ tls: tls['upload.client'] });
     cleanups.push(() => uploadClients.close());
     const p2p = new P2pDownloads({
       config,
@@ -183,7 +191,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const upload = new grpc.Server(SERVER_OPTIONS);
     upload.addService(tolerantService(protos.dfdaemon.DfdaemonUpload.service), uploadHandlers(context));
     const uploadAddress = `${config.upload.server.ip.includes(':') ? `[${config.upload.server.ip}]` : config.upload.server.ip}:${config.upload.server.port}`;
-    const uploadPort = await bindServer(upload, uploadAddress).catch((error: unknown) => {
+    const uploadPort = await bindServer(upload, uploadAddress, serverCredentials(tls['upload.server'])).catch((error: unknown) => {
       throw listenError('upload gRPC server', 'upload.server.port', config.upload.server.ip, config.upload.server.port, error);
     });
     cleanups.push(() => shutdownServer(upload));
@@ -236,7 +244,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     gc.start();
     cleanups.push(() => gc.stop());
 
-    log.info('dfdaemon ready', { hostId: identity.hostId, seed: identity.seed, socketPath, ports, storageDir: config.storage.dir });
+    // Which links are mutual TLS (key paths only; the material never goes to a log).
+    const mtls = Object.entries(tls).flatMap(([path, material]) => (material ? [path] : []));
+    log.info('dfdaemon ready', { hostId: identity.hostId, seed: identity.seed, socketPath, ports, storageDir: config.storage.dir, mtls });
     const stopped = new Promise<void>((resolve) => {
       const stop = () => {
         log.info('dfdaemon stopping');

@@ -22,7 +22,14 @@
  * framing): a relay on a slow link would pay a handshake per piece as dearly as a finished piece.
  * Its digest is the one the parent announces over SyncPieces once it verified the piece, awaited
  * after the body ended.
+ *
+ * With `tls` (upload.client's material) every parent is reached over mutual TLS: its piece server
+ * must chain to the CA and we present our certificate. A TLS socket has no plain fd for the addon,
+ * so there is no connection per piece (a handshake per piece, and nothing native to gain): pieces
+ * go over kept-alive TLS connections, the raw pool's with `keepAlive` (the addon's receive then
+ * runs its JS twin on them, addon/native.ts), else undici's.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import {
   type LinkRates,
@@ -40,6 +47,7 @@ import {
   type RawAnswer,
   type ReceiveToFile,
 } from '../../engine/index.ts';
+import { anyNameInCluster, type TlsMaterial } from '../../api/index.ts';
 import { ParentPieceError } from '../errors.ts';
 import { PIECE_DIGEST_HEADER } from '../upload/piece-server.ts';
 import { RELAY_HEADER } from '../upload/relay.ts';
@@ -75,11 +83,12 @@ export class PieceClient {
   readonly #rates: LinkRates;
   /** Kept-alive, pipelined raw connections per parent and the addon receive that leaves them open. */
   readonly #kept: { readonly raw: RawPool; readonly receive: ReceiveToFile } | undefined;
+  readonly #tls: ConnectionOptions | undefined;
 
   /**
    * `directReceive`: the receiveToFile of the direct path; default the native addon's when it is
    * loaded, false: always undici. `idleMs` (default PARENT_IDLE_CLOSE_MS): a parent's pool is
-   * closed after this long with no request.
+   * closed after this long with no request. `tls`: mutual TLS to every parent's piece server.
    */
   constructor(options: {
     timeoutMs: number;
@@ -88,17 +97,20 @@ export class PieceClient {
     keepAlive?: ReceiveToFile | false;
     rates?: LinkRates;
     idleMs?: number;
+    tls?: TlsMaterial | undefined;
   }) {
     this.#timeoutMs = options.timeoutMs;
+    const { tls } = options;
+    this.#tls = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, checkServerIdentity: anyNameInCluster };
     const connections = options.connectionsPerParent ?? 8;
     this.#directReceive = options.directReceive ?? nativeReceiveToFile();
     this.#rates = options.rates ?? linkRates;
     if (this.#directReceive && options.keepAlive) {
-      this.#kept = { raw: new RawPool(), receive: options.keepAlive };
+      this.#kept = { raw: new RawPool({ tls: this.#tls }), receive: options.keepAlive };
     }
     this.#pools = new IdleCache<Pool>({
       idleMs: options.idleMs ?? PARENT_IDLE_CLOSE_MS,
-      open: (origin) => new Pool(origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 }),
+      open: (origin) => new Pool(origin, { connections, keepAliveTimeout: 30_000, pipelining: 1, ...(this.#tls && { connect: this.#tls }) }),
       // size counts requests whose body is still being read, so a slow piece keeps its pool.
       busy: (pool) => pool.stats.size > 0,
       close: (pool) => pool.destroy().catch(() => {}),
@@ -107,16 +119,16 @@ export class PieceClient {
 
   /** True while a keep-alive pool to this parent is open. */
   hasPool(ip: string, port: number): boolean {
-    return this.#pools.has(originOf(ip, port));
+    return this.#pools.has(this.#originOf(ip, port));
   }
 
   /** True once this parent is known to be slow (engine's link-rate.ts): its pieces then go over kept-alive connections. */
   isSlow(ip: string, port: number): boolean {
-    return this.#rates.isSlow(originOf(ip, port));
+    return this.#rates.isSlow(this.#originOf(ip, port));
   }
 
   async fetch(parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
-    const origin = originOf(parent.ip, parent.port);
+    const origin = this.#originOf(parent.ip, parent.port);
     const done = this.#rates.start(origin);
     try {
       const body = await this.#fetch(origin, parent, taskId, piece, signal);
@@ -129,7 +141,8 @@ export class PieceClient {
 
   async #fetch(origin: string, parent: ParentAddress, taskId: string, piece: AnnouncedPiece, signal: AbortSignal): Promise<PieceBody> {
     const kept = this.#kept?.raw.keepsAlive(new URL(origin)) ? this.#kept : undefined;
-    if (this.#directReceive && (kept || !this.isSlow(parent.ip, parent.port))) {
+    // Over TLS only kept connections: a connection per piece would pay a handshake per piece.
+    if (this.#directReceive && (kept || (!this.#tls && !this.isSlow(parent.ip, parent.port)))) {
       const direct = await this.#fetchDirect(origin, parent, taskId, piece, signal, this.#directReceive, kept);
       if (direct) return direct;
     }
@@ -241,9 +254,13 @@ export class PieceClient {
 
   /** Drops the pool of a parent that is gone. */
   async forget(ip: string, port: number): Promise<void> {
-    const origin = originOf(ip, port);
+    const origin = this.#originOf(ip, port);
     this.#rates.forget(origin);
     await this.#pools.delete(origin);
+  }
+
+  #originOf(ip: string, port: number): string {
+    return originOf(ip, port, this.#tls !== undefined);
   }
 
   async close(): Promise<void> {
@@ -252,8 +269,8 @@ export class PieceClient {
   }
 }
 
-function originOf(ip: string, port: number): string {
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+function originOf(ip: string, port: number, tls: boolean): string {
+  return `${tls ? 'https' : 'http'}://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 }
 
 /**

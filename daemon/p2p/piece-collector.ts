@@ -8,8 +8,8 @@
  * That announcement is the only place a relayed piece's digest comes from (the relayed body carries
  * none): `verifiedDigest` waits for it, and every receiving announcement carries a way to ask.
  */
-import type { commonv2, dfdaemonv2 } from '../../api/index.ts';
-import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
+import type { commonv2, dfdaemonv2, TlsMaterial } from '../../api/index.ts';
+import { channelCredentials, CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
 import { IdleCache, PARENT_IDLE_CLOSE_MS } from './idle-cache.ts';
 import type { AnnouncedPiece, ParentAddress } from './piece-client.ts';
 
@@ -48,14 +48,16 @@ interface UploadClient {
 export class UploadClients {
   readonly #clients: IdleCache<UploadClient>;
 
-  constructor(options: { idleMs?: number } = {}) {
+  /** `tls`: upload.client's material (mutual TLS to every parent), none by default. */
+  constructor(options: { idleMs?: number; tls?: TlsMaterial | undefined } = {}) {
+    const credentials = channelCredentials(options.tls);
     this.#clients = new IdleCache<UploadClient>({
       idleMs: options.idleMs ?? PARENT_IDLE_CLOSE_MS,
       open: (address) => {
         const { DfdaemonUpload } = loadProtos().dfdaemon;
         // A channel of its own (not grpc-js's process-wide subchannel pool), so closing it closes
         // the connection now instead of at the pool's next sweep.
-        return { client: new DfdaemonUpload(address, grpc.credentials.createInsecure(), { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }), calls: 0 };
+        return { client: new DfdaemonUpload(address, credentials, { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }), calls: 0 };
       },
       busy: (entry) => entry.calls > 0,
       close: (entry) => entry.client.close(),
@@ -140,6 +142,13 @@ export class PieceCollector {
       if (entry) out.push({ parent: entry.parent, ...value });
     }
     return out;
+  }
+
+  /** Whether a parent for which `wanted(peerId)` announced piece `number`; allocates nothing, for scans. */
+  announcedBy(number: number, wanted: (peerId: string) => boolean): boolean {
+    const holders = this.#pieces.get(number);
+    if (holders) for (const peerId of holders.keys()) if (this.#parents.has(peerId) && wanted(peerId)) return true;
+    return false;
   }
 
   /** Forgets that a parent was receiving a piece (it no longer is: it answered 404). */

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
-import { DfError, PROTO_DIR, PROTO_FILES, PROTO_LOADER_OPTIONS, rejectUndecodable, toGrpcError, type dfdaemonv2, type schedulerv2 } from '../../api/index.ts';
+import { anyNameInCluster, DfError, PROTO_DIR, PROTO_FILES, PROTO_LOADER_OPTIONS, rejectUndecodable, toGrpcError, type dfdaemonv2, type schedulerv2, type TlsMaterial } from '../../api/index.ts';
 
 export { grpc };
 
@@ -92,14 +92,26 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = Object.freeze({
   'grpc.max_reconnect_backoff_ms': 2_000,
 });
 
+/** Server credentials: mutual TLS (a client certificate chaining to the CA is required) or none. */
+export function serverCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(Buffer.from(tls.ca), [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], true);
+}
+
+/** Channel credentials: mutual TLS (the server must chain to the CA; its name is not checked, api/tls.ts) or none. */
+export function channelCredentials(tls: TlsMaterial | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert), { checkServerIdentity: anyNameInCluster });
+}
+
 /**
  * Binds a server; resolves the port actually bound (port 0 picks one). grpc-js names the listen
  * failure (EADDRINUSE, ...) only inside its message: the errno code is copied to `code` so callers
  * tell a taken port from other failures the way they do for node:net servers.
  */
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+export function bindServer(server: grpc.Server, address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+    server.bindAsync(address, credentials, (error, port) => {
       if (!error) return resolve(port);
       const code = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(error.message)?.[1];
       reject(code && (error as NodeJS.ErrnoException).code === undefined ? Object.assign(error, { code }) : error);

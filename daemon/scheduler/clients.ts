@@ -6,15 +6,19 @@
  * announces go to all of them. The list may be empty (a manager that has not answered yet): a task
  * then finishes from the origin, as with a scheduler that is down.
  */
-import { ownerOf, type schedulerv2 } from '../../api/index.ts';
+import { ownerOf, type schedulerv2, type TlsMaterial } from '../../api/index.ts';
 import { SchedulerLostError } from '../errors.ts';
-import { CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
+import { channelCredentials, CLIENT_OPTIONS, grpc, loadProtos } from '../rpc/grpc.ts';
 
 export class SchedulerClients {
   #addrs: readonly string[];
   readonly #clients = new Map<string, schedulerv2.SchedulerClient>();
 
-  constructor(addrs: readonly string[]) {
+  readonly #credentials: grpc.ChannelCredentials;
+
+  /** `tls`: the scheduler section's material (mutual TLS to every scheduler), none by default. */
+  constructor(addrs: readonly string[], tls?: TlsMaterial | undefined) {
+    this.#credentials = channelCredentials(tls);
     this.#addrs = Object.freeze([...new Set(addrs)]);
   }
 
@@ -43,7 +47,7 @@ export class SchedulerClients {
     let client = this.#clients.get(addr);
     if (!client) {
       const { Scheduler } = loadProtos().scheduler;
-      client = new Scheduler(addr, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+      client = new Scheduler(addr, this.#credentials, CLIENT_OPTIONS);
       this.#clients.set(addr, client);
     }
     return client;

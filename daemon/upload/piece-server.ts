@@ -6,10 +6,16 @@
  * decided before a path is built, so no request can read outside the store. A child that sends
  * `X-Dragonfly-Relay: 1` may also get a piece still arriving here (relay.ts); without it, only
  * recorded pieces.
+ *
+ * With `tls` (storage.server.{caCert,cert,key}) it is HTTPS with mutual TLS: a child whose
+ * certificate does not chain to the CA fails the handshake and never reaches a handler. Pieces then
+ * go through TLS, which the kernel's sendfile cannot encrypt: the addon's sendFile sees a socket
+ * without a plain fd and writes through JS (addon/native.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError, isTaskId, DfError } from '../../api/index.ts';
+import { InvalidArgumentError, isTaskId, DfError, type TlsMaterial } from '../../api/index.ts';
 import type { PieceSender, TaskRegistry, TokenBucket } from '../../engine/index.ts';
 import { ClientGoneError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -30,6 +36,8 @@ export interface PieceServerOptions {
   readonly log: Logger;
   /** upload.disableShared: a leech serves nothing. */
   readonly disableShared?: boolean | undefined;
+  /** storage.server's TLS material: HTTPS, a client certificate chaining to its CA required. */
+  readonly tls?: TlsMaterial | undefined;
 }
 
 /** `/pieces/<64 hex>/<decimal>` to its parts; anything else is refused before the store is asked. */
@@ -49,19 +57,34 @@ export class PieceServer {
   readonly #options: PieceServerOptions;
   /** Starts at upload.concurrentUploadLimit; the cluster's `load_limit` replaces it while running. */
   #uploadLimit: number;
-  readonly #server: Server;
+  readonly #server: Server | TlsServer;
   #active = 0;
   #uploadedBytes = 0;
 
   constructor(options: PieceServerOptions) {
     this.#options = options;
     this.#uploadLimit = options.concurrentUploadLimit;
-    this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch((error: unknown) => {
         options.log.warn('piece request failed', { url: req.url?.slice(0, 200), error });
         sendError(res, error);
       });
-    });
+    };
+    const { tls } = options;
+    if (tls) {
+      const server = createTlsServer({ keepAliveTimeout: 30_000, ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true }, handler);
+      server.on('tlsClientError', (error, socket) => {
+        options.log.warn('piece server refused a TLS client', { remote: `${socket.remoteAddress}:${socket.remotePort}`, error: error.message });
+      });
+      this.#server = server;
+    } else {
+      this.#server = createServer({ keepAliveTimeout: 30_000 }, handler);
+    }
+  }
+
+  /** True when pieces are served over mutual TLS. */
+  get tls(): boolean {
+    return this.#options.tls !== undefined;
   }
 
   /** Pieces being served now. */

@@ -9,8 +9,13 @@
  * alive (`connection: close`, HTTP/1.0, a body without Content-Length, an end after the answer) is
  * sent again once on a new connection: a GET that was never answered may be repeated. Errors of a
  * request's own connection are those of requestRange, so callers map both alike.
+ *
+ * With `tls` every connection is a TLS client socket. Its plaintext exists only in JS, so heads are
+ * read from 'data' events instead of libuv's `onread`, and the addon's receives, finding no plain
+ * fd, move bodies through their JS twin (addon/native.ts): the same answers, one JS copy more.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { SourceProtocolError, SourceTimeoutError, SourceUnreachableError } from '../errors.ts';
 import { RAW_RANGE_DEFAULTS, parseHead, requestHead, type KeptAnswer, type RawAnswer, type RawRangeRequest } from './raw-range.ts';
 
@@ -24,6 +29,8 @@ export const RAW_POOL_DEFAULTS = Object.freeze({
 });
 
 export interface RawPoolOptions {
+  /** Connect with TLS (https: URLs): CA, client certificate and key, server identity check. */
+  tls?: tls.ConnectionOptions;
   idleMs?: number;
   connectionsPerHost?: number;
   pipelining?: number;
@@ -58,18 +65,37 @@ class KeptConnection {
   readonly #pool: RawPool;
   readonly #url: URL;
 
-  constructor(url: URL, pool: RawPool) {
+  /** A TLS connection: heads come from 'data' events (#onData), not from onread. */
+  readonly #tls: boolean;
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#bodyOut || this.queue.length === 0) return;
+    this.#head = Buffer.concat([this.#head, chunk]);
+    if (!this.#parse()) return;
+    // The body (and whatever follows) stays buffered in the paused stream for its reader.
+    this.socket.off('data', this.#onData);
+    this.socket.pause();
+  };
+
+  constructor(url: URL, pool: RawPool, tlsOptions: tls.ConnectionOptions | undefined) {
     this.#pool = pool;
     this.#url = url;
-    this.socket = net.connect({
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(url.port || 80),
-      noDelay: true,
-      onread: { buffer: readBuffer, callback: (n, b) => this.#onRead(n, b as Buffer) },
-    });
+    this.#tls = tlsOptions !== undefined;
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (tlsOptions) {
+      this.socket = tls.connect({ ...tlsOptions, host, port: Number(url.port || 443) });
+      this.socket.setNoDelay(true);
+      this.socket.pause();
+    } else {
+      this.socket = net.connect({
+        host,
+        port: Number(url.port || 80),
+        noDelay: true,
+        onread: { buffer: readBuffer, callback: (n, b) => this.#onRead(n, b as Buffer) },
+      });
+    }
     this.socket.on('error', noop);
     this.#timer = setTimeout(() => this.#broke(new SourceUnreachableError(url.href, { code: 'UND_ERR_CONNECT_TIMEOUT' }), false), RAW_RANGE_DEFAULTS.connectTimeoutMs);
-    this.socket.on('connect', () => {
+    this.socket.on(tlsOptions ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       clearTimeout(this.#timer);
       for (const p of this.queue) this.socket.write(requestHead(p.request.url, p.request.headers, 'keep-alive'), 'latin1');
@@ -121,6 +147,11 @@ class KeptConnection {
       this.#head = Buffer.concat([this.#head, chunk]);
     }
     if (this.#head.length > 0 && this.#parse()) return;
+    if (this.#tls) {
+      this.socket.off('data', this.#onData).on('data', this.#onData);
+      this.socket.resume();
+      return;
+    }
     const handle = (this.socket as unknown as { _handle?: { reading?: boolean; readStart?: () => number } | null })._handle;
     if (handle && handle.reading !== true && typeof handle.readStart === 'function') {
       handle.reading = true;
@@ -230,12 +261,14 @@ export class RawPool {
   /** Hosts seen answering without keep-alive: callers may prefer another client for them. */
   readonly #noKeepAlive = new Set<string>();
   readonly #idleMs: number;
+  readonly #tls: tls.ConnectionOptions | undefined;
   readonly #perHost: number;
   readonly #pipelining: number;
   #closed = false;
 
   constructor(options: RawPoolOptions = {}) {
     this.#idleMs = options.idleMs ?? RAW_POOL_DEFAULTS.idleMs;
+    this.#tls = options.tls;
     this.#perHost = options.connectionsPerHost ?? RAW_POOL_DEFAULTS.connectionsPerHost;
     this.#pipelining = options.pipelining ?? RAW_POOL_DEFAULTS.pipelining;
   }
@@ -287,7 +320,7 @@ export class RawPool {
       return;
     }
     if (!conn) {
-      conn = new KeptConnection(url, this);
+      conn = new KeptConnection(url, this, this.#tls);
       list.push(conn);
     }
     clearTimeout(this.#idleTimers.get(conn));
