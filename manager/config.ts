@@ -4,7 +4,7 @@
  * `database.url` starts.
  */
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, field, resolveConfig, type Resolved } from '../api/index.ts';
+import { checkTlsPaths, ConfigError, field, resolveConfig, tlsFields, type Resolved } from '../api/index.ts';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
@@ -34,6 +34,9 @@ export const MANAGER_CONFIG_SCHEMA = {
       stallTimeout: field.duration('2m', 'a layer whose hosts report no progress this long fails'),
     }),
   }),
+  scheduler: field.object({
+    tls: field.object(tlsFields('calls to the schedulers (preheat and task jobs), needed when their server.tls is on')),
+  }),
   taskIndex: field.object({
     ttl: field.duration('7d', 'how long a task stays findable after a scheduler last reported it'),
   }),
@@ -52,6 +55,7 @@ export function resolveManagerConfig(raw: unknown): ManagerConfig {
   if (config.auth.tokenTTL <= 0) throw new ConfigError('auth.tokenTTL', 'must be longer than 0');
   if (config.taskIndex.ttl <= 0) throw new ConfigError('taskIndex.ttl', 'must be longer than 0');
   if (config.keepAlive.timeout <= 0) throw new ConfigError('keepAlive.timeout', 'must be longer than 0');
+  checkTlsPaths('scheduler.tls', config.scheduler.tls);
   return config;
 }
 

@@ -3,7 +3,8 @@
  * AbortController (the caller's signal) stops it; `close` runs the ordered shutdown: stop accepting
  * requests and finish those in flight, then close the database.
  */
-import { createLogger, MetricsRegistry, type Logger, type LogLevel } from '../api/index.ts';
+import { createLogger, loadTlsMaterial, MetricsRegistry, type Logger, type LogLevel } from '../api/index.ts';
+import { readFile } from 'node:fs/promises';
 import { bootstrap } from './bootstrap.ts';
 import type { ManagerConfig } from './config.ts';
 import type { ManagerContext } from './context.ts';
@@ -41,6 +42,8 @@ export const ROUTES: readonly RoutePlugin[] = [metricsRoutes, ...RESOURCE_ROUTES
 
 export async function startManager(config: ManagerConfig, options: StartOptions = {}): Promise<RunningManager> {
   const log = options.log ?? createLogger(config.log.level as LogLevel);
+  // Before anything opens or listens: a bad certificate path fails the start naming its key.
+  const schedulerTls = await loadTlsMaterial('scheduler.tls', config.scheduler.tls, (file) => readFile(file, 'utf8'));
   const store = await openStore(config.database.url, config.server.dataDir);
   const context: ManagerContext = { config, store, log, metrics: new MetricsRegistry(), now: options.now ?? Date.now };
   let app;
@@ -54,7 +57,7 @@ export async function startManager(config: ManagerConfig, options: StartOptions 
     await app.listen({ host: config.server.rest.listenIP, port: config.server.rest.port });
     restPort = (app.server.address() as { port: number }).port;
     grpcServer = await startGrpcServer(context);
-    jobs = await startJobs(context);
+    jobs = await startJobs(context, {}, schedulerTls);
   } catch (error) {
     await grpcServer?.close();
     await app?.close();

@@ -1,9 +1,12 @@
 /**
  * scheduler.yaml: Dragonfly's keys and defaults (`scheduler/config/constants.go`), resolved by api's
  * schema-driven resolver: unknown keys and bad values fail with their path.
+ * Mutual TLS as the Go scheduler names it: `server.tls` for its gRPC server, `seedPeer.tls` for its
+ * calls to the daemons' DfdaemonUpload (seed triggers, preheat, task deletion); each
+ * `{caCert, cert, key}` PEM paths, all three or none (api/tls.ts).
  */
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, field, resolveConfig, type Resolved } from '../api/index.ts';
+import { checkTlsPaths, ConfigError, field, resolveConfig, tlsFields, type Resolved } from '../api/index.ts';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
@@ -14,6 +17,7 @@ export const SCHEDULER_CONFIG_SCHEMA = {
     advertiseIP: field.optionalString({ doc: 'address announced to others; defaults to listenIP' }),
     advertisePort: field.int(8002, { min: 0, max: 65535, doc: 'registered with the manager; with port 0 the bound port is registered instead' }),
     host: field.optionalString({ doc: 'hostname registered with the manager; default: the machine hostname' }),
+    tls: field.object(tlsFields('the scheduler gRPC server (daemons and the manager must present a certificate)')),
   }),
   scheduler: field.object({
     algorithm: field.string('default', { allowed: ['default'] }),
@@ -47,6 +51,7 @@ export const SCHEDULER_CONFIG_SCHEMA = {
   }),
   seedPeer: field.object({
     enable: field.bool(true, 'trigger seed peers to download a task first'),
+    tls: field.object(tlsFields("calls to the daemons' DfdaemonUpload gRPC (seed triggers, preheat, task deletion)")),
   }),
   metrics: field.object({
     enable: field.bool(true, 'serve /metrics and /healthy'),
@@ -84,6 +89,8 @@ export function resolveSchedulerConfig(raw: unknown): SchedulerConfig {
   });
   if (config.manager.keepAlive.interval <= 0) throw new ConfigError('manager.keepAlive.interval', 'must be longer than 0');
   if (config.dynconfig.refreshInterval <= 0) throw new ConfigError('dynconfig.refreshInterval', 'must be longer than 0');
+  checkTlsPaths('server.tls', config.server.tls);
+  checkTlsPaths('seedPeer.tls', config.seedPeer.tls);
   return config;
 }
 

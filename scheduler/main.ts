@@ -21,6 +21,7 @@ import { HostService } from './service/host-service.ts';
 import { PeerService } from './service/peer-service.ts';
 import { loadProtos } from './service/protos.ts';
 import { createGrpcSeedDownloader, type SeedDownloader } from './service/seed-peer.ts';
+import { channelCredentials, loadSchedulerTls, serverCredentials } from './tls.ts';
 
 /** How long calls in flight get to finish at shutdown before they are cut. */
 export const SHUTDOWN_GRACE_MS = 5_000;
@@ -100,6 +101,8 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
   // The schema allows only LOG_LEVELS here.
   const log = options.log ?? createLogger(config.log.level as LogLevel);
   const now = options.now ?? Date.now;
+  // Before anything listens: a bad certificate path fails the start naming its key.
+  const tls = await loadSchedulerTls(config);
   const protos = loadProtos();
   const resources = new Resources();
   const metrics = createSchedulerMetrics(resources);
@@ -118,7 +121,8 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
   );
   // Only a scheduler with a manager reports its cluster's events.
   const events = managerAddrsOf(config).length > 0 ? new EventsReporter(resources, log.child({ component: 'events' }), now) : undefined;
-  const seeds = options.seeds ?? createGrpcSeedDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
+  const daemonCredentials = channelCredentials(tls.seedPeer);
+  const seeds = options.seeds ?? createGrpcSeedDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload, daemonCredentials);
   const peers = new PeerService({
     resources,
     scheduling,
@@ -154,7 +158,15 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
   }
   let grpcServer;
   try {
-    grpcServer = await startGrpcServer({ protos, listenIP: config.server.listenIP, port: config.server.port, hosts, peers, log });
+    grpcServer = await startGrpcServer({
+      protos,
+      listenIP: config.server.listenIP,
+      port: config.server.port,
+      hosts,
+      peers,
+      log,
+      credentials: { server: serverCredentials(tls.server), daemons: daemonCredentials },
+    });
   } catch (error) {
     await metricsServer?.close();
     throw error;
@@ -176,6 +188,7 @@ export async function startScheduler(config: SchedulerConfig, options: StartOpti
     metrics: metricsServer ? config.metrics.addr.replace(/:\d+$/, `:${metricsServer.port}`) : 'disabled',
     seedPeer: config.seedPeer.enable,
     manager: managerAddrsOf(config).join(',') || 'none',
+    mtls: [...(tls.server ? ['server.tls'] : []), ...(tls.seedPeer ? ['seedPeer.tls'] : [])],
   });
 
   let closing: Promise<void> | undefined;

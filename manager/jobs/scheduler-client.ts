@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Kysely } from 'kysely';
-import { ownerOf, PROTO_FILES, PROTO_LOADER_OPTIONS, type schedulerv2 } from '../../api/index.ts';
+import { anyNameInCluster, ownerOf, PROTO_FILES, PROTO_LOADER_OPTIONS, type schedulerv2, type TlsMaterial } from '../../api/index.ts';
 import type { Database } from '../store/schema.ts';
 import { PreheatNoSchedulerError } from './errors.ts';
 
@@ -41,12 +41,20 @@ export async function schedulerFor(db: Kysely<Database>, clusterId: number, task
 
 export class SchedulerClients {
   private readonly clients = new Map<string, schedulerv2.SchedulerClient>();
+  private readonly credentials: grpc.ChannelCredentials;
+
+  /** `tls`: config scheduler.tls, mutual TLS to every scheduler (chain to the CA checked, name not: api/tls.ts). */
+  constructor(tls?: TlsMaterial | undefined) {
+    this.credentials = tls
+      ? grpc.credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert), { checkServerIdentity: anyNameInCluster })
+      : grpc.credentials.createInsecure();
+  }
 
   client(address: string): schedulerv2.SchedulerClient {
     let client = this.clients.get(address);
     if (!client) {
       const { Scheduler } = protos().scheduler.v2;
-      client = new Scheduler(address, grpc.credentials.createInsecure());
+      client = new Scheduler(address, this.credentials);
       this.clients.set(address, client);
     }
     return client;

@@ -4,7 +4,7 @@
  * process with the executors of every job type (preheat, get_task, delete_task).
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError } from '../../api/index.ts';
+import { InvalidArgumentError, type TlsMaterial } from '../../api/index.ts';
 import type { ManagerContext } from '../context.ts';
 import { RateLimitedError, RecordNotFoundError } from '../errors.ts';
 import { countRecentJobs, createJob, deleteJob, findJob, jobTasks } from '../store/jobs.ts';
@@ -151,9 +151,12 @@ export interface RunningJobs {
   close(): Promise<void>;
 }
 
-/** Starts this process's job runner; `close` stops it and its scheduler channels. */
-export async function startJobs(context: ManagerContext, options: Partial<RunnerOptions> = {}): Promise<RunningJobs> {
-  const schedulers = new SchedulerClients();
+/**
+ * Starts this process's job runner; `close` stops it and its scheduler channels. `schedulerTls`:
+ * the loaded scheduler.tls (mutual TLS to the schedulers), none by default.
+ */
+export async function startJobs(context: ManagerContext, options: Partial<RunnerOptions> = {}, schedulerTls?: TlsMaterial): Promise<RunningJobs> {
+  const schedulers = new SchedulerClients(schedulerTls);
   const runner = new JobRunner(
     {
       store: context.store,

@@ -37,6 +37,8 @@ export async function startGrpcServer(options: {
   readonly hosts: HostService;
   readonly peers: PeerService;
   readonly log: Logger;
+  /** Server credentials (mutual TLS with `server.tls`) and those of calls to daemons (`seedPeer.tls`); insecure by default. */
+  readonly credentials?: { readonly server: grpc.ServerCredentials; readonly daemons: grpc.ChannelCredentials } | undefined;
 }): Promise<GrpcServer> {
   const { protos, hosts, peers, log } = options;
   const server = new grpc.Server({
@@ -48,8 +50,9 @@ export async function startGrpcServer(options: {
     'grpc.keepalive_permit_without_calls': 1,
   });
   // Its own channels: closed with the server, after the calls in flight.
-  const preheats = createPreheatDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
-  const deleter = createTaskDeleter(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload);
+  const credentials = options.credentials ?? { server: grpc.ServerCredentials.createInsecure(), daemons: grpc.credentials.createInsecure() };
+  const preheats = createPreheatDownloader(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload, credentials.daemons);
+  const deleter = createTaskDeleter(protos.dfdaemon.dfdaemon.v2.DfdaemonUpload, credentials.daemons);
   const handlers: schedulerv2.SchedulerHandlers = {
     AnnouncePeer: announcePeerHandler(peers, log),
     AnnounceHost: unary((request) => {
@@ -73,7 +76,7 @@ export async function startGrpcServer(options: {
   };
   server.addService(tolerantService(protos.scheduler.scheduler.v2.Scheduler.service), handlers);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostAddress(options.listenIP, options.port), grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(hostAddress(options.listenIP, options.port), credentials.server, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });

@@ -71,7 +71,7 @@ export interface PreheatDownloader {
 type UploadClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => dfdaemonv2.DfdaemonUploadClient;
 
 /** One channel per host address, reused across preheats and closed with the scheduler. */
-export function createPreheatDownloader(DfdaemonUpload: UploadClientConstructor): PreheatDownloader {
+export function createPreheatDownloader(DfdaemonUpload: UploadClientConstructor, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): PreheatDownloader {
   const clients = new Map<string, dfdaemonv2.DfdaemonUploadClient>();
   return {
     download(host, download, onProgress, signal) {
@@ -83,7 +83,7 @@ export function createPreheatDownloader(DfdaemonUpload: UploadClientConstructor)
         const address = hostAddress(host.info.ip, host.info.port);
         let client = clients.get(address);
         if (!client) {
-          client = new DfdaemonUpload(address, grpc.credentials.createInsecure());
+          client = new DfdaemonUpload(address, credentials);
           clients.set(address, client);
         }
         const timeoutMs = typeof download.timeoutMs === 'number' && download.timeoutMs > 0 ? download.timeoutMs : SEED_DOWNLOAD_TIMEOUT_MS;

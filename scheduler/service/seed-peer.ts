@@ -23,12 +23,12 @@ export function hostAddress(ip: string, port: number): string {
 type UploadClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => dfdaemonv2.DfdaemonUploadClient;
 
 /** One channel per seed address, reused across tasks and closed with the scheduler. */
-export function createGrpcSeedDownloader(DfdaemonUpload: UploadClientConstructor): SeedDownloader {
+export function createGrpcSeedDownloader(DfdaemonUpload: UploadClientConstructor, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): SeedDownloader {
   const clients = new Map<string, dfdaemonv2.DfdaemonUploadClient>();
   const clientFor = (address: string) => {
     let client = clients.get(address);
     if (!client) {
-      client = new DfdaemonUpload(address, grpc.credentials.createInsecure());
+      client = new DfdaemonUpload(address, credentials);
       clients.set(address, client);
     }
     return client;

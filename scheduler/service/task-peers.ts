@@ -47,14 +47,14 @@ export interface TaskDeleter {
 type UploadClientConstructor = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => dfdaemonv2.DfdaemonUploadClient;
 
 /** One channel per host address, reused and closed with the scheduler. */
-export function createTaskDeleter(DfdaemonUpload: UploadClientConstructor): TaskDeleter {
+export function createTaskDeleter(DfdaemonUpload: UploadClientConstructor, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): TaskDeleter {
   const clients = new Map<string, dfdaemonv2.DfdaemonUploadClient>();
   return {
     deleteTask(host, taskId) {
       const address = hostAddress(host.info.ip, host.info.port);
       let client = clients.get(address);
       if (!client) {
-        client = new DfdaemonUpload(address, grpc.credentials.createInsecure());
+        client = new DfdaemonUpload(address, credentials);
         clients.set(address, client);
       }
       const upload = client;
