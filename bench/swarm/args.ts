@@ -31,6 +31,8 @@ export interface SwarmArgs {
   readonly keepAlive: boolean | undefined;
   /** The scheduler's scheduler.stripes; undefined: its default. */
   readonly stripes: number | undefined;
+  /** Mutual TLS on every link of the p2p system (a CA and a certificate per host, made per run). */
+  readonly mtls: boolean;
   readonly systems: readonly SystemName[];
   readonly runs: number;
   readonly outDir: string;
@@ -48,7 +50,7 @@ export interface SwarmArgs {
 }
 
 export const SWARM_USAGE = `Usage: npm run bench:swarm -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-length SIZE] [--concurrency N] [--relay] [--no-keep-alive] [--stripes K] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
+         [--piece-length SIZE] [--concurrency N] [--relay] [--no-keep-alive] [--stripes K] [--mtls] [--systems p2p,http,bittorrent] [--runs 1] [--timeout DURATION]
          [--out DIR] [--slow-peers K --slow-rate RATE] [--kill-peers N] [--kill-at FRACTION]
 
 Builds N+2 simulated hosts (origin, seed peer + scheduler host, N peers) as network namespaces on a
@@ -65,6 +67,9 @@ and whether every output is right. Needs root.
   --relay              the daemons relay pieces they are still receiving (download.relay: true)
   --no-keep-alive      the daemons take a connection per piece (download.keepAlive: false; default on)
   --stripes K          the scheduler places peers in K stripe trees (scheduler.stripes; 0: its DAG)
+  --mtls               mutual TLS on every p2p link: a CA and a certificate per host made with openssl,
+                       in every daemon's upload.server/upload.client/storage.server/scheduler and the
+                       scheduler's server.tls/seedPeer.tls (pieces then move through TLS in JS)
   --systems LIST       which systems, comma-separated (default p2p,http,bittorrent)
   --runs K             repetitions of each system on the same hosts (default 1)
   --timeout DURATION   hard bound per system run (default: 60s + 1.5 x peers x floor)
@@ -79,7 +84,7 @@ and whether every output is right. Needs root.
 `;
 
 export const TUNE_USAGE = `Usage: npm run bench:tune -- [--peers 16] [--size 256MiB] [--rate 100mbit] [--origin-rate RATE]
-         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--no-keep-alive] [--stripes K] [--runs 1] [--out DIR]
+         [--piece-lengths 4MiB,8MiB,16MiB,32MiB] [--concurrency-list 4,8,16] [--relay] [--no-keep-alive] [--stripes K] [--mtls] [--runs 1] [--out DIR]
 
 Runs the p2p system on one topology for every piece length (plus the formula's choice) and every
 concurrency, and prints the best settings with their figures. Needs root.
@@ -119,6 +124,7 @@ const COMMON_OPTIONS = {
   relay: { type: 'boolean', default: false },
   'keep-alive': { type: 'boolean' },
   stripes: { type: 'string' },
+  mtls: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -144,6 +150,7 @@ function common(values: Record<string, string | boolean | undefined>, cwd: strin
     relay: values['relay'] === true,
     keepAlive: typeof values['keep-alive'] === 'boolean' ? values['keep-alive'] : undefined,
     stripes: values['stripes'] === undefined ? undefined : integer('stripes', String(values['stripes']), 0, 16),
+    mtls: values['mtls'] === true,
     help: values['help'] === true,
   };
 }

@@ -4,6 +4,8 @@
  * Each daemon's config advertises its namespace address (`host.ip`) and listens on it, with
  * Dragonfly's default ports (every namespace has its own port space); metrics and health stay on
  * the namespace's loopback, read with curl from inside it. The proxy is not used (port 0).
+ * With `--mtls` (ctx.p2p.mtls) every daemon link and the scheduler run mutual TLS with a CA and a
+ * certificate per host made for the run (pki.ts).
  */
 import { parseMetricsText } from '../../api/index.ts';
 import { buildDfdaemonConfig, type DfdaemonConfigTree } from '../../daemon/index.ts';
@@ -17,6 +19,7 @@ import type { CpuLedger } from './cpu.ts';
 import { execInHost, launcherFor, runInHost } from './hosts.ts';
 import type { SimHost } from './netns.ts';
 import { startOrigin } from './origin.ts';
+import { createSwarmPki, type TlsIdentity } from './pki.ts';
 import { since, type PeerOutcome, type SwarmContext, type SwarmSystem } from './system.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -38,7 +41,7 @@ interface Daemon {
   readonly hostId: string;
 }
 
-function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean): string {
+function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boolean, tls: TlsIdentity | undefined): string {
   const download: DfdaemonConfigTree = {};
   if (ctx.p2p.concurrentPieceCount !== undefined) download['concurrentPieceCount'] = ctx.p2p.concurrentPieceCount;
   if (ctx.p2p.relay) download['relay'] = true;
@@ -53,6 +56,7 @@ function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boole
     // so frequent announces during a burst of registrations hand one idle parent to several children.
     schedulerAddrs: [`${ctx.seed.ip}:${SCHEDULER_PORT}`],
     seed,
+    ...(tls && { tls }),
     ports: { upload: 4000, pieces: 4005, metrics: METRICS_PORT, health: 4003 },
     overrides: {
       download,
@@ -62,13 +66,15 @@ function daemonConfig(ctx: SwarmContext, dir: string, host: SimHost, seed: boole
   }).yaml;
 }
 
-async function startScheduler(ctx: SwarmContext, dir: string): Promise<ServerProcess> {
+async function startScheduler(ctx: SwarmContext, dir: string, tls: TlsIdentity | undefined): Promise<ServerProcess> {
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'scheduler.yaml');
   writeFileSync(
     configPath,
     stringify({
-      server: { listenIP: ctx.seed.ip, port: SCHEDULER_PORT, advertisePort: SCHEDULER_PORT },
+      server: { listenIP: ctx.seed.ip, port: SCHEDULER_PORT, advertisePort: SCHEDULER_PORT, ...(tls && { tls }) },
+      // The scheduler calls the seed's DfdaemonUpload (DownloadTask): with the seed host's identity.
+      ...(tls && { seedPeer: { tls } }),
       ...(ctx.p2p.stripes !== undefined && { scheduler: { stripes: ctx.p2p.stripes } }),
       metrics: { addr: '127.0.0.1:8000' },
       log: { level: 'info' },
@@ -82,11 +88,11 @@ async function startScheduler(ctx: SwarmContext, dir: string): Promise<ServerPro
   return proc;
 }
 
-async function startDaemon(ctx: SwarmContext, host: SimHost, seed: boolean): Promise<Daemon> {
+async function startDaemon(ctx: SwarmContext, host: SimHost, seed: boolean, tls: TlsIdentity | undefined): Promise<Daemon> {
   const dir = join(ctx.workDir, host.name);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'dfdaemon.yaml');
-  writeFileSync(configPath, daemonConfig(ctx, dir, host, seed));
+  writeFileSync(configPath, daemonConfig(ctx, dir, host, seed, tls));
   const proc = new ServerProcess(host.name, DFDAEMON_BIN, ['--config', configPath], serverEnv(), launcherFor(host));
   try {
     const ready = await proc.waitForLine((line) => line.msg === 'dfdaemon ready', READY_TIMEOUT_MS, ctx.signal);
@@ -168,11 +174,14 @@ export const p2pSystem: SwarmSystem = {
       const origin = await startOrigin(findExecutable('nginx')!, ctx.origin, ctx.file, join(ctx.workDir, 'nginx'), ctx.signal);
       stops.push(origin.stop);
       ctx.log(`p2p: starting dfscheduler, a seed dfdaemon and ${ctx.peers.length} dfdaemons`);
-      const scheduler = await startScheduler(ctx, join(ctx.workDir, 'scheduler'));
+      const hosts = [ctx.seed, ...ctx.peers];
+      const pki = ctx.p2p.mtls ? await createSwarmPki(join(ctx.workDir, 'pki'), hosts.map((host) => ({ name: host.name, ip: host.ip }))) : undefined;
+      if (pki) ctx.log(`p2p: mutual TLS on every link, a CA and ${pki.size} host certificates in ${join(ctx.workDir, 'pki')}`);
+      const scheduler = await startScheduler(ctx, join(ctx.workDir, 'scheduler'), pki?.get(ctx.seed.name));
       stops.push(() => scheduler.stop());
       const daemons: Daemon[] = [];
       stops.push(async () => void (await Promise.all(daemons.map((d) => d.proc.stop()))));
-      const settled = await Promise.allSettled([ctx.seed, ...ctx.peers].map((host) => startDaemon(ctx, host, host === ctx.seed).then((d) => (daemons.push(d), d))));
+      const settled = await Promise.allSettled(hosts.map((host) => startDaemon(ctx, host, host === ctx.seed, pki?.get(host.name)).then((d) => (daemons.push(d), d))));
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       const hostIds = daemons.map((d) => d.hostId);

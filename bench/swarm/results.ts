@@ -57,6 +57,8 @@ export interface RunSetup {
   readonly relay: boolean;
   readonly keepAlive: boolean | undefined;
   readonly stripes: number | undefined;
+  /** Mutual TLS on every p2p link (--mtls). */
+  readonly mtls?: boolean | undefined;
   readonly timeoutMs: number;
 }
 
@@ -191,6 +193,7 @@ export function resultsJson(setup: RunSetup, bySystem: Runs, skipped: Readonly<R
     relay: setup.relay,
     keepAlive: setup.keepAlive ?? null,
     stripes: setup.stripes ?? null,
+    mtls: setup.mtls ?? false,
     namespacePrefix: setup.prefix,
     timeoutSeconds: setup.timeoutMs / 1000,
     skipped,

@@ -63,7 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const session = await openSession(args, controller.signal, log);
     const bySystem = new Map<SystemName, SystemResult[]>();
     const undisturbed = new Map<SystemName, SystemResult[]>();
-    const knobs = { pieceLengthBytes: args.pieceLengthBytes, concurrentPieceCount: args.concurrentPieceCount, relay: args.relay, keepAlive: args.keepAlive, stripes: args.stripes };
+    const knobs = { pieceLengthBytes: args.pieceLengthBytes, concurrentPieceCount: args.concurrentPieceCount, relay: args.relay, keepAlive: args.keepAlive, stripes: args.stripes, mtls: args.mtls };
     for (let run = 1; run <= args.runs; run++) {
       for (const system of systems) {
         if (skipped[system.name]) continue;
@@ -105,12 +105,13 @@ async function main(argv: readonly string[]): Promise<number> {
       relay: args.relay,
       keepAlive: args.keepAlive,
       stripes: args.stripes,
+      mtls: args.mtls,
       timeoutMs: session.timeoutMs,
     };
     await session.close();
     const slow = args.slowPeers > 0 ? `, ${args.slowPeers} slow at ${(args.slowRateBps ?? 0) / 1e6} Mbit/s` : '';
     const kill = args.killPeers > 0 ? `, ${args.killPeers} killed at ${(args.killAt * 100).toFixed(0)}%` : '';
-    console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}${slow}${kill}${args.relay ? ', daemons relay (download.relay)' : ''}${args.keepAlive === false ? ', a connection per piece (download.keepAlive false)' : ''}${args.stripes !== undefined ? `, scheduler.stripes ${args.stripes}` : ''}\n`);
+    console.log(`\n== swarm: ${args.peers} peers x ${(args.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${args.rateText} per link${args.originRateBps !== args.rateBps ? ` (origin ${args.originRateBps / 1e6} Mbit/s)` : ''}${slow}${kill}${args.relay ? ', daemons relay (download.relay)' : ''}${args.keepAlive === false ? ', a connection per piece (download.keepAlive false)' : ''}${args.stripes !== undefined ? `, scheduler.stripes ${args.stripes}` : ''}${args.mtls ? ', mutual TLS on every link' : ''}\n`);
     if (bySystem.size > 0) {
       console.log(summaryTable(setup, bySystem, undisturbed));
       console.log(`\nCPU per process kind (over the launch)\n${cpuTable(bySystem)}`);

@@ -32,6 +32,8 @@ export interface P2pKnobs {
   readonly keepAlive: boolean | undefined;
   /** The scheduler's scheduler.stripes (a striped parent forest); undefined: its default. */
   readonly stripes: number | undefined;
+  /** Mutual TLS on every link (pki.ts); undefined: off. */
+  readonly mtls?: boolean | undefined;
 }
 
 export interface SwarmContext {

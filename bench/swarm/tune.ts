@@ -71,7 +71,7 @@ async function main(argv: readonly string[]): Promise<number> {
         trials.push(trial);
         for (let k = 0; k < args.runs; k++) {
           try {
-            const result = await measureSystem(p2pSystem, session.contextFor('p2p', ++run, { pieceLengthBytes, concurrentPieceCount: concurrency, relay: args.relay, keepAlive: args.keepAlive, stripes: args.stripes }));
+            const result = await measureSystem(p2pSystem, session.contextFor('p2p', ++run, { pieceLengthBytes, concurrentPieceCount: concurrency, relay: args.relay, keepAlive: args.keepAlive, stripes: args.stripes, mtls: args.mtls }));
             trial.runs.push(result);
             log(`${pieceLengthBytes / MiB} MiB x ${concurrency}: max ${fixed(result.completionSeconds.max)} s (${fixed(result.completionSeconds.max / session.floorSeconds)} x floor)${result.verified ? '' : ' NOT VERIFIED'}${result.cpu.cpuBound ? ' CPU-BOUND' : ''}`);
           } catch (error) {

@@ -17,7 +17,7 @@ function bench(args: readonly string[]) {
 test('--help lists the slow-peer, kill and data-plane flags', () => {
   const run = bench(['--help']);
   assert.equal(run.status, 0, run.stderr);
-  for (const flag of ['--slow-peers', '--slow-rate', '--kill-peers', '--kill-at', '--relay', '--no-keep-alive', '--stripes']) assert.match(run.stdout, new RegExp(flag));
+  for (const flag of ['--slow-peers', '--slow-rate', '--kill-peers', '--kill-at', '--relay', '--no-keep-alive', '--stripes', '--mtls']) assert.match(run.stdout, new RegExp(flag));
 });
 
 test('senseless --slow-* and --kill-* combinations exit 2 and name the flag', () => {
@@ -31,10 +31,17 @@ test('senseless --slow-* and --kill-* combinations exit 2 and name the flag', ()
     [['--kill-peers', '1', '--kill-at', 'half'], /--kill-at must be a fraction/],
     [['--kill-at', '0.5'], /--kill-at needs --kill-peers/],
     [['--stripes', '17'], /--stripes must be an integer from 0 to 16/],
+    [['--mtls=yes'], /--mtls/],
   ];
   for (const [argv, message] of refused) {
     const run = bench(argv);
     assert.equal(run.status, 2, `${argv.join(' ')}: exit ${run.status}; ${run.stderr}`);
     assert.match(run.stderr, message, argv.join(' '));
   }
+});
+
+test('--mtls is a known flag (accepted before the size check), for bench:swarm', () => {
+  const run = bench(['--mtls', '--size', '1MiB']);
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /--size must be more than 4MiB/);
 });
