@@ -46,6 +46,8 @@ export interface DaemonOptions {
   /** Extra config, merged over the test defaults. */
   readonly config?: Tree;
   readonly env?: NodeJS.ProcessEnv;
+  /** Mutual TLS on every link of the daemon with this identity (config-builder's `tls`). */
+  readonly tls?: { readonly caCert: string; readonly cert: string; readonly key: string } | undefined;
 }
 
 /**
@@ -65,6 +67,7 @@ export function daemonConfig(dir: string, options: DaemonOptions): Tree {
     socketPath: join(dir, 'dfdaemon.sock'),
     schedulerAddrs: [`127.0.0.1:${options.schedulerPort ?? 1}`],
     seed: options.seed ?? false,
+    ...(options.tls && { tls: options.tls }),
     overrides: mergeConfigTree(testDefaults, options.config ?? {}),
   });
 }

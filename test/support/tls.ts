@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -94,4 +94,51 @@ export async function createTestIntermediateCa(dir: string, root: PemFiles, name
   const certPem = `${(await readFile(certPath, 'utf8')).trim()}\n${root.certPem.trim()}\n`;
   await writeFile(certPath, certPem);
   return { certPem, keyPem: await readFile(keyPath, 'utf8'), certPath, keyPath };
+}
+
+/**
+ * An end-entity certificate signed by `ca`, for mutual TLS between cluster processes: usable as
+ * server and as client (extendedKeyUsage serverAuth, clientAuth), IP SAN 127.0.0.1 by default.
+ */
+export async function createTestLeafCertificate(
+  dir: string,
+  ca: PemFiles,
+  options: { name: string; altNames?: readonly string[]; days?: number } = { name: 'test-leaf' },
+): Promise<PemFiles> {
+  const { name } = options;
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  const config = join(dir, `${name}.cnf`);
+  const altNames = options.altNames ?? ['IP:127.0.0.1'];
+  await writeFile(
+    config,
+    `[req]\ndistinguished_name = dn\n[dn]\n[ext]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth,clientAuth\nsubjectAltName = ${altNames.join(',')}\n`,
+  );
+  await execFileAsync('openssl', ['req', '-new', '-config', config, ...NEW_KEY.ec, '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${name}/O=dragonfly-ts tests`], { timeout: 30_000 });
+  await execFileAsync(
+    'openssl',
+    ['x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial', '-days', String(options.days ?? 2), '-extfile', config, '-extensions', 'ext', '-out', certPath],
+    { timeout: 30_000 },
+  );
+  return { certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8'), certPath, keyPath };
+}
+
+/** The three PEM paths of one process's mutual-TLS identity, as config sections take them. */
+export interface TlsIdentity {
+  readonly caCert: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A CA in `dir` and, per name, a leaf certificate it signed: the identities of a test cluster. */
+export async function createTestPki(dir: string, names: readonly string[], caName = 'cluster-ca'): Promise<{ ca: PemFiles; identities: Map<string, TlsIdentity> }> {
+  await mkdir(dir, { recursive: true });
+  const ca = await createTestCa(dir, { name: caName });
+  const identities = new Map<string, TlsIdentity>();
+  for (const name of names) {
+    const leaf = await createTestLeafCertificate(dir, ca, { name: `${caName}-${name}` });
+    identities.set(name, { caCert: ca.certPath, cert: leaf.certPath, key: leaf.keyPath });
+  }
+  return { ca, identities };
 }
