@@ -164,8 +164,9 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     // scanning the pieces (a bound above every route's cap, so no parent with room is missed).
     const hasRoom = (peerId: string) => (perParent.get(peerId) ?? 0) < Math.max(stripes ? stripeCap(peerId) : 0, caps.get(peerId) ?? 0);
     if (!collector.known(blocked).some(hasRoom)) return undefined;
+    const usableHolder = (peerId: string) => !blocked.has(peerId) && hasRoom(peerId);
     for (const number of task.missingPieces()) {
-      if (inFlight.has(number)) continue;
+      if (inFlight.has(number) || !collector.announcedBy(number, usableHolder)) continue;
       const range = task.rangeOf(number);
       const route: PieceRoute = stripes?.route(number) ?? { kind: 'any' };
       // A parent whose announced layout differs from ours has another task under this id: skip it.
