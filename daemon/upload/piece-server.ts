@@ -82,10 +82,6 @@ export class PieceServer {
     }
   }
 
-  /** True when pieces are served over mutual TLS. */
-  get tls(): boolean {
-    return this.#options.tls !== undefined;
-  }
 
   /** Pieces being served now. */
   /** Pieces served at once from now on; pieces being served are not cut. */
