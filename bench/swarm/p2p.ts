@@ -256,3 +256,7 @@ export const p2pSystem: SwarmSystem = {
     }
   },
 };
+
+// The parts of the system above, for harnesses that start the same cluster piece by piece and
+// then break it (bench/faults): one writer of each config, one way to read a daemon.
+export { daemonConfig, daemonDetails, metricsOf, startScheduler, METRICS_PORT, READY_TIMEOUT_MS, DFDAEMON_BIN, type Daemon };
