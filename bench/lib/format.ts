@@ -27,3 +27,9 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 export function loud(message: string): string {
   return `\n!!! ${message} !!!\n`;
 }
+
+/** Nearest-rank percentile `p` (0-100) of values sorted ascending; NaN when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}

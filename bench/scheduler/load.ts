@@ -1,11 +1,13 @@
 /**
- * `npm run bench:scheduler`: 2,000 simulated peers of one task on real AnnouncePeer streams against
+ * `npm run bench:scheduler`: 2,000 (`--peers`) simulated peers of one task on real AnnouncePeer streams against
  * a dfscheduler in a child process (its own core). Two phases:
  *   1. registration: peers register at a steady rate; each one's scheduling latency is the time
- *      from its RegisterPeerRequest to its first response (p50/p99 reported). A peer answered
+ *      from its RegisterPeerRequest to its first response (p50/p90/p99/max reported). A peer answered
  *      Normal starts and reports its first piece at once, so later peers have parents.
  *   2. pieces: every peer reports the rest of the task's pieces, as fast as the streams take them,
- *      then Finished; reports handled per second = reports / time until every stream ended OK.
+ *      then Finished; reports handled per second = reports / time until every stream ended OK,
+ *      and per peer the time until its stream ended OK (all its reports handled).
+ * Errors are counted, not thrown: `--help` lists them.
  * Piece messages are encoded before phase 2 so that the load generator is not the bottleneck.
  * Prints the numbers and writes them into bench/scheduler/README.md.
  */
@@ -18,20 +20,64 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { PROTO_FILES, PROTO_LOADER_OPTIONS, taskIdOf, type schedulerv2 } from '../../api/index.ts';
+import { percentile } from '../lib/format.ts';
 
-const { values } = parseArgs({
-  options: {
-    peers: { type: 'string', default: '2000' },
-    pieces: { type: 'string', default: '100' },
-    'register-rate': { type: 'string', default: '1000' },
-    channels: { type: 'string', default: '4' },
-    'no-readme': { type: 'boolean', default: false },
-  },
-});
-const PEERS = Number(values.peers);
-const PIECES = Number(values.pieces);
-const REGISTER_RATE = Number(values['register-rate']);
-const CHANNELS = Number(values.channels);
+/** A registration not answered within this is counted as an error (and its peer sits out phase 2). */
+const REGISTER_ANSWER_TIMEOUT_MS = 30_000;
+
+const USAGE = `Usage: npm run bench:scheduler -- [--peers 2000] [--pieces 100] [--register-rate 1000]
+                                   [--channels 4] [--no-readme]
+
+  --peers N          simulated peers of one task, each on its own host and AnnouncePeer stream
+                     (default 2000; up to 65536)
+  --pieces N         pieces of the task; every peer reports all of them, then Finished (default 100)
+  --register-rate N  registrations per second in phase 1 (default 1000)
+  --channels N       HTTP/2 channels the peers' streams share (default 4)
+  --no-readme        print the results only; without it they replace the table in
+                     bench/scheduler/README.md
+
+Errors (streams not ended OK, registrations unanswered within 30 s,
+first answers of an unexpected kind) are counted and printed, not thrown; the exit status is 1
+when there was any.
+BENCH_SCHEDULER_NODE_OPTIONS passes flags to the scheduler's Node; BENCH_DEBUG=1 prints more.
+`;
+
+function parseCount(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    console.error(`bench:scheduler: --${name} must be an integer from ${min} to ${max}, got ${text}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    strict: true,
+    options: {
+      peers: { type: 'string', default: '2000' },
+      pieces: { type: 'string', default: '100' },
+      'register-rate': { type: 'string', default: '1000' },
+      channels: { type: 'string', default: '4' },
+      'no-readme': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (error) {
+  console.error(`bench:scheduler: ${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+// Host ids and IPs are made from two bytes of the index (see hostOf).
+const PEERS = parseCount('peers', values.peers, 2, 65_536);
+const PIECES = parseCount('pieces', values.pieces, 2, 10_000);
+const REGISTER_RATE = parseCount('register-rate', values['register-rate'], 1, 100_000);
+const CHANNELS = parseCount('channels', values.channels, 1, 64);
 const PIECE_LENGTH = 4 * 1024 * 1024;
 const URL = 'http://origin.bench/model.safetensors';
 const TASK_ID = taskIdOf({ url: URL });
@@ -43,9 +89,6 @@ const announceMethod = (definition['scheduler.v2.Scheduler'] as Record<string, g
   .AnnouncePeer!;
 const encode = (request: schedulerv2.AnnouncePeerRequest): Buffer => announceMethod.requestSerialize(request);
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 // BENCH_SCHEDULER_NODE_OPTIONS passes flags to the scheduler's Node (e.g. --cpu-prof, --trace-gc).
 const child = fork(join(import.meta.dirname, 'server.ts'), {
@@ -103,6 +146,10 @@ interface SimPeer {
   call: grpc.ClientDuplexStream<Buffer, Buffer>;
   parentId?: string;
   latencyMs?: number;
+  /** Why the first answer did not count: unexpected kind, or none within the timeout. */
+  firstError?: string;
+  /** When the stream ended, performance.now(). */
+  endedAt?: number;
   ended: Promise<grpc.StatusObject>;
   firstResponse: Promise<void>;
 }
@@ -125,15 +172,30 @@ function open(index: number): SimPeer {
     index,
     ids,
     call,
-    ended: new Promise((resolve) => call.on('status', resolve)),
+    ended: new Promise((resolve) =>
+      call.on('status', (status: grpc.StatusObject) => {
+        peer.endedAt = performance.now();
+        resolve(status);
+      }),
+    ),
     firstResponse: new Promise<void>((resolve) => (markFirst = resolve)),
   };
+  // A stream that ends (or never answers) before its first response settles it as an error.
+  void peer.ended.then((status) => {
+    if (peer.latencyMs === undefined) peer.firstError ??= `stream ended before an answer: ${status.code} ${status.details}`;
+    markFirst();
+  });
+  const timer = setTimeout(() => {
+    peer.firstError ??= `no answer within ${REGISTER_ANSWER_TIMEOUT_MS / 1000} s`;
+    markFirst();
+  }, REGISTER_ANSWER_TIMEOUT_MS);
   call.on('error', () => {});
   const register = encode({ ...ids, registerPeerRequest: { download } });
   let sentAt = 0;
   call.on('data', (buffer: Buffer) => {
-    if (peer.latencyMs !== undefined) return;
+    if (peer.latencyMs !== undefined || peer.firstError !== undefined) return;
     peer.latencyMs = performance.now() - sentAt;
+    clearTimeout(timer);
     const response = announceMethod.responseDeserialize(buffer);
     if (response.response === 'normalTaskResponse') {
       peer.parentId = response.normalTaskResponse!.candidateParents[0]?.id;
@@ -143,7 +205,8 @@ function open(index: number): SimPeer {
       call.write(encode({ ...ids, downloadPeerBackToSourceStartedRequest: {} }));
       call.write(pieceMessage(peer, 0));
     } else {
-      throw new Error(`unexpected first response ${response.response}`);
+      peer.firstError = `unexpected first response ${response.response}`;
+      peer.latencyMs = undefined;
     }
     markFirst();
   });
@@ -175,7 +238,9 @@ for (let next = 1; next < PEERS; ) {
 }
 await Promise.all(peers.map((peer) => peer.firstResponse));
 const registerSeconds = (performance.now() - registerStart) / 1000;
-const latencies = peers.slice(1).map((peer) => peer.latencyMs!).sort((a, b) => a - b);
+const answered = peers.filter((peer) => peer.firstError === undefined && peer.latencyMs !== undefined);
+const registerErrors = peers.filter((peer) => peer.firstError !== undefined);
+const latencies = answered.filter((peer) => peer.index !== 0).map((peer) => peer.latencyMs!).sort((a, b) => a - b);
 const registerCpuAfter = (await ask<{ usage: NodeJS.CpuUsage }>('cpu', 'cpu')).usage;
 const registerCpuSeconds = (registerCpuAfter.user - registerCpuBefore.user + registerCpuAfter.system - registerCpuBefore.system) / 1e6;
 const serverLoop = await ask<{ p99: number; max: number }>('loop', 'loop');
@@ -186,9 +251,10 @@ if (process.env.BENCH_DEBUG) {
   console.error(text.split('\n').filter((line) => line.startsWith('dragonfly_scheduler_schedule_duration')).join('\n'));
   console.error('latency percentiles 10..90,95,99:', [10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99].map((p) => percentile(latencies, p).toFixed(2)).join(' '));
 }
+for (const peer of registerErrors) peer.call.cancel();
 
-// Phase 2: the remaining pieces, pre-encoded, then Finished.
-const batches = peers.map((peer) => {
+// Phase 2: the remaining pieces, pre-encoded, then Finished; only peers whose registration was answered.
+const batches = answered.map((peer) => {
   const messages: Buffer[] = [];
   for (let n = 1; n < PIECES; n++) messages.push(pieceMessage(peer, n));
   messages.push(
@@ -200,26 +266,40 @@ const batches = peers.map((peer) => {
 });
 const cpuBefore = (await ask<{ usage: NodeJS.CpuUsage }>('cpu', 'cpu')).usage;
 const pieceStart = performance.now();
-peers.forEach((peer, i) => {
+answered.forEach((peer, i) => {
   for (const message of batches[i]!) peer.call.write(message);
   peer.call.end();
 });
-const statuses = await Promise.all(peers.map((peer) => peer.ended));
+const statuses = await Promise.all(answered.map((peer) => peer.ended));
 const pieceSeconds = (performance.now() - pieceStart) / 1000;
-const cpuAfter = (await ask<{ usage: NodeJS.CpuUsage }>('cpu', 'cpu')).usage;
+const { usage: cpuAfter, maxRssBytes: schedulerMaxRssBytes } = await ask<{ usage: NodeJS.CpuUsage; maxRssBytes: number }>('cpu', 'cpu');
 const failed = statuses.filter((status) => status.code !== grpc.status.OK);
-if (failed.length > 0) throw new Error(`${failed.length} streams failed, e.g. ${failed[0]!.code} ${failed[0]!.details}`);
+// No per-report answer exists on the wire: a stream ends OK only once the scheduler has handled
+// every report before its Finished, so "all of a peer's reports handled" is read at its end.
+const completions = answered
+  .filter((_, i) => statuses[i]!.code === grpc.status.OK)
+  .map((peer) => peer.endedAt! - pieceStart)
+  .sort((a, b) => a - b);
 
-const reports = PEERS * (PIECES - 1);
+const reports = answered.length * (PIECES - 1);
 const serverCpuSeconds = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1e6;
+const spread = (sorted: number[]) => ({ p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN });
 const result = {
   peers: PEERS,
   pieces: PIECES,
   registerRatePerSecond: REGISTER_RATE,
   registrationSeconds: registerSeconds,
+  errors: {
+    registrations: registerErrors.length,
+    registrationExamples: registerErrors.slice(0, 3).map((peer) => peer.firstError),
+    streams: failed.length,
+    streamExamples: failed.slice(0, 3).map((status) => `${status.code} ${status.details}`),
+  },
   schedulerCpuMsPerRegistration: (registerCpuSeconds * 1000) / (PEERS - 1),
-  scheduleLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! },
+  scheduleLatencyMs: spread(latencies),
+  streamCompletionMs: spread(completions),
   eventLoopDelayMs: { scheduler: { p99: serverLoop.p99, max: serverLoop.max }, loadGenerator: clientLoopDelay },
+  peakRssMiB: { scheduler: schedulerMaxRssBytes / 2 ** 20, loadGenerator: process.resourceUsage().maxRSS / 1024 },
   loadAverage: loadavg()[0]!,
   pieceReports: reports,
   pieceSeconds,
@@ -243,11 +323,14 @@ const lines = [
   `| piece reports per second of scheduler CPU | ${fmt(result.reportsPerSchedulerCpuSecond)} | |`,
   `| scheduler CPU during the piece phase | ${fmt(serverCpuSeconds, 2)} s over ${fmt(pieceSeconds, 2)} s (${fmt((100 * serverCpuSeconds) / pieceSeconds)}% of one core) | |`,
   `| scheduler CPU per registration (stream, register, answer, started, first piece) | ${fmt(result.schedulerCpuMsPerRegistration, 3)} ms | |`,
-  `| scheduling latency, register -> first response, p50 | ${fmt(result.scheduleLatencyMs.p50, 2)} ms | |`,
+  `| errors: registrations unanswered or answered wrongly / streams not ended OK | ${fmt(registerErrors.length)} of ${fmt(PEERS)} / ${fmt(failed.length)} of ${fmt(answered.length)} | 0 / 0 |`,
+  `| scheduling latency, register -> first response, p50 / p90 | ${fmt(result.scheduleLatencyMs.p50, 2)} / ${fmt(result.scheduleLatencyMs.p90, 2)} ms | |`,
   `| scheduling latency, register -> first response, p99 | ${fmt(result.scheduleLatencyMs.p99, 2)} ms | < 5 ms |`,
   `| scheduling latency, max | ${fmt(result.scheduleLatencyMs.max, 2)} ms | |`,
+  `| piece phase start -> a peer's reports all handled (stream OK), p50 / p90 / p99 / max | ${['p50', 'p90', 'p99', 'max'].map((k) => fmt(result.streamCompletionMs[k as 'p50'] / 1000, 2)).join(' / ')} s | |`,
   `| event-loop delay during registration, p99 / max: scheduler | ${fmt(serverLoop.p99, 1)} / ${fmt(serverLoop.max, 1)} ms | |`,
   `| event-loop delay during registration, p99 / max: load generator | ${fmt(clientLoopDelay.p99, 1)} / ${fmt(clientLoopDelay.max, 1)} ms | |`,
+  `| peak RSS: scheduler / load generator | ${fmt(result.peakRssMiB.scheduler)} / ${fmt(result.peakRssMiB.loadGenerator)} MiB | |`,
   `| 1-minute load average at the end (other work on the machine included) | ${fmt(result.loadAverage, 2)} | |`,
 ];
 console.log(lines.join('\n'));
@@ -261,5 +344,9 @@ if (!values['no-readme']) {
   const from = text.indexOf(START);
   const to = text.indexOf(END);
   if (from >= 0 && to > from) writeFileSync(readme, `${text.slice(0, from + START.length)}\n${lines.join('\n')}\n${text.slice(to)}`);
+}
+if (registerErrors.length > 0 || failed.length > 0) {
+  console.error(`bench:scheduler: ${registerErrors.length} registrations and ${failed.length} streams failed, e.g. ${result.errors.registrationExamples[0] ?? result.errors.streamExamples[0]}`);
+  process.exit(1);
 }
 process.exit(0);

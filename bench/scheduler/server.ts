@@ -17,7 +17,7 @@ process.send!({ type: 'ready', port: scheduler.port, metricsPort: scheduler.metr
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
 process.on('message', (message: { type: string }) => {
-  if (message.type === 'cpu') process.send!({ type: 'cpu', usage: process.cpuUsage() });
+  if (message.type === 'cpu') process.send!({ type: 'cpu', usage: process.cpuUsage(), rssBytes: process.memoryUsage().rss, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
   if (message.type === 'loop') {
     process.send!({ type: 'loop', p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
     loopDelay.reset();
