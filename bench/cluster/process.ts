@@ -26,6 +26,7 @@ export class ServerProcess {
   #stderrTail = '';
   #exit: string | undefined;
   #waiters: Array<() => void> = [];
+  readonly #listeners: Array<(line: LogLine) => void> = [];
   readonly #exited: Promise<void>;
   readonly #unregister: () => Promise<void>;
 
@@ -46,11 +47,14 @@ export class ServerProcess {
       partial = parts.pop()!;
       for (const line of parts) {
         if (this.lines.length >= MAX_LINES) this.lines.splice(0, MAX_LINES / 2);
+        let parsed: LogLine;
         try {
-          this.lines.push(JSON.parse(line) as LogLine);
+          parsed = JSON.parse(line) as LogLine;
         } catch {
-          this.lines.push({ msg: line, level: 'raw' });
+          parsed = { msg: line, level: 'raw' };
         }
+        this.lines.push(parsed);
+        for (const listener of this.#listeners) listener(parsed);
       }
       this.#wake();
     });
@@ -75,6 +79,11 @@ export class ServerProcess {
 
   get running(): boolean {
     return this.#exit === undefined;
+  }
+
+  /** Calls `listener` with every log line from now on (`lines` keeps only the latest MAX_LINES). */
+  onLine(listener: (line: LogLine) => void): void {
+    this.#listeners.push(listener);
   }
 
   stderrTail(): string {

@@ -26,6 +26,8 @@ export interface NginxOptions {
   /** An nginx `log_format` for an access log at `<dir>/access.log`; default: no access log. */
   readonly accessLogFormat?: string | undefined;
   readonly workers?: number | undefined;
+  /** nginx's `limit_rate` per connection (e.g. `2m` bytes/s), for a slow origin; default: none. */
+  readonly limitRate?: string | undefined;
 }
 
 /** A port free right now on 127.0.0.1 (the OS picks; nginx binds it a moment later). */
@@ -69,7 +71,7 @@ http {
   keepalive_requests 100000;
   server {
     listen ${listen};
-    root ${root};
+    root ${root};${options.limitRate ? `\n    limit_rate ${options.limitRate};` : ''}
   }
 }
 `;
