@@ -21,7 +21,8 @@
  * cap is its stripes' part of the concurrency (StripeFollower.share says why), still at most
  * SLOW_LINK_PIECES_IN_FLIGHT on a slow link: there one piece at a time over a kept-alive
  * connection already keeps the link busy, which is the stripe's full rate. A stripe that moves on
- * from a parent takes that parent's pieces of it back at once.
+ * from a parent takes that parent's pieces of it back at once. Without a plan, a parent that
+ * stalls with pieces asked of it (parent-stall.ts) is given up as one whose piece failed.
  */
 import { PieceDigestMismatchError, SLOW_LINK_PIECES_IN_FLIGHT, SourceProtocolError, type PieceJob, type PieceRecord, type PieceSession, type TokenBucket } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
@@ -31,7 +32,9 @@ import { limitedJob } from './origin.ts';
 import type { PieceClient } from './piece-client.ts';
 import type { CandidateParent, PieceCollector } from './piece-collector.ts';
 import { parentShares, parentWeight, pickWeighted } from './parent-selector.ts';
-import { STALL_CHECK_MS, StripeFollower, watchedBody, type PieceRoute } from './stripe-follower.ts';
+import { ParentPace, watchedBody } from './parent-pace.ts';
+import { ParentStallWatch } from './parent-stall.ts';
+import { STALL_CHECK_MS, StripeFollower, type PieceRoute } from './stripe-follower.ts';
 import type { PlanSlot } from './stripe-plan.ts';
 
 export interface RoundReport {
@@ -94,6 +97,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   /** Pieces in flight that their parent is still receiving (relayed). */
   const relayed = new Set<number>();
   const perParent = new Map<string, number>();
+  const pace = new ParentPace();
   const stripes = deps.plan
     ? new StripeFollower({
         slot: deps.plan,
@@ -103,8 +107,11 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         inFlight,
         reported: deps.reportedSwitches ?? new Set(),
         report: (number, parentId) => deps.report.pieceFailed(number, parentId),
+        pace,
       })
     : undefined;
+  // Watches every parent, and judges them while no plan is in force (one may come mid-round).
+  const stalls = new ParentStallWatch({ inFlight, pace, pieceLength: task.pieceLength });
   const release = (number: number) => {
     const parentId = inFlight.get(number)?.parentId;
     if (parentId === undefined) return;
@@ -116,7 +123,10 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
 
   const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number], cancel: AbortController): PieceJob => {
     const parentId = holder.parent.peerId;
-    const alive = (aheadMs?: number) => stripes?.touch(parentId, number, aheadMs);
+    const alive = (aheadMs?: number) => {
+      stripes?.touch(parentId, number, aheadMs);
+      stalls.touch(parentId, aheadMs);
+    };
     let answeredAt: number | undefined;
     const limited = limitedJob(
       {
@@ -125,12 +135,12 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
           const piece = await deps.pieceClient.fetch(holder.address, task.id, holder.piece, signal);
           answeredAt = performance.now();
           alive();
-          return stripes ? watchedBody(piece, stripes.directGraceMs(parentId, holder.piece.length), alive) : piece;
+          return watchedBody(piece, pace.directGraceMs(parentId, holder.piece.length), alive);
         },
         finished: (record) => {
           release(number);
           lastProgress = performance.now();
-          if (answeredAt !== undefined) stripes?.pieceTook(parentId, record.length, lastProgress - answeredAt);
+          if (answeredAt !== undefined) pace.pieceTook(parentId, record.length, lastProgress - answeredAt);
           alive();
           deps.report.pieceFinished(record, parentId);
           collector.notify();
@@ -186,6 +196,8 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
       if (!holder) continue;
       if (holder.piece.receiving) relayed.add(number);
       const cancel = new AbortController();
+      // Its window starts when it is first asked: no earlier silence counts against it.
+      if ((perParent.get(holder.parent.peerId) ?? 0) === 0) stalls.touch(holder.parent.peerId);
       inFlight.set(number, { parentId: holder.parent.peerId, cancel });
       perParent.set(holder.parent.peerId, (perParent.get(holder.parent.peerId) ?? 0) + 1);
       return job(number, holder, cancel);
@@ -211,6 +223,29 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     if (!deps.stop) return signal;
     if (waitSignal?.from !== signal) waitSignal = { from: signal, joined: AbortSignal.any([signal, deps.stop]) };
     return waitSignal.joined;
+  };
+
+  /** Gives up the parents that stalled with pieces asked of them; with a plan, the plan's rules apply instead. */
+  const giveUpStalled = (): void => {
+    const judged = stalls.check();
+    if (stripes?.plan) {
+      followPlan();
+      return;
+    }
+    for (const { parentId, silentMs, windowMs, asked } of judged) {
+      deps.log.warn('parent stalled: nothing from it in time; its pieces go to other parents', {
+        taskId: task.id,
+        parentId,
+        silentMs: Math.round(silentMs),
+        windowMs: Math.round(windowMs),
+        piecesAsked: asked,
+      });
+      const first = Math.min(...[...inFlight].filter(([, entry]) => entry.parentId === parentId).map(([number]) => number));
+      blocked.add(parentId);
+      collector.drop(parentId);
+      deps.report.pieceFailed(first, parentId);
+      takeBack((_, from) => from === parentId);
+    }
   };
 
   const nextJob = async (signal: AbortSignal): Promise<PieceJob | undefined> => {
@@ -275,7 +310,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   deps.stop?.addEventListener('abort', onStop, { once: true });
   const unsubscribe = stripes ? collector.onAnnounce((peerId, number) => stripes.announced(peerId, number)) : undefined;
   // Stalls are looked for on a clock of their own: the workers may all be waiting on a stalled parent.
-  const timer = stripes ? setInterval(followPlan, STALL_CHECK_MS) : undefined;
+  const timer = setInterval(giveUpStalled, STALL_CHECK_MS);
   try {
     await session.runPieces(nextJob, onPieceFailed, { headStart: deps.headStart });
   } finally {

@@ -13,7 +13,8 @@
  * stalled with no later parent holding anything it misses, takes its pieces from any holder, as
  * without a plan: following a plan is never worse than the DAG.
  */
-import { isDirectBody, type DirectBody, type PieceBody, type StoredTask } from '../../engine/index.ts';
+import type { StoredTask } from '../../engine/index.ts';
+import { ASKED_QUEUE_FACTOR, type ParentPace } from './parent-pace.ts';
 import type { PieceCollector } from './piece-collector.ts';
 import type { PlanSlot, StripePlan } from './stripe-plan.ts';
 
@@ -55,30 +56,8 @@ export const QUIET_PARENT_MS = 10_000;
 /** How much of the longest recent gap between announcements is kept at each new one. */
 const CADENCE_DECAY = 0.8;
 
-/**
- * A parent asked for pieces sends them one after another: its upload limiter and a pipelined
- * connection queue whole pieces, so a piece asked of it may wait for the ones before it (ours and
- * its other children's) before its first byte. Bytes asked for are a stall only after this many
- * times what the pieces we have in flight with it take at its recent rate (at least STALL_MS).
- */
-export const ASKED_QUEUE_FACTOR = 2;
-
 /** How often stripes are checked for a stall. */
 export const STALL_CHECK_MS = 250;
-
-/**
- * The native receive paths write a piece into the task file without reporting bytes on the way, so
- * while one is in flight its parent counts as alive for twice as long as its recent pieces took,
- * and at least as long as the piece takes at this rate (a parent not measured yet): a slow link
- * that still moves is not taken for a stalled one.
- */
-export const DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND = 4 * 1024 * 1024;
-
-/** What `length` bytes take at DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND: a piece's time before any is measured. */
-const floorMs = (length: number) => (length * 1000) / DIRECT_RECEIVE_FLOOR_BYTES_PER_SECOND;
-
-/** Weight of the newest piece in a parent's time per byte. */
-const PIECE_TIME_WEIGHT = 0.3;
 
 /** Where a piece may come from: only `parentId` (the stripe's current parent), or any holder but `except`. */
 export type PieceRoute =
@@ -108,6 +87,8 @@ export interface StripeFollowerDeps {
   /** The round's pieces in flight, by number, with the parent each comes from. */
   readonly inFlight: ReadonlyMap<number, { readonly parentId: string }>;
   report(number: number, parentId: string): void;
+  /** The round's measure of its parents' piece times (shared: the round feeds it). */
+  readonly pace: ParentPace;
   readonly now?: () => number;
 }
 
@@ -121,8 +102,6 @@ export class StripeFollower {
   #open = new Set<number>();
   /** `parent:stripe`, and `parent` alone -> when it last announced a piece (of the stripe), and the longest recent gap. */
   readonly #cadence = new Map<string, { last: number; gapMs: number }>();
-  /** parent -> recent milliseconds per byte of its pieces, from answer to last byte. */
-  readonly #msPerByte = new Map<string, number>();
   #lastCheck = Number.POSITIVE_INFINITY;
   /** When the plan in force arrived: a parent's first announcement after it is its first gap. */
   #planAt = 0;
@@ -195,24 +174,6 @@ export class StripeFollower {
     this.touch(parentId, number);
   }
 
-  /** A piece of `bytes` from `parentId` took `ms` from its answer to its last byte. */
-  pieceTook(parentId: string, bytes: number, ms: number): void {
-    if (!(bytes > 0) || !(ms >= 0)) return;
-    const sample = ms / bytes;
-    const before = this.#msPerByte.get(parentId);
-    this.#msPerByte.set(parentId, before === undefined ? sample : before * (1 - PIECE_TIME_WEIGHT) + sample * PIECE_TIME_WEIGHT);
-  }
-
-  /** How long a native receive of `length` bytes from `parentId` counts as a sign of life. */
-  directGraceMs(parentId: string, length: number): number {
-    return Math.max(floorMs(length), 2 * this.#recentMs(parentId, length));
-  }
-
-  /** What `length` bytes from `parentId` took at its recent rate; 0 before its first piece. */
-  #recentMs(parentId: string, length: number): number {
-    return length * (this.#msPerByte.get(parentId) ?? 0);
-  }
-
   /**
    * `parentId` failed (the round blocked it): every stripe it serves moves on. True when the
    * failure was reported here (or had been), so the round does not report it a second time.
@@ -281,8 +242,7 @@ export class StripeFollower {
   #queueMs(parentId: string): number {
     let count = 0;
     for (const entry of this.#deps.inFlight.values()) if (entry.parentId === parentId) count++;
-    const length = this.#deps.task.pieceLength;
-    return count * Math.max(floorMs(length), this.#recentMs(parentId, length));
+    return this.#deps.pace.queueMs(parentId, count, this.#deps.task.pieceLength);
   }
 
   #usable(peerId: string): boolean {
@@ -335,33 +295,4 @@ export class StripeFollower {
     }
     return slot.plan;
   }
-}
-
-/**
- * `piece`'s body, telling `alive` of every chunk as it arrives; a native receive (no chunks on the
- * way) is announced at its start as alive for `directGraceMs`.
- */
-export function watchedBody(piece: PieceBody, directGraceMs: number, alive: (aheadMs?: number) => void): PieceBody {
-  const { body } = piece;
-  const iterate = async function* (): AsyncIterable<Uint8Array> {
-    for await (const chunk of body) {
-      alive();
-      yield chunk;
-    }
-  };
-  if (!isDirectBody(body)) return { ...piece, body: iterate() };
-  const direct: DirectBody & AsyncIterable<Uint8Array> = {
-    receiveInto: async (fd, position, size, onWritten) => {
-      alive(directGraceMs);
-      // The receive tells how far it got while it runs (every few ms): each growth is a sign of life.
-      const result = await body.receiveInto(fd, position, size, (written) => {
-        alive();
-        onWritten?.(written);
-      });
-      alive();
-      return result;
-    },
-    [Symbol.asyncIterator]: () => iterate()[Symbol.asyncIterator](),
-  };
-  return { ...piece, body: direct };
 }

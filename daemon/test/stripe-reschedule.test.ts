@@ -10,6 +10,10 @@
  * round runs dry with stripe 0 missing and the daemon asks for new parents. That request must name
  * `a` only, and `b` must stay usable here too: once the scheduler answers with `b` for both
  * stripes and the origin lets `b` finish, stripe 0 comes from `b`, nothing from the origin.
+ *
+ * The same rig without a plan shows a stalled parent given up (daemon/p2p/parent-stall.ts): `a`'s
+ * piece server takes requests and never answers, `b` holds the whole file, and the child finishes
+ * from `b` in seconds instead of waiting out the piece timeout.
  */
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
@@ -161,31 +165,33 @@ interface Outcome {
 /**
  * Runs the child's download over the two parents: `a` fails stripe 0 at once, `b` has only stripe
  * 1 until the daemon reschedules. The scheduler's answers carry a striped plan when `striped`
- * (first `a` for stripe 0 and `b` for stripe 1, then `b` for both), none otherwise.
+ * (first `a` for stripe 0 and `b` for stripe 1, then `b` for both), none otherwise. With `a`
+ * `stalls`, its piece server never answers and `b` holds every piece from the start.
  */
-async function download(t: TestContext, striped: boolean): Promise<Outcome> {
+async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' = 'fails'): Promise<Outcome> {
   const body = Buffer.alloc(PIECE * PIECES);
   for (let i = 0; i < body.length; i++) body[i] = (i * 131 + (i >> 12)) & 0xff;
   const origin = await heldOrigin(t, body);
 
-  // a: holds the whole file; its piece server answers 500 to everything.
+  // a: holds the whole file; its piece server answers 500 to everything, or nothing at all.
   const aEngine = engineIn(t, await tempDir(t));
   await aEngine.download({ url: origin.url, pieceLength: PIECE, headers: { 'x-parent': 'a' } });
-  const failing = await listen(t, (_req, res) => void res.writeHead(500, { 'content-length': 0 }).end());
-  const a = await parent(t, 'a', aEngine, failing);
+  const failing = await listen(t, (_req, res) => (a === 'fails' ? void res.writeHead(500, { 'content-length': 0 }).end() : undefined));
+  const aPeer = await parent(t, 'a', aEngine, failing);
+  if (a === 'stalls') origin.release();
   // b: still downloading, its stripe 0 held at the origin until the daemon asks for new parents.
   const bEngine = engineIn(t, await tempDir(t));
   const bDownload = bEngine.download({ url: origin.url, pieceLength: PIECE, concurrentPieceCount: PIECES, headers: { 'x-parent': 'b' } });
   t.onTestFinished(() => bDownload.then(() => {}, () => {}));
   const b = await parent(t, 'b', bEngine);
   // Its task known before the child asks (an unknown task fails the child's SyncPieces with it).
-  await holding(bEngine, PIECES / 2);
+  await holding(bEngine, a === 'stalls' ? PIECES : PIECES / 2);
 
   const outcome = { rescheduled: [] as string[][], failed: [] as Outcome['failed'], finished: [] as Outcome['finished'] };
   let peerFinished = false;
   const plan = (stripes: Record<number, string>) => (striped ? stripes : {});
   const addr = await scriptedScheduler(t, (request, call) => {
-    if (request.registerPeerRequest) call.write(normal([a, b], plan({ 0: 'a', 1: 'b' })));
+    if (request.registerPeerRequest) call.write(normal([aPeer, b], plan({ 0: 'a', 1: 'b' })));
     const piece = request.downloadPieceFinishedRequest?.piece;
     if (piece) outcome.finished.push({ number: piece.number, parentId: piece.parentId ?? '' });
     const fault = request.downloadPieceFailedRequest;
@@ -258,4 +264,16 @@ test('the same without a plan (scripted scheduler, real parents): the reschedule
   assert.ok(outcome.failed.some((f) => f.parentId === 'a'), `a's failure reported: ${JSON.stringify(outcome.failed)}`);
   // b, blocked here too, gives nothing more: the rest came from the origin once the rounds ran out.
   assert.ok(outcome.originPieces > 0, 'the missing stripe came from the origin');
+}, 60_000);
+
+test('without a plan, a parent that takes piece requests and never answers is given up within seconds; the pieces asked of it come from the other parent', async (t) => {
+  const started = performance.now();
+  const outcome = await download(t, false, 'stalls');
+  const tookMs = performance.now() - started;
+  assert.ok(outcome.failed.some((f) => f.parentId === 'a'), `the stalled parent reported: ${JSON.stringify(outcome.failed)}`);
+  assert.deepEqual(outcome.finished.filter((f) => f.parentId !== 'b'), [], 'every piece came from b');
+  assert.equal(outcome.finished.length, PIECES);
+  assert.equal(outcome.originPieces, 0, 'the child fetched no piece from the origin');
+  // Bounded well below the piece timeout (120 s) the stall would otherwise cost: the stall window is seconds.
+  assert.ok(tookMs < PIECE_TIMEOUT_MS / 4, `done after ${Math.round(tookMs)} ms`);
 }, 60_000);

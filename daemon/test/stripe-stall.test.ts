@@ -18,8 +18,8 @@ import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import type { dfdaemonv2 } from '../../api/index.ts';
 import { PieceCollector, UploadClients, type CandidateParent } from '../p2p/piece-collector.ts';
+import { ASKED_QUEUE_FACTOR, ParentPace } from '../p2p/parent-pace.ts';
 import {
-  ASKED_QUEUE_FACTOR,
   QUIET_PARENT_MS,
   STALL_CADENCE_FACTOR,
   STALL_CHECK_MS,
@@ -194,6 +194,7 @@ for (const row of ROWS) {
     const inFlight = new Map(row.asked.map((n) => [n, { parentId: 'a' }]));
     const reports: Array<{ number: number; parentId: string }> = [];
     let clock = 0;
+    const pace = new ParentPace();
     const follower = new StripeFollower({
       slot,
       collector,
@@ -202,9 +203,10 @@ for (const row of ROWS) {
       reported: new Set(),
       inFlight,
       report: (number, parentId) => reports.push({ number, parentId }),
+      pace,
       now: () => clock,
     });
-    if (row.tookMs !== undefined) follower.pieceTook('a', pieceLength, row.tookMs);
+    if (row.tookMs !== undefined) pace.pieceTook('a', pieceLength, row.tookMs);
     assert.deepEqual(follower.check(), [], 'the plan arrives: every stripe starts alive');
     assert.deepEqual(follower.route(0), { kind: 'parent', parentId: 'a', stripe: 0 });
 
