@@ -5,7 +5,7 @@
  */
 import { defineConfig } from 'vitest/config';
 
-const ALL = ['api/**/*.test.ts', 'engine/**/*.test.ts', 'daemon/**/*.test.ts', 'scheduler/**/*.test.ts', 'test/**/*.test.ts'];
+const ALL = ['api/**/*.test.ts', 'engine/**/*.test.ts', 'daemon/**/*.test.ts', 'scheduler/**/*.test.ts', 'bench/**/*.test.ts', 'test/**/*.test.ts'];
 
 /**
  * Files that share something outside their temp dirs and so must not overlap each other: containerd's
