@@ -4,11 +4,15 @@
  * the scheduler run with mutual TLS on every link (daemon/README.md, "Mutual TLS").
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/** A random positive serial per certificate (-CAcreateserial shares a file that openssl calls made at once corrupt). */
+const uniqueSerial = (): string => `0x01${randomBytes(15).toString('hex')}`;
 
 /** The three PEM paths a config section takes (`caCert`, `cert`, `key`). */
 export interface TlsIdentity {
@@ -37,7 +41,7 @@ export async function createSwarmPki(dir: string, hosts: ReadonlyArray<{ readonl
       const config = join(dir, `${name}.cnf`);
       await writeFile(config, `[req]\ndistinguished_name = dn\n[dn]\n[ext]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth,clientAuth\nsubjectAltName = IP:${ip}\n`);
       await run('openssl', ['req', '-new', '-config', config, ...EC, '-keyout', key, '-out', csr, '-subj', SUBJECT(name)], { timeout: 30_000 });
-      await run('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-days', '7', '-extfile', config, '-extensions', 'ext', '-out', cert], { timeout: 30_000 });
+      await run('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-set_serial', uniqueSerial(), '-days', '7', '-extfile', config, '-extensions', 'ext', '-out', cert], { timeout: 30_000 });
       identities.set(name, { caCert, cert, key });
     }),
   );

@@ -4,12 +4,15 @@
  * server certificate for an HTTPS test origin on 127.0.0.1.
  */
 import { execFile } from 'node:child_process';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
+
+/** A random positive serial per certificate (-CAcreateserial shares a file that openssl calls made at once corrupt). */
+const uniqueSerial = (): string => `0x01${randomBytes(15).toString('hex')}`;
 
 export interface PemFiles {
   readonly certPem: string;
@@ -90,7 +93,7 @@ export async function createTestIntermediateCa(dir: string, root: PemFiles, name
   const config = join(dir, `${name}.cnf`);
   await writeFile(config, '[req]\ndistinguished_name = dn\n[dn]\n[ext]\nbasicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n');
   await execFileAsync('openssl', ['req', '-new', '-config', config, ...NEW_KEY.ec, '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${name}/O=dragonfly-ts tests`], { timeout: 30_000 });
-  await execFileAsync('openssl', ['x509', '-req', '-in', csrPath, '-CA', root.certPath, '-CAkey', root.keyPath, '-CAcreateserial', '-days', '2', '-extfile', config, '-extensions', 'ext', '-out', certPath], { timeout: 30_000 });
+  await execFileAsync('openssl', ['x509', '-req', '-in', csrPath, '-CA', root.certPath, '-CAkey', root.keyPath, '-set_serial', uniqueSerial(), '-days', '2', '-extfile', config, '-extensions', 'ext', '-out', certPath], { timeout: 30_000 });
   const certPem = `${(await readFile(certPath, 'utf8')).trim()}\n${root.certPem.trim()}\n`;
   await writeFile(certPath, certPem);
   return { certPem, keyPem: await readFile(keyPath, 'utf8'), certPath, keyPath };
@@ -118,7 +121,7 @@ export async function createTestLeafCertificate(
   await execFileAsync('openssl', ['req', '-new', '-config', config, ...NEW_KEY.ec, '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${name}/O=dragonfly-ts tests`], { timeout: 30_000 });
   await execFileAsync(
     'openssl',
-    ['x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial', '-days', String(options.days ?? 2), '-extfile', config, '-extensions', 'ext', '-out', certPath],
+    ['x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-set_serial', uniqueSerial(), '-days', String(options.days ?? 2), '-extfile', config, '-extensions', 'ext', '-out', certPath],
     { timeout: 30_000 },
   );
   return { certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8'), certPath, keyPath };
