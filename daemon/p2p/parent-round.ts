@@ -70,6 +70,18 @@ export type RoundResult = 'complete' | 'dry' | 'stopped';
 
 const BUSY_BACKOFF_MS = 100;
 
+/**
+ * When the parents with a share of the round's pieces have nothing in flight to us and none of
+ * them announced or delivered a piece for this long (having announced before), every parent that
+ * holds a piece we miss may serve it, one at a time at least, until one of them shows life again.
+ * A parent that went quiet (a stopped process keeps its streams open and announces nothing) would
+ * otherwise hold the round until download.collectedPieceTimeout while a parent without a share
+ * (one the scheduler already loaded, often the seed) has what we miss. A parent that keeps up with
+ * its own parent announces every piece time (well under a second on a 100 Mbit/s link), so this
+ * is long enough not to load the seed with children that merely caught up, which the shares avoid.
+ */
+export const STARVED_ROUND_MS = 3_000;
+
 /** Errors a parent is to blame for; anything else (the local disk, say) fails the download. */
 export function isParentFault(error: unknown): boolean {
   return error instanceof ParentPieceError || error instanceof PieceDigestMismatchError || error instanceof SourceProtocolError;
@@ -120,6 +132,19 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     perParent.set(parentId, (perParent.get(parentId) ?? 1) - 1);
   };
   let lastProgress = performance.now();
+  /** When each parent last announced a piece or delivered one to us. */
+  const lastSign = new Map<string, number>();
+  const signOf = (peerId: string) => lastSign.set(peerId, performance.now());
+  /** Whether the parents with a share went quiet (STARVED_ROUND_MS says when and why). */
+  const starvedOf = (shares: ReadonlyMap<string, number>): boolean => {
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const [peerId, share] of shares) {
+      if (share === 0) continue;
+      if ((perParent.get(peerId) ?? 0) > 0) return false;
+      latest = Math.max(latest, lastSign.get(peerId) ?? Number.NEGATIVE_INFINITY);
+    }
+    return latest > Number.NEGATIVE_INFINITY && performance.now() - latest >= STARVED_ROUND_MS;
+  };
 
   const job = (number: number, holder: ReturnType<PieceCollector['holders']>[number], cancel: AbortController): PieceJob => {
     const parentId = holder.parent.peerId;
@@ -140,6 +165,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
         finished: (record) => {
           release(number);
           lastProgress = performance.now();
+          signOf(parentId);
           if (answeredAt !== undefined) pace.pieceTook(parentId, record.length, lastProgress - answeredAt);
           alive();
           deps.report.pieceFinished(record, parentId);
@@ -157,7 +183,9 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   };
 
   const pick = (): PieceJob | undefined => {
-    const caps = parentShares(collector.usable(blocked), session.concurrency);
+    const shares = parentShares(collector.usable(blocked), session.concurrency);
+    const starved = starvedOf(shares);
+    const share = (peerId: string) => (starved ? Math.max(1, shares.get(peerId) ?? 0) : (shares.get(peerId) ?? 0));
     const stripeCaps = new Map<string, number>();
     const stripeCap = (peerId: string) => {
       let cap = stripeCaps.get(peerId);
@@ -167,12 +195,12 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     // A slow parent gets few pieces at once whatever its share (engine's link-rate.ts says why).
     const capOf = (peerId: string, address: { ip: string; port: number }, route: PieceRoute) =>
       Math.min(
-        route.kind === 'parent' ? stripeCap(peerId) : (caps.get(peerId) ?? 0),
+        route.kind === 'parent' ? stripeCap(peerId) : share(peerId),
         deps.pieceClient.isSlow(address.ip, address.port) ? SLOW_LINK_PIECES_IN_FLIGHT : Number.POSITIVE_INFINITY,
       );
     // Most calls come from an announcement while every parent is at its share: say so before
     // scanning the pieces (a bound above every route's cap, so no parent with room is missed).
-    const hasRoom = (peerId: string) => (perParent.get(peerId) ?? 0) < Math.max(stripes ? stripeCap(peerId) : 0, caps.get(peerId) ?? 0);
+    const hasRoom = (peerId: string) => (perParent.get(peerId) ?? 0) < Math.max(stripes ? stripeCap(peerId) : 0, share(peerId));
     if (!collector.known(blocked).some(hasRoom)) return undefined;
     const usableHolder = (peerId: string) => !blocked.has(peerId) && hasRoom(peerId);
     for (const number of task.missingPieces()) {
@@ -261,7 +289,8 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
           return undefined;
         }
       }
-      const wait = inFlight.size > 0 ? 1_000 : Math.max(1, deps.collectedPieceTimeoutMs - (performance.now() - lastProgress));
+      // At least every second: the round may have starved (every holder may serve) or run dry.
+      const wait = inFlight.size > 0 ? 1_000 : Math.max(1, Math.min(1_000, deps.collectedPieceTimeoutMs - (performance.now() - lastProgress)));
       await collector.changed(wait, joinedWithStop(signal));
     }
   };
@@ -308,14 +337,17 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
     collector.notify();
   };
   deps.stop?.addEventListener('abort', onStop, { once: true });
-  const unsubscribe = stripes ? collector.onAnnounce((peerId, number) => stripes.announced(peerId, number)) : undefined;
+  const unsubscribe = collector.onAnnounce((peerId, number) => {
+    signOf(peerId);
+    stripes?.announced(peerId, number);
+  });
   // Stalls are looked for on a clock of their own: the workers may all be waiting on a stalled parent.
   const timer = setInterval(giveUpStalled, STALL_CHECK_MS);
   try {
     await session.runPieces(nextJob, onPieceFailed, { headStart: deps.headStart });
   } finally {
     clearInterval(timer);
-    unsubscribe?.();
+    unsubscribe();
     deps.stop?.removeEventListener('abort', onStop);
   }
   if (task.complete) return 'complete';

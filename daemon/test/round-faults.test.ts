@@ -1,5 +1,6 @@
 /**
- * With a striped plan, a reschedule blocks only the parents that failed (daemon/p2p/strategy.ts):
+ * How a round meets a faulty parent. With a striped plan, a reschedule blocks only the parents that
+ * failed (daemon/p2p/strategy.ts):
  * the daemon's real P2pDownloads strategy on a real engine, its parents real engines with their
  * real piece servers and DfdaemonUpload services (SyncPieces), all on loopback. The scheduler is a
  * script over real gRPC: the real one builds its own forest, and this test needs to name the plan
@@ -13,7 +14,9 @@
  *
  * The same rig without a plan shows a stalled parent given up (daemon/p2p/parent-stall.ts): `a`'s
  * piece server takes requests and never answers, `b` holds the whole file, and the child finishes
- * from `b` in seconds instead of waiting out the piece timeout.
+ * from `b` in seconds instead of waiting out the piece timeout; and a parent gone quiet (its stream
+ * open, nothing more announced) is not waited out while a parent without a share holds the rest
+ * (daemon/p2p/parent-round.ts, STARVED_ROUND_MS).
  */
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
@@ -47,7 +50,7 @@ const log = createLogger('error', () => {});
 const PIECE_TIMEOUT_MS = 120_000;
 
 async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'df-stripe-reschedule-'));
+  const dir = await mkdtemp(join(tmpdir(), 'df-round-faults-'));
   t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -70,10 +73,11 @@ async function listen(t: TestContext, handler: (req: IncomingMessage, res: Serve
 }
 
 /**
- * An HTTP origin with Range. The parents' requests carry `x-parent`; `b`'s for an even piece is
- * answered only once `release()` is called. `pieceGets()` counts the child's piece requests.
+ * An HTTP origin with Range. The parents' requests carry `x-parent`; those `held(parent, piece)`
+ * names (by default `b`'s for an even piece) are answered only once `release()` is called.
+ * `pieceGets()` counts the child's piece requests.
  */
-async function heldOrigin(t: TestContext, body: Buffer) {
+async function heldOrigin(t: TestContext, body: Buffer, held: (parentId: string, piece: number) => boolean = (parentId, piece) => parentId === 'b' && piece % 2 === 0) {
   const released = Promise.withResolvers<void>();
   let pieceGets = 0;
   const port = await listen(t, (req, res) => {
@@ -85,7 +89,7 @@ async function heldOrigin(t: TestContext, body: Buffer) {
     if (to === from) return answer();
     const parentId = req.headers['x-parent'];
     if (parentId === undefined) pieceGets++;
-    if (parentId === 'b' && (from / PIECE) % 2 === 0) void released.promise.then(answer);
+    if (typeof parentId === 'string' && held(parentId, from / PIECE)) void released.promise.then(answer);
     else answer();
   });
   // Whatever the test's outcome, nothing stays held past it.
@@ -165,27 +169,34 @@ interface Outcome {
 /**
  * Runs the child's download over the two parents: `a` fails stripe 0 at once, `b` has only stripe
  * 1 until the daemon reschedules. The scheduler's answers carry a striped plan when `striped`
- * (first `a` for stripe 0 and `b` for stripe 1, then `b` for both), none otherwise. With `a`
- * `stalls`, its piece server never answers and `b` holds every piece from the start.
+ * (first `a` for stripe 0 and `b` for stripe 1, then `b` for both), none otherwise. Without a
+ * plan, `a` may instead `stall` (its piece server never answers) or go `quiet` (it holds the first
+ * half and announces nothing more, its stream open), with `b` holding every piece from the start;
+ * when quiet, `b` is a parent the scheduler loaded (no idle upload: no share of the pieces).
  */
-async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' = 'fails'): Promise<Outcome> {
+async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' | 'quiet' = 'fails'): Promise<Outcome> {
   const body = Buffer.alloc(PIECE * PIECES);
   for (let i = 0; i < body.length; i++) body[i] = (i * 131 + (i >> 12)) & 0xff;
-  const origin = await heldOrigin(t, body);
-
-  // a: holds the whole file; its piece server answers 500 to everything, or nothing at all.
-  const aEngine = engineIn(t, await tempDir(t));
-  await aEngine.download({ url: origin.url, pieceLength: PIECE, headers: { 'x-parent': 'a' } });
-  const failing = await listen(t, (_req, res) => (a === 'fails' ? void res.writeHead(500, { 'content-length': 0 }).end() : undefined));
-  const aPeer = await parent(t, 'a', aEngine, failing);
+  const origin = await heldOrigin(t, body, a === 'quiet' ? (parentId, piece) => parentId === 'a' && piece >= PIECES / 2 : undefined);
+  const bHoldsAll = a !== 'fails';
   if (a === 'stalls') origin.release();
+
+  // a: holds the whole file (but for `quiet`); its piece server answers 500 to everything, or nothing at all.
+  const aEngine = engineIn(t, await tempDir(t));
+  const aDownload = aEngine.download({ url: origin.url, pieceLength: PIECE, concurrentPieceCount: PIECES, headers: { 'x-parent': 'a' } });
+  t.onTestFinished(() => aDownload.then(() => {}, () => {}));
+  if (a === 'quiet') await holding(aEngine, PIECES / 2);
+  else await aDownload;
+  const failing = a === 'quiet' ? undefined : await listen(t, (_req, res) => (a === 'fails' ? void res.writeHead(500, { 'content-length': 0 }).end() : undefined));
+  const aPeer = await parent(t, 'a', aEngine, failing);
   // b: still downloading, its stripe 0 held at the origin until the daemon asks for new parents.
   const bEngine = engineIn(t, await tempDir(t));
   const bDownload = bEngine.download({ url: origin.url, pieceLength: PIECE, concurrentPieceCount: PIECES, headers: { 'x-parent': 'b' } });
   t.onTestFinished(() => bDownload.then(() => {}, () => {}));
-  const b = await parent(t, 'b', bEngine);
+  const bPeer = await parent(t, 'b', bEngine);
+  const b = a === 'quiet' ? { ...bPeer, host: { ...bPeer.host, network: { maxTxBandwidth: 1_000_000, txBandwidth: 1_000_000 } } } : bPeer;
   // Its task known before the child asks (an unknown task fails the child's SyncPieces with it).
-  await holding(bEngine, a === 'stalls' ? PIECES : PIECES / 2);
+  await holding(bEngine, bHoldsAll ? PIECES : PIECES / 2);
 
   const outcome = { rescheduled: [] as string[][], failed: [] as Outcome['failed'], finished: [] as Outcome['finished'] };
   let peerFinished = false;
@@ -208,8 +219,9 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
   const config = resolveDfdaemonConfig({
     host: { ip: '127.0.0.1', hostname: 'child' },
     scheduler: { addrs: [addr], scheduleTimeout: '10s', maxScheduleCount: 3 },
-    // A round with nothing new announced for this long ends and the daemon reschedules.
-    download: { collectedPieceTimeout: '1s' },
+    // A round with nothing new announced for this long ends and the daemon reschedules; a quiet
+    // parent must not be waited out that way.
+    download: { collectedPieceTimeout: a === 'quiet' ? '120s' : '1s' },
   });
   const schedulers = new SchedulerClients(config.scheduler.addrs);
   const uploadClients = new UploadClients();
@@ -237,6 +249,8 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
     pieceLength: PIECE,
     strategy: p2p.strategyFor({ request, taskId: '', peerId: 'child-peer', seed: false }),
   });
+  // Whatever `a` still waits for at the origin may come now (its download must end before the test's cleanup).
+  origin.release();
   assert.equal(done.pieceCount, PIECES);
   const [task] = await child.tasks.list();
   assert.ok(task);
@@ -276,4 +290,16 @@ test('without a plan, a parent that takes piece requests and never answers is gi
   assert.equal(outcome.originPieces, 0, 'the child fetched no piece from the origin');
   // Bounded well below the piece timeout (120 s) the stall would otherwise cost: the stall window is seconds.
   assert.ok(tookMs < PIECE_TIMEOUT_MS / 4, `done after ${Math.round(tookMs)} ms`);
+}, 60_000);
+
+test('without a plan, a parent that goes quiet (its stream open, nothing more announced) is not waited out: after a few seconds the parent without a share serves what it holds', async (t) => {
+  const started = performance.now();
+  const outcome = await download(t, false, 'quiet');
+  const tookMs = performance.now() - started;
+  assert.deepEqual(outcome.rescheduled, [], 'no reschedule: the round itself turned to b');
+  const byParent = (id: string) => outcome.finished.filter((f) => f.parentId === id).map((f) => f.number).sort((x, y) => x - y);
+  assert.deepEqual(byParent('a'), [0, 1, 2, 3], 'the first half came from a, whose share b had none of');
+  assert.deepEqual(byParent('b'), [4, 5, 6, 7], 'the rest from b once the round starved');
+  assert.equal(outcome.originPieces, 0);
+  assert.ok(tookMs < 30_000, `done after ${Math.round(tookMs)} ms, not at collectedPieceTimeout`);
 }, 60_000);
