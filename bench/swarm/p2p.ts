@@ -139,10 +139,10 @@ async function daemonDetails(daemon: Daemon, launchedAtMs: number): Promise<Reco
     firstParents: rounds[0]?.['parents'] ?? [],
     backToSource: daemon.proc.lines.some((line) => line.msg === 'scheduler: back to source'),
     warnings: daemon.proc.problems().length,
-    // What decided where its pieces came from (plans, stripe switches) and what went wrong, in order,
+    // What decided where its pieces came from (plans, stripe switches, quiet parents) and what went wrong, in order,
     // with seconds from the launch: the first place to look when a peer finished late.
     events: daemon.proc.lines
-      .filter((line) => /^(scheduler: |stripe )/.test(String(line.msg)) || line.level === 'warn' || line.level === 'error')
+      .filter((line) => /^(scheduler: |stripe |parents )/.test(String(line.msg)) || line.level === 'warn' || line.level === 'error')
       .slice(0, MAX_EVENTS)
       .map(({ time, level: _level, taskId: _taskId, ...rest }) => ({ seconds: (Date.parse(String(time)) - launchedAtMs) / 1000, ...rest })),
     metricsError,

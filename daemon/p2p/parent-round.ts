@@ -135,6 +135,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   /** When each parent last announced a piece or delivered one to us. */
   const lastSign = new Map<string, number>();
   const signOf = (peerId: string) => lastSign.set(peerId, performance.now());
+  let wasStarved = false;
   /** Whether the parents with a share went quiet (STARVED_ROUND_MS says when and why). */
   const starvedOf = (shares: ReadonlyMap<string, number>): boolean => {
     let latest = Number.NEGATIVE_INFINITY;
@@ -185,6 +186,10 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   const pick = (): PieceJob | undefined => {
     const shares = parentShares(collector.usable(blocked), session.concurrency);
     const starved = starvedOf(shares);
+    if (starved !== wasStarved) {
+      wasStarved = starved;
+      if (starved) deps.log.info('parents with a share of the pieces went quiet; every parent holding a piece may serve', { taskId: task.id, quietMs: STARVED_ROUND_MS });
+    }
     const share = (peerId: string) => (starved ? Math.max(1, shares.get(peerId) ?? 0) : (shares.get(peerId) ?? 0));
     const stripeCaps = new Map<string, number>();
     const stripeCap = (peerId: string) => {
