@@ -22,7 +22,8 @@
  * SLOW_LINK_PIECES_IN_FLIGHT on a slow link: there one piece at a time over a kept-alive
  * connection already keeps the link busy, which is the stripe's full rate. A stripe that moves on
  * from a parent takes that parent's pieces of it back at once. Without a plan, a parent that
- * stalls with pieces asked of it (parent-stall.ts) is given up as one whose piece failed.
+ * stalls with pieces asked of it (parent-stall.ts) is given up as one whose piece failed, and when
+ * the parents with a share go quiet every holder may serve (STARVED_ROUND_MS).
  */
 import { PieceDigestMismatchError, SLOW_LINK_PIECES_IN_FLIGHT, SourceProtocolError, type PieceJob, type PieceRecord, type PieceSession, type TokenBucket } from '../../engine/index.ts';
 import { ParentPieceError } from '../errors.ts';
