@@ -1,8 +1,9 @@
 /**
- * Storage GC, minimal: every `gc.interval`, delete finished tasks not used for `taskTTL`, then, while
- * the disk holding the store is fuller than `diskHighThresholdPercent`, evict our least recently
- * used finished tasks until it is below `diskLowThresholdPercent`. Tasks being downloaded are never
- * touched; other files on the disk are never touched either.
+ * Storage GC, minimal: every `gc.interval`, delete tasks not used for `taskTTL`, then, while the
+ * disk holding the store is fuller than `diskHighThresholdPercent`, evict our least recently used
+ * tasks until it is below `diskLowThresholdPercent`. Tasks are finished ones and those whose
+ * download failed in this process (kept for their pieces, counted by the bytes they hold). Tasks
+ * being downloaded are never touched; other files on the disk are never touched either.
  */
 import { statfs } from 'node:fs/promises';
 import type { TaskRegistry, TaskView } from '../engine/index.ts';
@@ -22,17 +23,17 @@ export interface DiskUsage {
 
 /** Which tasks to evict, oldest use first. Pure. */
 export function tasksToEvict(tasks: readonly TaskView[], policy: GcPolicy, now: number, disk?: DiskUsage): TaskView[] {
-  const idle = tasks.filter((task) => !task.downloading && task.complete).sort((a, b) => a.updatedAt - b.updatedAt);
+  const idle = tasks.filter((task) => !task.downloading).sort((a, b) => a.updatedAt - b.updatedAt);
   const evict = idle.filter((task) => now - task.updatedAt > policy.taskTtlMs);
   if (!disk || disk.totalBytes <= 0) return evict;
-  let used = disk.usedBytes - evict.reduce((sum, task) => sum + task.contentLength, 0);
+  let used = disk.usedBytes - evict.reduce((sum, task) => sum + task.finishedBytes, 0);
   if ((disk.usedBytes / disk.totalBytes) * 100 <= policy.diskHighThresholdPercent) return evict;
   const low = (policy.diskLowThresholdPercent / 100) * disk.totalBytes;
   for (const task of idle) {
     if (used <= low) break;
     if (evict.includes(task)) continue;
     evict.push(task);
-    used -= task.contentLength;
+    used -= task.finishedBytes;
   }
   return evict;
 }

@@ -32,7 +32,8 @@ export function taskMessage(view: TaskView, withPieces: boolean): commonv2.Task 
     pieceCount: view.pieceCount,
     sizeScope: view.contentLength === 0 ? 'EMPTY' : 'NORMAL',
     pieces: withPieces ? view.finishedPieces().map((piece) => pieceMessage(piece, 'local_peer')) : [],
-    state: view.complete ? 'Succeeded' : 'Running',
+    // Neither complete nor downloading: its download failed here (engine's task registry keeps it for its pieces).
+    state: view.complete ? 'Succeeded' : view.downloading ? 'Running' : 'Failed',
     peerCount: 1,
     hasAvailablePeer: view.finishedPieces().length > 0,
     createdAtMs: view.createdAt,

@@ -3,8 +3,10 @@
  * (live, with a subscription to each piece as it is recorded) and the finished ones on disk, also
  * after a restart. Only recorded pieces are ever visible: a piece is recorded after its bytes are
  * written and its crc32 computed, so whatever this registry shows may be served to other peers.
- * A task that is neither open nor completed (a download cut short by a crash) shows nothing until
- * a download resumes it, because its journaled pieces are re-checked only then.
+ * A download that failed in this process (a full disk, an origin gone) leaves its task shown with
+ * the pieces it recorded: other peers may still take them, and GC sees the task. A task that is
+ * neither open nor completed from an earlier process (a download cut short by a crash) shows
+ * nothing until a download resumes it, because its journaled pieces are re-checked only then.
  */
 import { isTaskId, pieceCountOf } from '../../api/index.ts';
 import type { ContentStore } from './content-store.ts';
@@ -73,11 +75,29 @@ function liveView(task: StoredTask, touched: () => number): TaskView {
   };
 }
 
+/** A task whose download failed in this process: the pieces it recorded, as they were. */
+function partialView(task: StoredTask, touched: () => number): TaskView {
+  const pieces = new Map(task.finishedPieces().map((piece) => [piece.number, piece]));
+  const finishedBytes = task.finishedBytes;
+  return {
+    ...liveView(task, touched),
+    downloading: false,
+    complete: false,
+    piece: (number) => pieces.get(number),
+    finishedPieces: () => [...pieces.values()].sort((a, b) => a.number - b.number),
+    finishedBytes,
+    receiving: () => undefined,
+    receivingNumbers: () => [],
+  };
+}
+
 export class TaskRegistry {
   readonly #store: ContentStore;
   readonly #open = new Map<string, StoredTask>();
   /** Finished tasks read from disk once; dropped when the task is opened again or removed. */
   readonly #completed = new Map<string, TaskView>();
+  /** Tasks whose download failed in this process; dropped when opened again or removed. */
+  readonly #partial = new Map<string, TaskView>();
   readonly #listeners = new Map<string, Set<TaskListener>>();
   readonly #touched = new Map<string, number>();
   readonly #unfollow = new Map<string, () => void>();
@@ -90,6 +110,7 @@ export class TaskRegistry {
   opened(task: StoredTask): void {
     this.#open.set(task.id, task);
     this.#completed.delete(task.id);
+    this.#partial.delete(task.id);
     this.touch(task.id);
     this.#unfollow.get(task.id)?.();
     this.#unfollow.set(
@@ -104,6 +125,7 @@ export class TaskRegistry {
    */
   reopening(taskId: string): void {
     this.#completed.delete(taskId);
+    this.#partial.delete(taskId);
   }
 
   /** A piece of an open task is recorded: tell whoever follows the task. */
@@ -119,6 +141,7 @@ export class TaskRegistry {
     this.#unfollow.get(task.id)?.();
     this.#unfollow.delete(task.id);
     this.touch(task.id);
+    if (!complete) this.#partial.set(task.id, partialView(task, () => this.#touched.get(task.id) ?? Date.now()));
     this.#emit(task.id, { type: 'closed', complete });
   }
 
@@ -139,7 +162,7 @@ export class TaskRegistry {
     if (!isTaskId(taskId)) return undefined;
     const open = this.#open.get(taskId);
     if (open) return liveView(open, () => this.#touched.get(taskId) ?? Date.now());
-    const cached = this.#completed.get(taskId);
+    const cached = this.#completed.get(taskId) ?? this.#partial.get(taskId);
     if (cached) return cached;
     const loaded = await this.#load(taskId);
     // The task may have been opened while we read the disk: the live one wins.
@@ -163,6 +186,7 @@ export class TaskRegistry {
     if (!isTaskId(taskId) || this.#open.has(taskId)) return false;
     const known = (await this.get(taskId)) !== undefined || (await this.#store.hasTask(taskId));
     this.#completed.delete(taskId);
+    this.#partial.delete(taskId);
     this.#touched.delete(taskId);
     if (!known) return false;
     await this.#store.removeTask(taskId);

@@ -29,7 +29,7 @@ test('weighted choice follows the weights', () => {
 });
 
 function view(taskId: string, updatedAt: number, contentLength: number, extra: Partial<TaskView> = {}): TaskView {
-  return { taskId, updatedAt, contentLength, downloading: false, complete: true, ...extra } as TaskView;
+  return { taskId, updatedAt, contentLength, finishedBytes: contentLength, downloading: false, complete: true, ...extra } as TaskView;
 }
 
 test('GC: TTL first, then least recently used until under the low mark; open tasks never', () => {
@@ -47,6 +47,14 @@ test('GC: TTL first, then least recently used until under the low mark; open tas
     tasksToEvict(tasks, { ...policy, taskTtlMs: 1e9, diskLowThresholdPercent: 65 }, now, { totalBytes: 100, usedBytes: 81 }).map((t) => t.taskId),
     ['old', 'mid'],
     'stops once at or below the low mark',
+  );
+  // A task whose download failed here holds only the pieces it recorded: evicted like the others, counted by what it holds.
+  const failed = view('failed', 2000, 40, { complete: false, finishedBytes: 20 });
+  assert.deepEqual(tasksToEvict([...tasks, failed], policy, now).map((t) => t.taskId), ['old', 'failed', 'mid']);
+  assert.deepEqual(
+    tasksToEvict([...tasks, failed], { ...policy, taskTtlMs: 1e9 }, now, { totalBytes: 100, usedBytes: 85 }).map((t) => t.taskId),
+    ['old', 'failed'],
+    'its 20 bytes, not its 40, bring the disk from 85 to 55',
   );
 });
 

@@ -66,3 +66,38 @@ test('an unfinished task from an earlier process is not shown until a download r
   );
   assert.equal(await new TaskRegistry(new ContentStore(f.storageDir)).get(taskId), undefined);
 });
+
+test('a download that fails in this process leaves its task shown with the pieces it recorded (Failed, for GC and other peers) until a download opens it again', async (t) => {
+  const f = await fixture(t, { engine: { concurrentPieceCount: 1 } });
+  const body = content(3 * PIECE, 703);
+  f.origin.setFile('/file', body);
+  // The last piece answers 404 (not retried): pieces 0 and 1 are recorded, then the download fails.
+  f.origin.fault({ kind: 'status', status: 404, times: Infinity, match: { rangeStart: 2 * PIECE } });
+  let taskId = '';
+  await assert.rejects(
+    f.engine.download({
+      url: f.origin.url(),
+      pieceLength: PIECE,
+      onEvent: (event) => {
+        if (event.type === 'started') taskId = event.taskId;
+      },
+    }),
+  );
+  const view = await f.engine.tasks.get(taskId);
+  assert.ok(view, 'still shown');
+  assert.equal(view.complete, false);
+  assert.equal(view.downloading, false);
+  assert.deepEqual(view.finishedPieces().map((p) => p.number), [0, 1]);
+  assert.equal(view.finishedBytes, 2 * PIECE);
+  assert.equal(view.piece(2), undefined);
+  assert.deepEqual((await f.engine.tasks.list()).map((v) => v.taskId), [taskId], 'listed for GC');
+
+  // Downloaded again once the origin answers: opened, resumed, and complete.
+  f.origin.clearFaults();
+  await f.engine.download({ url: f.origin.url(), pieceLength: PIECE });
+  const done = await f.engine.tasks.get(taskId);
+  assert.equal(done?.complete, true);
+  assert.equal(done?.finishedPieces().length, 3);
+  assert.equal(await f.engine.tasks.remove(taskId), true);
+  assert.equal(await f.engine.tasks.get(taskId), undefined);
+});
