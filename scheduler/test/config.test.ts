@@ -5,7 +5,15 @@ import { parseSchedulerConfig, splitHostPort } from '../config.ts';
 
 test("defaults are Dragonfly's", () => {
   const config = parseSchedulerConfig('');
-  assert.deepEqual(config.server, { listenIP: '0.0.0.0', port: 8002, advertiseIP: undefined, advertisePort: 8002, host: undefined });
+  assert.deepEqual(config.server, {
+    listenIP: '0.0.0.0',
+    port: 8002,
+    advertiseIP: undefined,
+    advertisePort: 8002,
+    host: undefined,
+    // Mutual TLS off unless all three are set.
+    tls: { caCert: undefined, cert: undefined, key: undefined },
+  });
   assert.deepEqual(config.manager, { addr: '', addrs: [], schedulerClusterID: 0, keepAlive: { interval: 5_000 } });
   assert.deepEqual(config.dynconfig, { refreshInterval: 10_000, cacheDir: '/var/cache/dragonfly/scheduler' });
   assert.deepEqual(config.scheduler, {

@@ -87,13 +87,16 @@ test('a preheat from the form reaches 100% live; a dfget shows on the tasks page
   origin.fault({ ...THROTTLE, match: { path: '/live.bin' } });
   await page.getByRole('link', { name: 'Tasks' }).click();
   await page.getByRole('heading', { name: 'Tasks' }).waitFor();
-  const started = Date.now();
   const download = dfgetThrough(peer, [url, '-O', join(rig.dir, 'live.bin')], { cacheHome: join(rig.dir, 'dfget-cache'), timeoutMs: 120_000 });
   const row = page.locator('tr', { hasText: url });
   await row.waitFor({ timeout: 10_000 });
-  const appearedMs = Date.now() - started;
-  process.stderr.write(`the task appeared on the tasks page after ${appearedMs} ms\n`);
-  assert.ok(appearedMs <= 2_000, `the task appeared after ${appearedMs} ms`);
+  const seenAt = Date.now();
+  // From the moment the peer's daemon started the task (its own log line), not from spawning dfget:
+  // the console's latency is what is asked, and a Node process's start-up on a busy machine is not it.
+  const startedLine = await peer.proc.waitForLine((line) => line.msg === 'download started' && line['url'] === url);
+  const appearedMs = seenAt - Date.parse(String(startedLine['time']));
+  process.stderr.write(`the task appeared on the tasks page ${appearedMs} ms after the daemon started it\n`);
+  assert.ok(appearedMs <= 2_000, `the task appeared ${appearedMs} ms after the daemon started it`);
   await shot('tasks-running');
   await row.getByRole('link').click();
   await page.getByRole('heading', { name: /Task/ }).waitFor();

@@ -26,6 +26,7 @@ const SAMPLES: Record<string, () => DfError> = {
   ConfigError: () => new api.ConfigError('a.b', 'bad'),
   InvalidDigestError: () => new api.InvalidDigestError('bad'),
   InvalidUnitError: () => new api.InvalidUnitError('bad'),
+  UndecodableRequestError: () => new api.UndecodableRequestError('/scheduler.v2.Scheduler/AnnouncePeer: the request is not a valid protobuf message of this method'),
   UsageError: () => new daemon.UsageError('--x: bad'),
   NotFoundError: () => new daemon.NotFoundError('no task'),
   ParentPieceError: () => new daemon.ParentPieceError('peer-1', 'refused', { status: 429 }),
