@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
 import { fixed, loud } from '../lib/format.ts';
-import { UsageError } from '../swarm/args.ts';
-import { listNetns, rootProblem } from '../swarm/netns.ts';
+import { argsOrExit } from '../swarm/args.ts';
+import { listNetns } from '../swarm/netns.ts';
 import { p2pSystem } from '../swarm/p2p.ts';
 import { missingTools, openSession } from '../swarm/session.ts';
 import type { P2pKnobs } from '../swarm/system.ts';
@@ -26,21 +26,11 @@ const KNOBS: P2pKnobs = { pieceLengthBytes: undefined, concurrentPieceCount: und
 const log = (message: string) => console.error(`faults: ${message}`);
 
 async function main(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseFaultsArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`bench:faults: ${error.message}\n\n${FAULTS_USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(FAULTS_USAGE);
-    return 0;
-  }
-  const problem = rootProblem() ?? (missingTools(p2pSystem).length > 0 ? `missing ${missingTools(p2pSystem).join(', ')}` : undefined);
-  if (problem) {
-    console.error(`bench:faults: ${problem}`);
+  const args = argsOrExit('bench:faults', argv, parseFaultsArgs, FAULTS_USAGE);
+  if (typeof args === 'number') return args;
+  const missing = missingTools(p2pSystem);
+  if (missing.length > 0) {
+    console.error(`bench:faults: missing ${missing.join(', ')}`);
     return 2;
   }
   const controller = new AbortController();

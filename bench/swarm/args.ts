@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseDuration, parseRate, parseSize } from '../../api/index.ts';
-import { MAX_HOSTS } from './netns.ts';
+import { MAX_HOSTS, rootProblem } from './netns.ts';
 import { SYSTEMS, type SystemName } from './system.ts';
 
 export class UsageError extends Error {
@@ -11,6 +11,32 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * The start of every bench that builds namespaces (swarm, tune, faults): the parsed arguments, or
+ * the exit code when there is nothing to run: 0 after --help (the usage on stdout), 2 for a bad
+ * flag (the error and the usage on stderr) or without root.
+ */
+export function argsOrExit<T extends { readonly help: boolean }>(bench: string, argv: readonly string[], parse: (argv: readonly string[]) => T, usage: string): T | number {
+  let args: T;
+  try {
+    args = parse(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${bench}: ${error.message}\n\n${usage}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(usage);
+    return 0;
+  }
+  const problem = rootProblem();
+  if (problem) {
+    console.error(`${bench}: ${problem}`);
+    return 2;
+  }
+  return args;
 }
 
 export interface SwarmArgs {

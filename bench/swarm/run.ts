@@ -7,11 +7,10 @@
  */
 import { fixed, loud } from '../lib/format.ts';
 import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
-import { parseSwarmArgs, SWARM_USAGE, UsageError } from './args.ts';
+import { argsOrExit, parseSwarmArgs, SWARM_USAGE } from './args.ts';
 import { bittorrentSystem } from './bittorrent.ts';
 import { httpSystem } from './http.ts';
 import { measureSystem, type SystemResult } from './measure.ts';
-import { rootProblem } from './netns.ts';
 import { p2pSystem } from './p2p.ts';
 import { cpuTable, summaryTable, targetsOf, writeOutputs, type RunSetup } from './results.ts';
 import { missingTools, openSession } from './session.ts';
@@ -23,23 +22,8 @@ const SETUP_ALLOWANCE_MS = 10 * 60_000;
 const log = (message: string) => console.error(`swarm: ${message}`);
 
 async function main(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseSwarmArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`bench:swarm: ${error.message}\n\n${SWARM_USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(SWARM_USAGE);
-    return 0;
-  }
-  const problem = rootProblem();
-  if (problem) {
-    console.error(`bench:swarm: ${problem}`);
-    return 2;
-  }
+  const args = argsOrExit('bench:swarm', argv, parseSwarmArgs, SWARM_USAGE);
+  if (typeof args === 'number') return args;
   const skipped: Record<string, string> = {};
   const systems: SwarmSystem[] = [];
   for (const name of args.systems) {

@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { pieceLengthOf } from '../../api/index.ts';
 import { fixed, formatTable, loud } from '../lib/format.ts';
 import { installInterruptHandlers, runCleanup } from '../lib/cleanup.ts';
-import { parseTuneArgs, TUNE_USAGE, UsageError } from './args.ts';
+import { argsOrExit, parseTuneArgs, TUNE_USAGE } from './args.ts';
 import { measureSystem, type SystemResult } from './measure.ts';
-import { rootProblem } from './netns.ts';
 import { p2pSystem } from './p2p.ts';
 import { missingTools, openSession } from './session.ts';
 
@@ -34,23 +33,8 @@ function worstMax(trial: Trial): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseTuneArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`bench:tune: ${error.message}\n\n${TUNE_USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(TUNE_USAGE);
-    return 0;
-  }
-  const problem = rootProblem();
-  if (problem) {
-    console.error(`bench:tune: ${problem}`);
-    return 2;
-  }
+  const args = argsOrExit('bench:tune', argv, parseTuneArgs, TUNE_USAGE);
+  if (typeof args === 'number') return args;
   const missing = missingTools(p2pSystem);
   if (missing.length > 0) {
     console.error(`bench:tune: missing ${missing.join(', ')}`);
