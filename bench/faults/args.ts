@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseRate, parseSize } from '../../api/index.ts';
-import { UsageError } from '../swarm/args.ts';
+import { integer, unit, UsageError } from '../swarm/args.ts';
 import { MAX_HOSTS } from '../swarm/netns.ts';
 import { FAULTS, FAULT_NAMES } from './faults.ts';
 
@@ -49,20 +49,6 @@ ${FAULTS.map((f) => `                           ${f.name} (at ${f.defaultAt}): $
   --timeout DURATION     hard bound per cell (default: 60s + 1.5 x peers x floor)
   --out DIR              where faults.json goes (default bench/results/faults-<time>)
 `;
-
-function integer(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
-  return value;
-}
-
-function unit<T>(name: string, text: string, parse: (text: string) => T): T {
-  try {
-    return parse(text);
-  } catch (error) {
-    throw new UsageError(`--${name}: ${(error as Error).message}`);
-  }
-}
 
 export function parseFaultsArgs(argv: readonly string[], cwd = process.cwd()): FaultsArgs {
   let values;

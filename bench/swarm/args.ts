@@ -116,13 +116,15 @@ Runs the p2p system on one topology for every piece length (plus the formula's c
 concurrency, and prints the best settings with their figures. Needs root.
 `;
 
-function integer(name: string, text: string, min: number, max: number): number {
+/** `--name`'s value as an integer in [min, max], or a UsageError naming the flag. */
+export function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
   return value;
 }
 
-function unit<T>(name: string, text: string, parse: (text: string) => T): T {
+/** `--name`'s value through `parse` (a size, a rate, a duration), or a UsageError naming the flag. */
+export function unit<T>(name: string, text: string, parse: (text: string) => T): T {
   try {
     return parse(text);
   } catch (error) {
