@@ -5,22 +5,16 @@
  */
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContentStore, TaskRegistry } from '../../engine/index.ts';
 import { StorageGc } from '../gc.ts';
 import { createLogger } from '../log.ts';
+import { tempDir } from './rig.ts';
 
 const TASK = 'c'.repeat(64);
 const BYTES = Buffer.from('bytes of a finished task');
 const POLICY = { intervalMs: 60_000, taskTtlMs: 60_000, diskHighThresholdPercent: 90, diskLowThresholdPercent: 80 };
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'df-gc-'));
-  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function finishedTask(store: ContentStore): Promise<void> {
   const task = await store.openTask({ taskId: TASK, url: 'http://origin.test/f', contentLength: BYTES.length, pieceLength: 4 * 1024 * 1024 });
@@ -38,7 +32,7 @@ function recordingLogger(): { log: ReturnType<typeof createLogger>; lines: Line[
 }
 
 test('statfs failing (ENOTDIR) is logged as an error and the TTL rule still runs', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'df-gc-');
   await writeFile(join(dir, 'file'), '');
   const store = new ContentStore(join(dir, 'store'));
   await finishedTask(store);
@@ -51,7 +45,7 @@ test('statfs failing (ENOTDIR) is logged as an error and the TTL rule still runs
 });
 
 test('a task it cannot read (EISDIR metadata) is logged as an error and its bytes stay', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'df-gc-');
   const store = new ContentStore(dir);
   await finishedTask(store);
   const { metadataPath, dataPath } = store.filesOf(TASK);

@@ -10,10 +10,9 @@
 import { describe, test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { commonv2 } from '../../api/index.ts';
@@ -38,18 +37,13 @@ import { uploadHandlers } from '../rpc/services.ts';
 import { TaskManager } from '../tasks/task-manager.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { PieceServer } from '../upload/piece-server.ts';
+import { tempDir } from './rig.ts';
 
 const MiB = 1 << 20;
 const PIECE = 4 * MiB;
 const HALF = PIECE / 2;
 const log = createLogger('error', () => {});
 const native = nativeReceiveToFile() !== false;
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'df-relay-'));
-  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + 15_000;
@@ -93,7 +87,7 @@ function engineIn(dir: string, keepAlive: boolean): Engine {
  * addon is loaded) while it serves; resolves once `written` bytes of piece 0 are on disk there.
  */
 async function parent(t: TestContext, url: string, written: number): Promise<{ candidate: CandidateParent; view: TaskView; download: Promise<unknown> }> {
-  const engine = engineIn(await tempDir(t), true);
+  const engine = engineIn(await tempDir(t, 'df-relay-'), true);
   const download = engine.download({ url, pieceLength: PIECE, concurrentPieceCount: 1 });
   const metrics = createDaemonMetrics();
   const manager = new TaskManager({ engine, strategyFor: () => originOnly, metrics, log, newPeerId: () => 'parent-peer', signal: new AbortController().signal });
@@ -129,7 +123,7 @@ describe.skipIf(!native)('relay to a native-receive child', () => {
     const origin = await gatedOrigin(t, body);
     const up = await parent(t, origin.url, HALF);
 
-    const child = engineIn(await tempDir(t), false);
+    const child = engineIn(await tempDir(t, 'df-relay-'), false);
     const clients = new UploadClients();
     const pieceClient = new PieceClient({ timeoutMs: 30_000, keepAlive: nativeReceiveToFileKeepAlive() });
     t.onTestFinished(async () => {

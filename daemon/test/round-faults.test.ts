@@ -21,10 +21,9 @@
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { commonv2, schedulerv2 } from '../../api/index.ts';
@@ -42,18 +41,13 @@ import { taskRequest } from '../tasks/request.ts';
 import { TaskManager } from '../tasks/task-manager.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { PieceServer } from '../upload/piece-server.ts';
+import { scriptedScheduler, tempDir } from './rig.ts';
 
 const PIECE = 64 * 1024;
 const PIECES = 8;
 const log = createLogger('error', () => {});
 /** Longer than the test runs: a held piece must not time out and be asked again. */
 const PIECE_TIMEOUT_MS = 120_000;
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'df-round-faults-'));
-  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function engineIn(t: TestContext, dir: string): Engine {
   const engine = createEngine({ storageDir: join(dir, 'store'), ioThreads: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 5, pieceTimeoutMs: PIECE_TIMEOUT_MS });
@@ -131,23 +125,6 @@ async function holding(engine: Engine, count: number): Promise<void> {
   }
 }
 
-type Call = grpc.ServerDuplexStream<schedulerv2.AnnouncePeerRequest__Output, schedulerv2.AnnouncePeerResponse>;
-
-/** A scheduler script over real gRPC: `onRequest` answers each AnnouncePeer request. */
-async function scriptedScheduler(t: TestContext, onRequest: (request: schedulerv2.AnnouncePeerRequest__Output, call: Call) => void): Promise<string> {
-  const server = new grpc.Server();
-  server.addService(loadProtos().scheduler.Scheduler.service, {
-    AnnouncePeer: (call: Call) => {
-      call.on('data', (request: schedulerv2.AnnouncePeerRequest__Output) => onRequest(request, call));
-      call.on('error', () => {});
-      call.on('end', () => call.end());
-    },
-  } as grpc.UntypedServiceImplementation);
-  const port = await bindServer(server, '127.0.0.1:0');
-  t.onTestFinished(() => shutdownServer(server, 100));
-  return `127.0.0.1:${port}`;
-}
-
 const normal = (parents: commonv2.Peer[], stripes: Record<number, string>): schedulerv2.AnnouncePeerResponse => ({
   normalTaskResponse: {
     candidateParents: parents,
@@ -182,7 +159,7 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
   if (a === 'stalls') origin.release();
 
   // a: holds the whole file (but for `quiet`); its piece server answers 500 to everything, or nothing at all.
-  const aEngine = engineIn(t, await tempDir(t));
+  const aEngine = engineIn(t, await tempDir(t, 'df-round-faults-'));
   const aDownload = aEngine.download({ url: origin.url, pieceLength: PIECE, concurrentPieceCount: PIECES, headers: { 'x-parent': 'a' } });
   t.onTestFinished(() => aDownload.then(() => {}, () => {}));
   if (a === 'quiet') await holding(aEngine, PIECES / 2);
@@ -190,7 +167,7 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
   const failing = a === 'quiet' ? undefined : await listen(t, (_req, res) => (a === 'fails' ? void res.writeHead(500, { 'content-length': 0 }).end() : undefined));
   const aPeer = await parent(t, 'a', aEngine, failing);
   // b: still downloading, its stripe 0 held at the origin until the daemon asks for new parents.
-  const bEngine = engineIn(t, await tempDir(t));
+  const bEngine = engineIn(t, await tempDir(t, 'df-round-faults-'));
   const bDownload = bEngine.download({ url: origin.url, pieceLength: PIECE, concurrentPieceCount: PIECES, headers: { 'x-parent': 'b' } });
   t.onTestFinished(() => bDownload.then(() => {}, () => {}));
   const bPeer = await parent(t, 'b', bEngine);
@@ -201,7 +178,7 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
   const outcome = { rescheduled: [] as string[][], failed: [] as Outcome['failed'], finished: [] as Outcome['finished'] };
   let peerFinished = false;
   const plan = (stripes: Record<number, string>) => (striped ? stripes : {});
-  const addr = await scriptedScheduler(t, (request, call) => {
+  const addr = `127.0.0.1:${await scriptedScheduler(t, (request, call) => {
     if (request.registerPeerRequest) call.write(normal([aPeer, b], plan({ 0: 'a', 1: 'b' })));
     const piece = request.downloadPieceFinishedRequest?.piece;
     if (piece) outcome.finished.push({ number: piece.number, parentId: piece.parentId ?? '' });
@@ -214,7 +191,7 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
       origin.release();
       call.write(normal([b], plan({ 0: 'b', 1: 'b' })));
     }
-  });
+  })}`;
 
   const config = resolveDfdaemonConfig({
     host: { ip: '127.0.0.1', hostname: 'child' },
@@ -243,7 +220,7 @@ async function download(t: TestContext, striped: boolean, a: 'fails' | 'stalls' 
   });
   // Small content goes straight to the origin by default: this one is to go through the scheduler.
   const request = taskRequest({ url: origin.url, directFromOriginMaxBytes: 0 });
-  const child = engineIn(t, await tempDir(t));
+  const child = engineIn(t, await tempDir(t, 'df-round-faults-'));
   const done = await child.download({
     url: origin.url,
     pieceLength: PIECE,

@@ -10,9 +10,9 @@ import type { schedulerv2 } from '../../api/index.ts';
 import { SchedulerLostError } from '../errors.ts';
 import { AnnounceStream } from '../p2p/announce-stream.ts';
 import { readDuringRound } from '../p2p/round-reader.ts';
-import { bindServer, grpc, loadProtos, shutdownServer } from '../rpc/grpc.ts';
+import { grpc, loadProtos } from '../rpc/grpc.ts';
+import { scriptedScheduler, type AnnounceCall } from './rig.ts';
 
-type Call = grpc.ServerDuplexStream<schedulerv2.AnnouncePeerRequest__Output, schedulerv2.AnnouncePeerResponse>;
 
 const normal = (id: string, stripeCount = 0): schedulerv2.AnnouncePeerResponse => ({
   normalTaskResponse: {
@@ -23,22 +23,11 @@ const normal = (id: string, stripeCount = 0): schedulerv2.AnnouncePeerResponse =
 });
 const backToSource: schedulerv2.AnnouncePeerResponse = { needBackToSourceResponse: { description: 'go to the origin' } };
 
-/** A scheduler script over real gRPC: `onRequest` answers each request the peer sends. */
-async function scriptedScheduler(t: TestContext, onRequest: (request: schedulerv2.AnnouncePeerRequest__Output, call: Call) => void) {
-  const server = new grpc.Server();
-  server.addService(loadProtos().scheduler.Scheduler.service, {
-    AnnouncePeer: (call: Call) => {
-      call.on('data', (request: schedulerv2.AnnouncePeerRequest__Output) => onRequest(request, call));
-      call.on('error', () => {});
-      call.on('end', () => call.end());
-    },
-  } as grpc.UntypedServiceImplementation);
-  const port = await bindServer(server, '127.0.0.1:0');
+/** A scheduler script over real gRPC (`onRequest` answers each request the peer sends), and the peer's stream to it. */
+async function scriptedStream(t: TestContext, onRequest: (request: schedulerv2.AnnouncePeerRequest__Output, call: AnnounceCall) => void) {
+  const port = await scriptedScheduler(t, onRequest);
   const client = new (loadProtos().scheduler.Scheduler)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  t.onTestFinished(async () => {
-    client.close();
-    await shutdownServer(server, 100);
-  });
+  t.onTestFinished(() => client.close());
   const stream = new AnnounceStream(client, { hostId: 'h', taskId: 't'.repeat(64), peerId: 'p' }, `127.0.0.1:${port}`);
   t.onTestFinished(() => stream.cancel());
   return stream;
@@ -48,7 +37,7 @@ const parentOf = (normal: schedulerv2.NormalTaskResponse__Output | null | undefi
 const idOf = (response: schedulerv2.AnnouncePeerResponse__Output) => parentOf(response.normalTaskResponse);
 
 test('plans pushed mid-round are applied in order and consumed once; the first other answer stays for next(), and so does all after it', async (t) => {
-  const stream = await scriptedScheduler(t, (request, call) => {
+  const stream = await scriptedStream(t, (request, call) => {
     if (request.registerPeerRequest) call.write(normal('p1'));
     // Pushed in one burst while the round runs, as a scheduler re-attaching this peer would.
     if (request.downloadPeerStartedRequest) for (const answer of [normal('p2', 2), normal('p3', 4), backToSource, normal('p4', 2)]) call.write(answer);
@@ -72,8 +61,8 @@ test('plans pushed mid-round are applied in order and consumed once; the first o
 });
 
 test('stopped with nothing waiting, the reader consumes nothing more: a later answer goes to next()', async (t) => {
-  let call: Call | undefined;
-  const stream = await scriptedScheduler(t, (request, c) => {
+  let call: AnnounceCall | undefined;
+  const stream = await scriptedStream(t, (request, c) => {
     call = c;
     if (request.registerPeerRequest) c.write(normal('p1'));
   });
@@ -88,7 +77,7 @@ test('stopped with nothing waiting, the reader consumes nothing more: a later an
 });
 
 test('a stream that breaks mid-round: the reader stops quietly (the round goes on) and next() reports the break', async (t) => {
-  const stream = await scriptedScheduler(t, (request, call) => {
+  const stream = await scriptedStream(t, (request, call) => {
     if (request.registerPeerRequest) call.write(normal('p1'));
     if (request.downloadPeerStartedRequest) {
       call.write(normal('p2', 2));

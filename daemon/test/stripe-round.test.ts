@@ -11,10 +11,9 @@
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { commonv2 } from '../../api/index.ts';
@@ -30,18 +29,13 @@ import { uploadHandlers } from '../rpc/services.ts';
 import { TaskManager } from '../tasks/task-manager.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { PieceServer } from '../upload/piece-server.ts';
+import { tempDir } from './rig.ts';
 
 const PIECE = 64 * 1024;
 const PIECES = 32;
 const log = createLogger('error', () => {});
 /** Longer than the test may run: a piece from a stalled parent comes back only by the stall rule. */
 const PIECE_TIMEOUT_MS = 120_000;
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'df-stripes-'));
-  t.onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function contentOf(pieces: number): Buffer {
   const body = Buffer.alloc(PIECE * pieces);
@@ -52,7 +46,7 @@ function contentOf(pieces: number): Buffer {
 /** A file origin (the engine's file source) with PIECES pieces of distinct bytes. */
 async function origin(t: TestContext): Promise<{ url: string; body: Buffer }> {
   const body = contentOf(PIECES);
-  const path = join(await tempDir(t), 'file.bin');
+  const path = join(await tempDir(t, 'df-stripes-'), 'file.bin');
   await writeFile(path, body);
   return { url: pathToFileURL(path).href, body };
 }
@@ -118,7 +112,7 @@ async function parent(
   url: string,
   options: { uploadBytesPerSecond?: number; blackHole?: boolean; originDelayMs?: number } = {},
 ): Promise<Parent> {
-  const engine = engineIn(t, await tempDir(t));
+  const engine = engineIn(t, await tempDir(t, 'df-stripes-'));
   // With a slow origin: one piece at a time, still downloading while it serves.
   const download = options.originDelayMs
     ? engine.download({ url, pieceLength: PIECE, concurrentPieceCount: 1, headers: { 'x-slow': String(options.originDelayMs) } })
@@ -171,7 +165,7 @@ async function child(
     stop?: AbortSignal;
   },
 ): Promise<Outcome> {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'df-stripes-');
   const engine = engineIn(t, dir);
   const clients = new UploadClients();
   const pieceClient = new PieceClient({ timeoutMs: PIECE_TIMEOUT_MS });
