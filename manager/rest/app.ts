@@ -24,7 +24,8 @@ export async function buildApp(context: ManagerContext, options: AppOptions = {}
     logger: false,
     // Large enough for a job with a thousand URLs, small enough that a stray upload is refused.
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // strictNumbers: a JSON 1e400 (Infinity) is not a number; the query's are caught below.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true } },
   });
 
   app.setErrorHandler((error: FastifyError | DfError | Error, request, reply) => {
@@ -58,6 +59,16 @@ export async function buildApp(context: ManagerContext, options: AppOptions = {}
   app.get('/healthy', async () => 'OK');
   app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(context.metrics.render()));
 
+  // ajv turns `?page=Infinity` (or 1e400) into Infinity and then skips its range checks for it.
+  app.addHook('preHandler', async (request) => {
+    for (const [where, values] of [['querystring', request.query], ['params', request.params]] as const) {
+      for (const [key, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+        if ([value].flat().some((item) => typeof item === 'number' && !Number.isFinite(item))) {
+          throw new InvalidFieldError(`${where}.${key}`, `${where}.${key} must be a finite number`);
+        }
+      }
+    }
+  });
   installAuth(app, context);
   // Before the routes: the collector sees each route as it is added.
   installOpenApi(app);

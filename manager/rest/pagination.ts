@@ -5,11 +5,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Page, Paged } from '../store/query.ts';
 
-export const PAGE_DEFAULTS = Object.freeze({ perPage: 10, maxPerPage: 1000 });
+/** maxPage keeps the row offset (page × per_page) well inside a 64-bit SQL integer. */
+export const PAGE_DEFAULTS = Object.freeze({ perPage: 10, maxPerPage: 1000, maxPage: 1_000_000_000 });
 
 /** Querystring properties every list accepts; spread into a route's querystring schema. */
 export const PAGE_QUERY = Object.freeze({
-  page: { type: 'integer', minimum: 1, default: 1 },
+  page: { type: 'integer', minimum: 1, maximum: PAGE_DEFAULTS.maxPage, default: 1 },
   per_page: { type: 'integer', minimum: 1, maximum: PAGE_DEFAULTS.maxPerPage, default: PAGE_DEFAULTS.perPage },
 });
 

@@ -1,8 +1,11 @@
 /** JSON schema pieces the route files share. */
 
+/** A row id. Beyond 2^53 a number is no longer exact (and SQL refuses it), so no row can have it. */
+export const ID = Object.freeze({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
 export const ID_PARAMS = Object.freeze({
   type: 'object',
-  properties: { id: { type: 'integer', minimum: 1 } },
+  properties: { id: ID },
   required: ['id'],
 });
 

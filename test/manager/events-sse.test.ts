@@ -1,7 +1,7 @@
 /**
  * GET /api/v1/events through a real HTTP listen of the manager's app (inject cannot stream):
  * a folded peer event reaches a connected client as `event: task` within 2 s, host and job events
- * follow, a client that stops reading is dropped once its buffer is full, and closing the app
+ * follow, HEAD answers without a stream, a client that stops reading is dropped once its buffer is full, and closing the app
  * ends open streams. node:sqlite.
  */
 import { afterAll, beforeAll, test } from 'vitest';
@@ -89,6 +89,11 @@ test('task, host and job events reach a connected client; slow clients are dropp
   const anonymous = await fetch(`http://127.0.0.1:${port}/api/v1/events`);
   assert.equal(anonymous.status, 401);
   assert.equal(((await anonymous.json()) as { code: string }).code, 'DF_ERR_UNAUTHENTICATED');
+
+  // HEAD answers the stream's headers and ends, rather than holding them back for a body that never comes.
+  const head = await fetch(`http://127.0.0.1:${port}/api/v1/events`, { method: 'HEAD', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
+  assert.equal(head.status, 200);
+  assert.match(String(head.headers.get('content-type')), /^text\/event-stream/);
 
   // The console's way: the session cookie (EventSource sends it); a Bearer works too.
   const client = connect(port, { cookie: `${SESSION_COOKIE}=${token}` });

@@ -45,6 +45,11 @@ function resourcesSuite(open: OpenStore): void {
       ['POST', '/api/v1/personal-access-tokens', { name: 't', scopes: ['job'], expired_at: '2020-01-01T00:00:00Z' }, 'DF_ERR_INVALID_FIELD', 'body.expired_at'],
       ['GET', '/api/v1/configs?per_page=0', undefined, 'DF_ERR_INVALID_ARGUMENT', 'querystring.per_page'],
       ['GET', '/api/v1/clusters/abc', undefined, 'DF_ERR_INVALID_ARGUMENT', 'params.id'],
+      // Numbers SQL cannot take: infinite ones (ajv coerces them and skips its range checks), and past 2^53 or the page bound.
+      ['GET', '/api/v1/clusters?per_page=Infinity', undefined, 'DF_ERR_INVALID_FIELD', 'querystring.per_page'],
+      ['GET', '/api/v1/configs?page=1e400', undefined, 'DF_ERR_INVALID_FIELD', 'querystring.page'],
+      ['GET', '/api/v1/configs?page=99999999999999999999', undefined, 'DF_ERR_INVALID_ARGUMENT', 'querystring.page'],
+      ['GET', '/api/v1/clusters/99999999999999999999', undefined, 'DF_ERR_INVALID_ARGUMENT', 'params.id'],
     ];
     for (const [method, url, body, code, field] of cases) expectError(await call(method, url, body), 400, code, field);
     const clusters = (await call('GET', '/api/v1/clusters?name=x')).json() as unknown[];

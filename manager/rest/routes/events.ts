@@ -92,9 +92,12 @@ export function eventRoutes(app: FastifyInstance, context: ManagerContext): void
   };
 
   app.get('/api/v1/events', { schema: { tags: ['events'] }, preHandler: [requireRole('guest')] }, (request, reply) => {
+    const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+    // HEAD has no body, so node would hold the headers back for a first write that never goes out.
+    if (request.method === 'HEAD') return reply.headers(headers).send();
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, { ...headers, connection: 'keep-alive' });
     raw.write(`retry: ${SSE_DEFAULTS.retryMs}\n: connected\n\n`);
     open.add(raw);
     connections.set(undefined, open.size);

@@ -10,8 +10,9 @@ import { TASK_JOB_ARGS_SCHEMA } from '../../jobs/task-args.ts';
 import { getJob, JOB_TYPES, jobView, removeJob, submitJob, type CreateJobInput } from '../../jobs/service.ts';
 import { JOB_STATES, listJobs } from '../../store/jobs.ts';
 import { principalOf, requirePat, requireRole } from '../auth.ts';
+import { PAGE_QUERY } from '../pagination.ts';
+import { ID, ID_PARAMS } from '../schemas.ts';
 
-const ID_PARAMS = { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } as const;
 const CREATE_BODY = {
   type: 'object',
   additionalProperties: false,
@@ -19,8 +20,8 @@ const CREATE_BODY = {
   properties: {
     type: { type: 'string', enum: [...JOB_TYPES] },
     bio: { type: 'string', maxLength: 1024 },
-    user_id: { type: 'integer', minimum: 1 },
-    scheduler_cluster_ids: { type: 'array', maxItems: 1000, items: { type: 'integer', minimum: 1 } },
+    user_id: ID,
+    scheduler_cluster_ids: { type: 'array', maxItems: 1000, items: ID },
     args: { type: 'object' },
   },
   // The args' shape follows the type: a preheat's, or a task id / download for get_task and delete_task.
@@ -32,8 +33,7 @@ const LIST_QUERY = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    page: { type: 'integer', minimum: 1, default: 1 },
-    per_page: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+    ...PAGE_QUERY,
     type: { type: 'string', maxLength: 64 },
     state: { type: 'string', enum: [...JOB_STATES] },
   },

@@ -8,11 +8,11 @@ import { getHost, HOST_TYPES, hostView, listHosts, type HostType } from '../../s
 import { getScheduler, listSchedulers, schedulerView } from '../../store/schedulers.ts';
 import { requireRole } from '../auth.ts';
 import { PAGE_QUERY, pageOf, sendPage, type PageQuery } from '../pagination.ts';
-import { ID_PARAMS, listQuery, type IdParams } from '../schemas.ts';
+import { ID, ID_PARAMS, listQuery, type IdParams } from '../schemas.ts';
 
 const LIST_QUERY = listQuery(
   {
-    scheduler_cluster_id: { type: 'integer', minimum: 1 },
+    scheduler_cluster_id: ID,
     state: { type: 'string', enum: ['active', 'inactive'] },
     hostname: { type: 'string', maxLength: 256 },
     ip: { type: 'string', maxLength: 64 },

@@ -9,14 +9,14 @@ import { InvalidFieldError } from '../../errors.ts';
 import { createToken, deleteToken, getToken, listTokens, PAT_SCOPES, PAT_STATES, tokenView, updateToken, type PatScope } from '../../store/tokens.ts';
 import { principalOf, requireRole } from '../auth.ts';
 import { PAGE_QUERY, pageOf, sendPage, type PageQuery } from '../pagination.ts';
-import { BIO, ID_PARAMS, listQuery, NAME, type IdParams } from '../schemas.ts';
+import { BIO, ID, ID_PARAMS, listQuery, NAME, type IdParams } from '../schemas.ts';
 
 const TAGS = ['personal-access-tokens'];
 const SCOPES = { type: 'array', items: { type: 'string', enum: [...PAT_SCOPES] }, minItems: 1, uniqueItems: true };
 const EXPIRED_AT = { type: 'string', format: 'date-time' };
 const CREATE_BODY = { type: 'object', properties: { name: NAME, bio: BIO, scopes: SCOPES, expired_at: EXPIRED_AT }, required: ['name', 'scopes', 'expired_at'], additionalProperties: false };
 const PATCH_BODY = { type: 'object', properties: { name: NAME, bio: BIO, scopes: SCOPES, state: { type: 'string', enum: ['inactive'] }, expired_at: EXPIRED_AT }, additionalProperties: false, minProperties: 1 };
-const LIST_QUERY = listQuery({ user_id: { type: 'integer', minimum: 1 }, state: { type: 'string', enum: [...PAT_STATES] } }, PAGE_QUERY);
+const LIST_QUERY = listQuery({ user_id: ID, state: { type: 'string', enum: [...PAT_STATES] } }, PAGE_QUERY);
 
 interface TokenBody {
   name?: string;

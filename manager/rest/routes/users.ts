@@ -9,7 +9,7 @@ import { ConflictError, ForbiddenError, RecordNotFoundError, UnauthenticatedErro
 import { countOtherRoots, createUser, deleteUser, findUserByName, getUser, listUsers, ROLES, updateUser, USER_STATES, userView, type Role } from '../../store/users.ts';
 import { authenticate, clearSessionCookie, issueToken, principalOf, requireRole, setSessionCookie } from '../auth.ts';
 import { PAGE_QUERY, pageOf, sendPage, type PageQuery } from '../pagination.ts';
-import { ID_PARAMS, listQuery, type IdParams } from '../schemas.ts';
+import { ID, ID_PARAMS, listQuery, type IdParams } from '../schemas.ts';
 
 const USER_NAME = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' };
 const PASSWORD = { type: 'string', minLength: 8, maxLength: 256 };
@@ -22,7 +22,7 @@ const SIGNUP_BODY = { type: 'object', properties: { name: USER_NAME, password: P
 const CREATE_BODY = { type: 'object', properties: { name: USER_NAME, password: PASSWORD, email: EMAIL, role: ROLE }, required: ['name', 'password'], additionalProperties: false };
 const PATCH_BODY = { type: 'object', properties: { email: EMAIL, state: { type: 'string', enum: [...USER_STATES] } }, additionalProperties: false, minProperties: 1 };
 const RESET_BODY = { type: 'object', properties: { old_password: { type: 'string', maxLength: 256 }, new_password: PASSWORD }, required: ['new_password'], additionalProperties: false };
-const ROLE_PARAMS = { type: 'object', properties: { id: { type: 'integer', minimum: 1 }, role: ROLE }, required: ['id', 'role'] };
+const ROLE_PARAMS = { type: 'object', properties: { id: ID, role: ROLE }, required: ['id', 'role'] };
 const LIST_QUERY = listQuery({ name: { type: 'string' }, role: ROLE, state: { type: 'string', enum: [...USER_STATES] } }, PAGE_QUERY);
 
 type Credentials = { name: string; password: string; email?: string | null };
