@@ -50,6 +50,7 @@ export const DFDAEMON_CONFIG_SCHEMA = {
     }),
     concurrentPieceCount: field.int(8, { min: 1, max: 1024 }),
     pieceTimeout: field.duration('360s'),
+    retryWindow: field.duration('30s', 'an origin that fails a piece with 5xx, resets or timeouts is retried (backoff up to 5 s) until the first failure is this old, so a short outage mid-download is waited out; 0: three retries only. The first request of a download is not held: its caller can go elsewhere at once'),
     bandwidthLimit: field.rate('50GB/s', 'all downloads together'),
     collectedPieceTimeout: field.duration('10s', 'how long to wait for a parent to announce pieces before rescheduling'),
     relay: field.bool(false, 'fetch pieces parents are still receiving (cut-through relay), each checked against the digest the parent sends once it verified the piece'),

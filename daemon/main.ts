@@ -85,6 +85,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       storageDir: config.storage.dir,
       concurrentPieceCount: config.download.concurrentPieceCount,
       pieceTimeoutMs: config.download.pieceTimeout,
+      retryWindowMs: config.download.retryWindow,
       keepAlive: config.download.keepAlive,
     });
     cleanups.push(() => engine.close());

@@ -13,6 +13,13 @@ export interface EngineOptions {
   pieceRetries?: number;
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * A piece whose source keeps failing with errors worth retrying (5xx, resets, timeouts) is
+   * retried, past `pieceRetries`, until its first failure is this old: an origin down for a while
+   * in the middle of a download is waited out. Not for the first request (the stat): a caller that
+   * gets no byte learns at once and may go elsewhere (containerd falls back to the registry).
+   */
+  retryWindowMs?: number;
   /** Bytes gathered from the network before one positional write. */
   writeBatchBytes?: number;
   /** Threads of the hashing pool. */
@@ -42,6 +49,7 @@ export const ENGINE_DEFAULTS = Object.freeze({
   pieceRetries: 3,
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 5_000,
+  retryWindowMs: 30_000,
   writeBatchBytes: 1024 * 1024,
   ioThreads: Math.max(2, availableParallelism()),
   maxRedirects: 10,
@@ -67,6 +75,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     pieceRetries: positiveInteger('pieceRetries', options.pieceRetries ?? d.pieceRetries, 0),
     retryBaseDelayMs: positiveInteger('retryBaseDelayMs', options.retryBaseDelayMs ?? d.retryBaseDelayMs, 0),
     retryMaxDelayMs: positiveInteger('retryMaxDelayMs', options.retryMaxDelayMs ?? d.retryMaxDelayMs, 0),
+    retryWindowMs: positiveInteger('retryWindowMs', options.retryWindowMs ?? d.retryWindowMs, 0),
     writeBatchBytes: positiveInteger('writeBatchBytes', options.writeBatchBytes ?? d.writeBatchBytes),
     ioThreads: positiveInteger('ioThreads', options.ioThreads ?? d.ioThreads),
     maxRedirects: positiveInteger('maxRedirects', options.maxRedirects ?? d.maxRedirects, 0),

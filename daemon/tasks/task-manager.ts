@@ -245,6 +245,11 @@ export class TaskManager {
             this.#metrics.downloadTraffic.labels({ type: traffic }).inc(event.piece.length);
             this.#metrics.downloadPieces.labels({ type: traffic }).inc();
             for (const follower of entry.followers) follower.onPiece(event.piece, traffic);
+          } else if (event.type === 'retry') {
+            // Once per piece at warn: an origin outage of many seconds is one line per piece, not one per attempt.
+            const fields = { taskId, piece: event.pieceNumber, attempt: event.attempt, delayMs: event.delayMs, error: event.error };
+            if (event.attempt === 1) this.#log.warn('origin piece failed; retrying until download.retryWindow', fields);
+            else this.#log.debug('origin piece failed again; retrying', fields);
           }
         },
       })

@@ -4,11 +4,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface RetryOptions {
   /** Attempts after the first. */
   retries: number;
+  /**
+   * Past `retries`, keep retrying while the first failure is younger than this: a source that is
+   * down for a while (a restart, a 503 burst) costs time, not the download. 0: `retries` only.
+   */
+  windowMs?: number;
   baseDelayMs: number;
   maxDelayMs: number;
   signal?: AbortSignal | undefined;
   isRetryable: (error: unknown) => boolean;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  now?: () => number;
 }
 
 export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random = Math.random): number {
@@ -18,11 +24,15 @@ export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: n
 }
 
 export async function withRetry<T>(attempt: (attemptNumber: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const now = options.now ?? Date.now;
+  let firstFailureAt: number | undefined;
   for (let n = 0; ; n++) {
     try {
       return await attempt(n);
     } catch (error) {
-      if (n >= options.retries || !options.isRetryable(error) || options.signal?.aborted) throw error;
+      firstFailureAt ??= now();
+      const inWindow = now() - firstFailureAt < (options.windowMs ?? 0);
+      if ((n >= options.retries && !inWindow) || !options.isRetryable(error) || options.signal?.aborted) throw error;
       const delay = backoffDelay(n, options.baseDelayMs, options.maxDelayMs);
       options.onRetry?.(error, n + 1, delay);
       await sleep(delay, undefined, { signal: options.signal });

@@ -55,6 +55,7 @@ export function createPieceSession(init: {
     retries: options.pieceRetries,
     baseDelayMs: options.retryBaseDelayMs,
     maxDelayMs: options.retryMaxDelayMs,
+    windowMs: options.retryWindowMs,
     isRetryable,
   };
   const read = (range: PieceRange | undefined, signal: AbortSignal | undefined) =>

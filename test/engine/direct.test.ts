@@ -150,14 +150,14 @@ for (const mode of MODES) {
     });
 
     test('an origin that stalls mid-body fails with DF_ERR_SOURCE_TIMEOUT after its retry', async (t) => {
-      const f = await fixture(t, { pieceTimeoutMs: 300, pieceRetries: 1, concurrentPieceCount: 1 });
+      const f = await fixture(t, { pieceTimeoutMs: 300, retryWindowMs: 0, pieceRetries: 1, concurrentPieceCount: 1 });
       f.origin.setFile('/file', content(10 * MiB, 65)).fault({ kind: 'stall', match: { rangeStart: PIECE }, times: Infinity });
       await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
       assert.equal(f.pieceGets(PIECE), 2);
     });
 
     test('an origin that sends no headers for a piece fails with DF_ERR_SOURCE_TIMEOUT', async (t) => {
-      const f = await fixture(t, { pieceTimeoutMs: 300, pieceRetries: 0, concurrentPieceCount: 1 });
+      const f = await fixture(t, { pieceTimeoutMs: 300, retryWindowMs: 0, pieceRetries: 0, concurrentPieceCount: 1 });
       f.origin.setFile('/file', content(10 * MiB, 66)).fault({ kind: 'stall-headers', match: { rangeStart: PIECE } });
       await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out, pieceLength: PIECE }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
     });

@@ -24,7 +24,7 @@ test('404 is not retried: one request, DF_ERR_SOURCE_STATUS with the status', as
 });
 
 test('500 is retried, then fails with DF_ERR_SOURCE_STATUS', async (t) => {
-  const f = await fixture(t, { engine: { pieceRetries: 2 } });
+  const f = await fixture(t, { engine: { retryWindowMs: 0, pieceRetries: 2 } });
   f.origin.setStatus('/file', 500);
   await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_STATUS', status: 500 });
   assert.equal(f.origin.log.length, 3, 'the first attempt and two retries');
@@ -48,7 +48,7 @@ test('a piece answered 503 once is retried and the download succeeds', async (t)
 });
 
 test('a piece that always answers 500 fails the download after its retries', async (t) => {
-  const f = await fixture(t, { engine: { pieceRetries: 2, concurrentPieceCount: 1 } });
+  const f = await fixture(t, { engine: { retryWindowMs: 0, pieceRetries: 2, concurrentPieceCount: 1 } });
   f.origin.setFile('/file', content(10 * MiB, 21)).fault({ kind: 'status', status: 500, match: { rangeStart: PIECE }, times: Infinity });
   await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
     code: 'DF_ERR_SOURCE_STATUS',
@@ -58,8 +58,19 @@ test('a piece that always answers 500 fails the download after its retries', asy
   assert.equal(await exists(f.out()), false);
 });
 
+test('an origin down for longer than the retries in the middle of a download is waited out within retryWindowMs', async (t) => {
+  const f = await fixture(t, { engine: { pieceRetries: 1, retryBaseDelayMs: 10, retryMaxDelayMs: 50, retryWindowMs: 10_000, concurrentPieceCount: 1 } });
+  const body = content(10 * MiB, 25);
+  f.origin.setFile('/file', body).fault({ kind: 'status', status: 503, match: { rangeStart: PIECE }, times: 6 });
+  const retries: DownloadEvent[] = [];
+  await f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE, onEvent: (e) => (e.type === 'retry' ? retries.push(e) : undefined) });
+  await assertFileEquals(f.out(), body);
+  assert.equal(f.origin.pieceStarts().filter((s) => s === PIECE).length, 7, 'six 503s, then the piece');
+  assert.equal(retries.length, 6, 'one retry beyond pieceRetries per 503');
+});
+
 test('an unreachable origin fails with DF_ERR_SOURCE_UNREACHABLE', async (t) => {
-  const f = await fixture(t, { engine: { pieceRetries: 1 } });
+  const f = await fixture(t, { engine: { retryWindowMs: 0, pieceRetries: 1 } });
   const port = await closedPort();
   await assert.rejects(f.download({ url: `http://127.0.0.1:${port}/file`, outputPath: f.out() }), {
     code: 'DF_ERR_SOURCE_UNREACHABLE',
@@ -87,7 +98,7 @@ for (const kind of ['reset', 'short'] as const) {
 }
 
 test('an origin that stalls mid-piece every time fails with DF_ERR_SOURCE_TIMEOUT after the retries', async (t) => {
-  const f = await fixture(t, { engine: { pieceTimeoutMs: 300, pieceRetries: 1, concurrentPieceCount: 1 } });
+  const f = await fixture(t, { engine: { pieceTimeoutMs: 300, retryWindowMs: 0, pieceRetries: 1, concurrentPieceCount: 1 } });
   f.origin.setFile('/file', content(10 * MiB, 23)).fault({ kind: 'stall', match: { rangeStart: PIECE }, times: Infinity });
   await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out(), pieceLength: PIECE }), {
     code: 'DF_ERR_SOURCE_TIMEOUT',
@@ -97,7 +108,7 @@ test('an origin that stalls mid-piece every time fails with DF_ERR_SOURCE_TIMEOU
 });
 
 test('an origin that sends no headers fails with DF_ERR_SOURCE_TIMEOUT', async (t) => {
-  const f = await fixture(t, { engine: { pieceTimeoutMs: 300, pieceRetries: 0 } });
+  const f = await fixture(t, { engine: { pieceTimeoutMs: 300, retryWindowMs: 0, pieceRetries: 0 } });
   f.origin.setFile('/file', content(1000)).fault({ kind: 'stall-headers', times: Infinity });
   await assert.rejects(f.download({ url: f.origin.url(), outputPath: f.out() }), { code: 'DF_ERR_SOURCE_TIMEOUT' });
 });

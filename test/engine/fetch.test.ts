@@ -95,7 +95,7 @@ test('a cross-origin redirect drops Authorization and Cookie for every request t
 });
 
 test('a redirect loop fails with DF_ERR_TOO_MANY_REDIRECTS', async (t) => {
-  const f = await fixture(t, { engine: { maxRedirects: 3, pieceRetries: 0 } });
+  const f = await fixture(t, { engine: { maxRedirects: 3, retryWindowMs: 0, pieceRetries: 0 } });
   f.origin.redirect('/a', '/b').redirect('/b', '/a');
   await assert.rejects(f.download({ url: f.origin.url('/a'), outputPath: f.out() }), { code: 'DF_ERR_TOO_MANY_REDIRECTS' });
   assert.equal(f.origin.log.length, 4, 'the first request and three redirects');
