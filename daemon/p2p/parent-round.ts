@@ -137,6 +137,7 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
   const lastSign = new Map<string, number>();
   const signOf = (peerId: string) => lastSign.set(peerId, performance.now());
   let wasStarved = false;
+  let timedOut = false;
   /** Whether the parents with a share went quiet (STARVED_ROUND_MS says when and why). */
   const starvedOf = (shares: ReadonlyMap<string, number>): boolean => {
     let latest = Number.NEGATIVE_INFINITY;
@@ -291,7 +292,9 @@ export async function runParentRound(deps: RoundDeps, blocked: Set<string>): Pro
       if (inFlight.size === 0) {
         if (!collector.syncing(blocked)) return undefined;
         if (performance.now() - lastProgress >= deps.collectedPieceTimeoutMs) {
-          deps.log.info('parents announced nothing new in time; rescheduling', { taskId: task.id, timeoutMs: deps.collectedPieceTimeoutMs });
+          // Every worker of the loop ends here: the round ends once, so it is said once.
+          if (!timedOut) deps.log.info('parents announced nothing new in time; rescheduling', { taskId: task.id, timeoutMs: deps.collectedPieceTimeoutMs });
+          timedOut = true;
           return undefined;
         }
       }
