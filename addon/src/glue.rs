@@ -223,6 +223,11 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         (c"sendFile", js_send_file),
         (c"receiveToFile", js_receive_to_file),
     ];
+    // Once per process (this runs again in each worker thread that loads the addon).
+    static TUNE: std::sync::Once = std::sync::Once::new();
+    TUNE.call_once(|| {
+        crate::memory::tune_malloc();
+    });
     let result = catch_unwind(|| {
         for (name, f) in table {
             export(env, exports, name, Some(f))?;

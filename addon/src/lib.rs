@@ -5,6 +5,7 @@
 pub mod error;
 pub mod fileio;
 pub mod hash;
+pub mod memory;
 pub mod poll;
 pub mod receive;
 pub mod sendfile;
